@@ -1,0 +1,158 @@
+//! Command-line arguments (clap derive), exactly as DESIGN §4 specifies them.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::export::{DiagramFormat, DiagramView};
+
+/// archsim — a real multi-tenant SaaS backend you can step through in your terminal.
+#[derive(Debug, Parser)]
+#[command(name = "archsim", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; the TUI on the default scenario when left out.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Colour theme of the TUI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Theme {
+    /// Light text on a dark terminal.
+    #[default]
+    Dark,
+    /// Dark text on a light terminal.
+    Light,
+    /// Maximum contrast.
+    HighContrast,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the TUI on FILE or the built-in default scenario.
+    Tui {
+        /// Scenario file (default: the built-in SaaS scenario).
+        file: Option<PathBuf>,
+        /// Colour theme.
+        #[arg(long, value_enum, default_value_t)]
+        theme: Theme,
+    },
+    /// Validate scenario files; print each error as FILE:LINE:COL with a hint.
+    Check {
+        /// Scenario files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Send one request through the real pipeline and print every stage.
+    Trace {
+        /// Scenario file (default: the built-in scenario).
+        file: Option<PathBuf>,
+        /// Persona sending the request.
+        #[arg(long = "as")]
+        persona: String,
+        /// Host header (default: the persona's tenant).
+        #[arg(long)]
+        host: Option<String>,
+        /// Bearer token (default: a fresh valid one).
+        #[arg(long)]
+        token: Option<String>,
+        /// Extra header, `'Name: value'` (repeatable).
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        /// HTTP method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// JSON body.
+        #[arg(long)]
+        body: Option<String>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a signed access token for a persona.
+    Token {
+        /// Scenario file (default: the built-in scenario).
+        file: Option<PathBuf>,
+        /// Persona the token is for.
+        #[arg(long = "as")]
+        persona: String,
+        /// Lifetime in seconds (default: the scenario's).
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
+    /// Run the scenario's traffic headless and print a report.
+    Run {
+        /// Scenario file (default: the built-in scenario).
+        file: Option<PathBuf>,
+        /// Seconds of traffic.
+        #[arg(long, default_value_t = 60.0)]
+        duration: f64,
+        /// Run in virtual time (deterministic, as fast as possible).
+        #[arg(long = "virtual")]
+        virtual_time: bool,
+        /// Seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the scenario's API over HTTP until Ctrl-C.
+    Serve {
+        /// Scenario file (default: the built-in scenario).
+        file: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Print a diagram of the stage graph or the schema.
+    Export {
+        /// Scenario file (default: the built-in scenario).
+        file: Option<PathBuf>,
+        /// Which diagram.
+        #[arg(long, value_enum)]
+        view: DiagramView,
+        /// Diagram language.
+        #[arg(long, value_enum)]
+        format: DiagramFormat,
+    },
+    /// Print the JSON Schema of scenario files.
+    Schema,
+}
+
+impl Default for Command {
+    fn default() -> Self {
+        Command::Tui {
+            file: None,
+            theme: Theme::default(),
+        }
+    }
+}
+
+impl Command {
+    /// The subcommand's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Tui { .. } => "tui",
+            Command::Check { .. } => "check",
+            Command::Trace { .. } => "trace",
+            Command::Token { .. } => "token",
+            Command::Run { .. } => "run",
+            Command::Serve { .. } => "serve",
+            Command::Export { .. } => "export",
+            Command::Schema => "schema",
+        }
+    }
+
+    /// The issue that builds the command.
+    pub fn issue(&self) -> u32 {
+        match self {
+            Command::Trace { .. } | Command::Token { .. } | Command::Serve { .. } => 3,
+            Command::Run { .. } => 4,
+            Command::Tui { .. } => 5,
+            Command::Check { .. } | Command::Export { .. } | Command::Schema => 2,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The headless commands behind `archsim`'s subcommands.
+//!
+//! `main.rs` parses [`Cli`] and calls [`run`]; each command lives in its own module and returns
+//! the process exit code, so the commands are testable without spawning a process.
+
+mod args;
+mod check;
+
+use std::io::Write;
+
+pub use args::{Cli, Command};
+
+use crate::export::export;
+use crate::scenario::{self, LoadError};
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the input is invalid (`check`).
+pub const EXIT_INVALID: u8 = 1;
+/// Exit code: usage or I/O error, or a command that is not available yet.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: a run broke an invariant (`run`).
+pub const EXIT_INVARIANT: u8 = 3;
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> u8 {
+    match cli.command.unwrap_or_default() {
+        Command::Check { files } => check::run(&files),
+        Command::Schema => {
+            print_stdout(&scenario::json_schema_text());
+            EXIT_OK
+        }
+        Command::Export { file, view, format } => match scenario::load_or_default(file.as_deref()) {
+            Ok(scenario) => {
+                print_stdout(&export(&scenario, view, format));
+                EXIT_OK
+            }
+            Err(error) => report_load_error(&error),
+        },
+        other => not_yet(other.name(), other.issue()),
+    }
+}
+
+/// Prints a load error on stderr and returns the matching exit code.
+pub fn report_load_error(error: &LoadError) -> u8 {
+    eprint!("{error}");
+    if !error.to_string().ends_with('\n') {
+        eprintln!();
+    }
+    match error {
+        LoadError::Io { .. } => EXIT_USAGE,
+        LoadError::Invalid(_) => EXIT_INVALID,
+    }
+}
+
+fn print_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`archsim export | head`) is not an error worth a panic.
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn not_yet(command: &str, issue: u32) -> u8 {
+    eprintln!("archsim {command}: not available yet — it is built in issue #{issue}. Today: `archsim check`, `archsim export`, `archsim schema`.");
+    EXIT_USAGE
+}

@@ -1,0 +1,14 @@
+//! archsim: an interactive system-design simulator.
+//!
+//! A small but real multi-tenant SaaS backend runs inside the process; the terminal UI and the
+//! headless commands are windows onto it. This crate is the library behind the `archsim` binary:
+//!
+//! - [`scenario`]: the TOML scenario format, loading with positioned diagnostics, the model;
+//! - [`topology`]: the request-stage graph (petgraph) and its layering for drawing;
+//! - [`export`]: diagrams of the stage graph and the schema as Mermaid or Graphviz text;
+//! - [`cli`]: the headless commands.
+
+pub mod cli;
+pub mod export;
+pub mod scenario;
+pub mod topology;
