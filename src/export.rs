@@ -38,7 +38,9 @@ pub fn export(scenario: &Scenario, view: DiagramView, format: DiagramFormat) -> 
 
 /// A Mermaid node id: letters, digits and `_` only.
 fn mermaid_id(id: &str) -> String {
-    id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    id.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 /// Text inside a Mermaid `"..."` label.
@@ -65,9 +67,18 @@ fn record_text(text: &str) -> String {
 
 fn lifecycle_mermaid(scenario: &Scenario) -> String {
     let topology = Topology::new(scenario);
-    let mut out = format!("---\ntitle: {} — request lifecycle\n---\nflowchart LR\n", mermaid_text(&scenario.meta.title));
+    let mut out = format!(
+        "---\ntitle: {} — request lifecycle\n---\nflowchart LR\n",
+        mermaid_text(&scenario.meta.title)
+    );
     for stage in topology.order() {
-        let _ = writeln!(out, "    {}[\"{}<br/><small>{}</small>\"]", mermaid_id(&stage.id), mermaid_text(&stage.title), stage.kind.as_str());
+        let _ = writeln!(
+            out,
+            "    {}[\"{}<br/><small>{}</small>\"]",
+            mermaid_id(&stage.id),
+            mermaid_text(&stage.title),
+            stage.kind.as_str()
+        );
     }
     for (from, to, kind) in topology.edges() {
         let arrow = match kind {
@@ -82,10 +93,17 @@ fn lifecycle_mermaid(scenario: &Scenario) -> String {
 fn lifecycle_dot(scenario: &Scenario) -> String {
     let topology = Topology::new(scenario);
     let mut out = String::from("digraph lifecycle {\n");
-    let _ = writeln!(out, "    label=\"{} — request lifecycle\";", dot_text(&scenario.meta.title));
+    let _ = writeln!(
+        out,
+        "    label=\"{} — request lifecycle\";",
+        dot_text(&scenario.meta.title)
+    );
     out.push_str("    labelloc=t;\n    rankdir=LR;\n    node [shape=box, style=rounded, fontname=\"Helvetica\"];\n    edge [fontname=\"Helvetica\"];\n");
     for stage in topology.order() {
-        let latency = stage.latency.map(|l| format!("\\n{}", dot_text(&l.describe()))).unwrap_or_default();
+        let latency = stage
+            .latency
+            .map(|l| format!("\\n{}", dot_text(&l.describe())))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "    \"{}\" [label=\"{}\\n({}){latency}\"];",
@@ -99,7 +117,12 @@ fn lifecycle_dot(scenario: &Scenario) -> String {
             EdgeKind::Next => "",
             EdgeKind::Hit => " [style=dashed, label=\"hit\"]",
         };
-        let _ = writeln!(out, "    \"{}\" -> \"{}\"{style};", dot_text(from), dot_text(to));
+        let _ = writeln!(
+            out,
+            "    \"{}\" -> \"{}\"{style};",
+            dot_text(from),
+            dot_text(to)
+        );
     }
     out.push_str("}\n");
     out
@@ -114,7 +137,10 @@ fn key_markers(table: &Table, column: &crate::scenario::Column) -> Vec<&'static 
     if column.references.is_some() {
         keys.push("FK");
     }
-    let unique_index = table.indexes.iter().any(|i| i.unique && i.columns.len() == 1 && i.columns[0] == column.name);
+    let unique_index = table
+        .indexes
+        .iter()
+        .any(|i| i.unique && i.columns.len() == 1 && i.columns[0] == column.name);
     if column.unique || unique_index {
         keys.push("UK");
     }
@@ -122,20 +148,34 @@ fn key_markers(table: &Table, column: &crate::scenario::Column) -> Vec<&'static 
 }
 
 fn erd_mermaid(scenario: &Scenario) -> String {
-    let mut out = format!("---\ntitle: {} — schema\n---\nerDiagram\n", mermaid_text(&scenario.meta.title));
+    let mut out = format!(
+        "---\ntitle: {} — schema\n---\nerDiagram\n",
+        mermaid_text(&scenario.meta.title)
+    );
     for table in &scenario.tables {
         let _ = writeln!(out, "    {} {{", mermaid_id(&table.name));
         for column in &table.columns {
             let keys = key_markers(table, column);
-            let keys = if keys.is_empty() { String::new() } else { format!(" {}", keys.join(", ")) };
+            let keys = if keys.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", keys.join(", "))
+            };
             let note = if column.nullable { " \"nullable\"" } else { "" };
-            let _ = writeln!(out, "        {} {}{keys}{note}", column.ty.as_str(), mermaid_id(&column.name));
+            let _ = writeln!(
+                out,
+                "        {} {}{keys}{note}",
+                column.ty.as_str(),
+                mermaid_id(&column.name)
+            );
         }
         out.push_str("    }\n");
     }
     for table in &scenario.tables {
         for column in &table.columns {
-            let Some(fk) = &column.references else { continue };
+            let Some(fk) = &column.references else {
+                continue;
+            };
             // parent ||--o{ child: one parent row, zero or more children (|o when the FK is optional).
             let parent_side = if column.nullable { "|o" } else { "||" };
             let _ = writeln!(
@@ -152,8 +192,12 @@ fn erd_mermaid(scenario: &Scenario) -> String {
 
 fn erd_dot(scenario: &Scenario) -> String {
     let mut out = String::from("digraph erd {\n");
-    let _ = writeln!(out, "    label=\"{} — schema\";", dot_text(&scenario.meta.title));
-    out.push_str("    labelloc=t;\n    rankdir=LR;\n    node [shape=record, fontname=\"Helvetica\"];\n    edge [arrowhead=crow, arrowtail=tee, dir=both];\n");
+    let _ = writeln!(
+        out,
+        "    label=\"{} — schema\";",
+        dot_text(&scenario.meta.title)
+    );
+    out.push_str("    labelloc=t;\n    rankdir=LR;\n    node [shape=record, fontname=\"Helvetica\"];\n    edge [dir=both, arrowtail=crow, arrowhead=tee];\n");
     for table in &scenario.tables {
         let mut fields = Vec::new();
         for column in &table.columns {
@@ -165,12 +209,20 @@ fn erd_dot(scenario: &Scenario) -> String {
             if column.nullable {
                 text.push('?');
             }
-            fields.push(format!("<{}> {}\\l", record_text(&column.name), record_text(&text)));
+            fields.push(format!(
+                "<{}> {}\\l",
+                record_text(&column.name),
+                record_text(&text)
+            ));
         }
-        let scope = if table.tenant_scoped { " (per tenant)" } else { "" };
+        let scope = if table.tenant_scoped {
+            " (per tenant)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "    \"{}\" [label=\"{{{}{}|{}}}\"];",
+            "    \"{}\" [label=\"{}{}|{}\"];",
             dot_text(&table.name),
             record_text(&table.name),
             record_text(scope),
@@ -179,16 +231,21 @@ fn erd_dot(scenario: &Scenario) -> String {
     }
     for table in &scenario.tables {
         for column in &table.columns {
-            let Some(fk) = &column.references else { continue };
-            let style = if column.nullable { ", style=dashed" } else { "" };
+            let Some(fk) = &column.references else {
+                continue;
+            };
+            let style = if column.nullable {
+                " [style=dashed]"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "    \"{}\":\"{}\" -> \"{}\":\"{}\" [label=\"{}\"{style}];",
+                "    \"{}\":\"{}\" -> \"{}\":\"{}\"{style};",
                 dot_text(&table.name),
                 dot_text(&column.name),
                 dot_text(&fk.table),
                 dot_text(&fk.column),
-                dot_text(&column.name)
             );
         }
     }
@@ -211,7 +268,11 @@ mod tests {
         let text = export(&s, DiagramView::Lifecycle, DiagramFormat::Mermaid);
         assert!(text.contains("flowchart LR"));
         for stage in &s.stages {
-            assert!(text.contains(&format!("    {}[", mermaid_id(&stage.id))), "missing {}", stage.id);
+            assert!(
+                text.contains(&format!("    {}[", mermaid_id(&stage.id))),
+                "missing {}",
+                stage.id
+            );
         }
         assert!(text.contains("-. hit .->"));
     }
@@ -220,9 +281,13 @@ mod tests {
     fn erd_dot_has_a_record_per_table_and_an_edge_per_foreign_key() {
         let s = scenario();
         let text = export(&s, DiagramView::Erd, DiagramFormat::Dot);
-        let records = text.lines().filter(|l| l.contains("[label=\"{")).count();
+        let records = text.lines().filter(|l| l.contains("[label=\"")).count();
         assert_eq!(records, s.tables.len());
-        let fks: usize = s.tables.iter().map(|t| t.columns.iter().filter(|c| c.references.is_some()).count()).sum();
+        let fks: usize = s
+            .tables
+            .iter()
+            .map(|t| t.columns.iter().filter(|c| c.references.is_some()).count())
+            .sum();
         assert_eq!(text.lines().filter(|l| l.contains(" -> ")).count(), fks);
     }
 
