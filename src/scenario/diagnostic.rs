@@ -61,8 +61,12 @@ pub struct Located {
 
 impl Diagnostics {
     /// Wraps diagnostics of `file` (whose text is `source`), sorted into file order.
-    pub fn new(file: impl Into<String>, source: impl Into<String>, mut items: Vec<Diagnostic>) -> Self {
-        items.sort_by(|a, b| (a.span.start, a.span.end).cmp(&(b.span.start, b.span.end)));
+    pub fn new(
+        file: impl Into<String>,
+        source: impl Into<String>,
+        mut items: Vec<Diagnostic>,
+    ) -> Self {
+        items.sort_by_key(|d| (d.span.start, d.span.end));
         items.dedup();
         Self {
             file: file.into(),
@@ -122,7 +126,11 @@ impl Diagnostics {
             if let Some(line) = map.line_text(start.line) {
                 let end = map.line_col(d.span.end.max(d.span.start + 1));
                 let line_chars = line.chars().count();
-                let last = if end.line == start.line { end.column } else { line_chars + 1 };
+                let last = if end.line == start.line {
+                    end.column
+                } else {
+                    line_chars + 1
+                };
                 let width = last.saturating_sub(start.column).max(1);
                 let gutter = start.line.to_string().len().max(3);
                 out.push_str(&format!("  {:>gutter$} | {}\n", start.line, line));
@@ -147,12 +155,24 @@ impl fmt::Display for Diagnostics {
 impl std::error::Error for Diagnostics {}
 
 /// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+///
+/// A typo is at most two edits away (one for short words), or the start of a longer name
+/// (`primary` for `primary_key`). Similarity scores alone are not enough: names often share a long
+/// prefix (`projects.create` is "close" to `projects.read`), and suggesting a different permission
+/// or topic misleads more than listing the valid names does.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let max_edits = if word.chars().count() <= 4 { 1 } else { 2 };
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter_map(|c| {
+            let edits = strsim::damerau_levenshtein(word, c);
+            let abbreviation = word.chars().count() >= 3 && c.starts_with(word);
+            (edits <= max_edits || abbreviation).then_some((edits, c))
+        })
+        .min_by_key(|(edits, _)| *edits)
         .map(|(_, c)| c)
 }
 
@@ -186,11 +206,18 @@ mod tests {
         let d = Diagnostics::new(
             "x.toml",
             source,
-            vec![Diagnostic::new(6..14, "unknown key `lattency`", "did you mean `latency`?")],
+            vec![Diagnostic::new(
+                6..14,
+                "unknown key `lattency`",
+                "did you mean `latency`?",
+            )],
         );
         let text = d.render();
         let mut lines = text.lines();
-        assert_eq!(lines.next(), Some("x.toml:2:1: error: unknown key `lattency`"));
+        assert_eq!(
+            lines.next(),
+            Some("x.toml:2:1: error: unknown key `lattency`")
+        );
         assert_eq!(lines.next(), Some("  help: did you mean `latency`?"));
         assert_eq!(lines.next(), Some("    2 | lattency = 2"));
         assert_eq!(lines.next(), Some("      | ^^^^^^^^"));
@@ -201,7 +228,10 @@ mod tests {
         let d = Diagnostics::new(
             "x",
             "abcdef",
-            vec![Diagnostic::new(4..5, "second", "h"), Diagnostic::new(0..1, "first", "h")],
+            vec![
+                Diagnostic::new(4..5, "second", "h"),
+                Diagnostic::new(0..1, "first", "h"),
+            ],
         );
         let messages: Vec<_> = d.items().iter().map(|i| i.message.as_str()).collect();
         assert_eq!(messages, ["first", "second"]);
@@ -209,7 +239,21 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("lattency", ["latency", "next"]), Some("latency"));
+        assert_eq!(
+            did_you_mean("lattency", ["latency", "next"]),
+            Some("latency")
+        );
+        assert_eq!(did_you_mean("cahce", ["cdn", "cache"]), Some("cache"));
+        assert_eq!(
+            did_you_mean("primary", ["primary_key", "unique"]),
+            Some("primary_key")
+        );
         assert_eq!(did_you_mean("zzz", ["latency", "next"]), None);
+        // A shared prefix does not make a different name a typo.
+        assert_eq!(
+            did_you_mean("projects.create", ["projects.read", "projects.write"]),
+            None
+        );
+        assert_eq!(did_you_mean("events.dead", ["events", "events.dlq"]), None);
     }
 }

@@ -13,6 +13,7 @@ pub mod model;
 pub mod raw;
 pub mod span;
 mod structure;
+mod syntax;
 mod validate;
 
 use std::path::Path;
@@ -62,7 +63,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
     let invalid = |items: Vec<Diagnostic>| Diagnostics::new(file, text, items);
     let (document, syntax_errors) = toml::de::DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
-        return Err(invalid(syntax_errors.iter().map(syntax_diagnostic).collect()));
+        return Err(invalid(syntax::diagnostics(text, &syntax_errors)));
     }
     let mut structural = Vec::new();
     structure::check_document(&document, &json_schema(), &mut structural);
@@ -70,7 +71,8 @@ pub fn load_str(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
         return Err(invalid(structural));
     }
     let raw: raw::RawScenario =
-        serde::Deserialize::deserialize(toml::de::Deserializer::from(document)).map_err(|e| invalid(vec![serde_diagnostic(&e)]))?;
+        serde::Deserialize::deserialize(toml::de::Deserializer::from(document))
+            .map_err(|e| invalid(vec![serde_diagnostic(&e)]))?;
     validate(raw, text).map_err(invalid)
 }
 
@@ -91,15 +93,6 @@ pub fn load_or_default(path: Option<&Path>) -> Result<Arc<Scenario>, LoadError> 
             .map(Arc::new)
             .map_err(LoadError::Invalid),
     }
-}
-
-fn syntax_diagnostic(error: &toml::de::Error) -> Diagnostic {
-    let message = error.message().trim().trim_end_matches('.');
-    Diagnostic::new(
-        error.span().unwrap_or(0..0),
-        format!("TOML syntax: {message}"),
-        "fix the syntax at this point; strings need quotes, tables need `[name]` headers",
-    )
 }
 
 fn serde_diagnostic(error: &toml::de::Error) -> Diagnostic {

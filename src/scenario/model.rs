@@ -11,8 +11,8 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 pub use super::raw::{
-    Action, Arrival, AutoValue, BalanceStrategy, ColumnType, FillFrom, FullPolicy, Method, StageKind, TokenKind,
-    View,
+    Action, Arrival, AutoValue, BalanceStrategy, ColumnType, FillFrom, FullPolicy, Method,
+    StageKind, TokenKind, View,
 };
 
 /// A whole validated scenario.
@@ -116,7 +116,11 @@ impl Scenario {
 
     /// The names of the permissions set in `mask`, lowest bit first.
     pub fn permission_names(&self, mask: u64) -> Vec<&str> {
-        let mut names: Vec<&Permission> = self.permissions.iter().filter(|p| mask & p.mask() != 0).collect();
+        let mut names: Vec<&Permission> = self
+            .permissions
+            .iter()
+            .filter(|p| mask & p.mask() != 0)
+            .collect();
         names.sort_by_key(|p| p.bit);
         names.into_iter().map(|p| p.name.as_str()).collect()
     }
@@ -374,9 +378,13 @@ impl Table {
 
     /// Whether the column is the first column of some index (or the primary key or unique).
     pub fn is_indexed(&self, column: &str) -> bool {
-        self.column(column).is_some_and(|c| c.unique || (c.primary_key && self.primary_key().len() == 1))
+        self.column(column)
+            .is_some_and(|c| c.unique || (c.primary_key && self.primary_key().len() == 1))
             || self.primary_key().first().is_some_and(|c| c.name == column)
-            || self.indexes.iter().any(|i| i.columns.first().is_some_and(|c| c == column))
+            || self
+                .indexes
+                .iter()
+                .any(|i| i.columns.first().is_some_and(|c| c == column))
     }
 }
 
@@ -552,7 +560,8 @@ impl Backoff {
     /// The delay before retry number `retry` (1 = first retry), before jitter.
     pub fn delay(&self, retry: u32) -> Duration {
         let factor = self.multiplier.powi(retry.saturating_sub(1).min(64) as i32);
-        let ms = (self.initial.as_secs_f64() * 1000.0 * factor).min(self.max.as_secs_f64() * 1000.0);
+        let ms =
+            (self.initial.as_secs_f64() * 1000.0 * factor).min(self.max.as_secs_f64() * 1000.0);
         Duration::from_secs_f64(ms / 1000.0)
     }
 }

@@ -419,7 +419,9 @@ pub struct RawIndex {
 }
 
 /// The kinds of stage the engine implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StageKind {
     /// Resolve the Host header to a tenant.
@@ -500,30 +502,40 @@ pub enum DistributionKind {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDistribution {
+    // The values are spanned so validation can point at one key; `extend` keeps the schema's
+    // `"default": null`, which schemars derives for a plain `Option<f64>` but not through `Sp`.
     /// The shape; decides which other keys are needed.
     pub dist: DistributionKind,
     /// `constant`: the duration.
     #[serde(default)]
-    pub ms: Option<f64>,
+    #[schemars(extend("default" = null))]
+    pub ms: Option<Sp<f64>>,
     /// `uniform`: the shortest duration.
     #[serde(default)]
-    pub min_ms: Option<f64>,
+    #[schemars(extend("default" = null))]
+    pub min_ms: Option<Sp<f64>>,
     /// `uniform`: the longest duration.
     #[serde(default)]
-    pub max_ms: Option<f64>,
+    #[schemars(extend("default" = null))]
+    pub max_ms: Option<Sp<f64>>,
     /// `exponential`: the mean.
     #[serde(default)]
-    pub mean_ms: Option<f64>,
+    #[schemars(extend("default" = null))]
+    pub mean_ms: Option<Sp<f64>>,
     /// `lognormal`: the median.
     #[serde(default)]
-    pub p50_ms: Option<f64>,
+    #[schemars(extend("default" = null))]
+    pub p50_ms: Option<Sp<f64>>,
     /// `lognormal`: the 99th percentile.
     #[serde(default)]
-    pub p99_ms: Option<f64>,
+    #[schemars(extend("default" = null))]
+    pub p99_ms: Option<Sp<f64>>,
 }
 
 /// HTTP method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
 pub enum Method {
     /// Read.
     #[serde(rename = "GET")]

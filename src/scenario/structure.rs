@@ -23,7 +23,13 @@ use super::diagnostic::{Diagnostic, unknown_name_help};
 /// Checks `document` against `schema` (a JSON Schema with `$defs`), appending to `out`.
 pub fn check_document(document: &Spanned<DeTable<'_>>, schema: &Json, out: &mut Vec<Diagnostic>) {
     let checker = Checker { root: schema };
-    checker.check_table(document.get_ref(), document.span(), schema, &mut Vec::new(), out);
+    checker.check_table(
+        document.get_ref(),
+        document.span(),
+        schema,
+        &mut Vec::new(),
+        out,
+    );
 }
 
 struct Checker<'s> {
@@ -33,7 +39,9 @@ struct Checker<'s> {
 /// The JSON Schema type names a TOML value satisfies.
 fn json_types(value: &DeValue<'_>) -> &'static [&'static str] {
     match value {
-        DeValue::String(_) | DeValue::Datetime(_) => &["string"],
+        DeValue::String(_) => &["string"],
+        // Deserialised as a special table, not a string: only schema-less values accept it.
+        DeValue::Datetime(_) => &[],
         DeValue::Integer(_) => &["integer", "number"],
         DeValue::Float(_) => &["number"],
         DeValue::Boolean(_) => &["boolean"],
@@ -69,22 +77,55 @@ fn describe_type(ty: &str) -> &'static str {
 
 fn example_of(ty: &str) -> &'static str {
     match ty {
-        "string" => "key = \"text\"",
-        "integer" => "key = 3",
-        "number" => "key = 2.5",
-        "boolean" => "key = true",
-        "array" => "key = [ ... ]",
-        "object" => "key = { ... }",
-        _ => "key = ...",
+        "string" => "\"text\"",
+        "integer" => "3",
+        "number" => "2.5",
+        "boolean" => "true",
+        "array" => "[ ... ]",
+        "object" => "{ ... }",
+        _ => "...",
+    }
+}
+
+/// Whether the text of a quoted string would be a valid TOML value of JSON Schema type `ty`.
+fn quoted_literal_fits(text: &str, ty: &str) -> bool {
+    match ty {
+        "integer" => text.parse::<i64>().is_ok(),
+        "number" => text.parse::<f64>().is_ok_and(f64::is_finite),
+        "boolean" => text == "true" || text == "false",
+        _ => false,
     }
 }
 
 /// Where in the document we are, for messages: `stages.latency`, or "the top level".
 fn location(path: &[String]) -> String {
-    if path.is_empty() {
-        "at the top level".to_string()
+    let keys: Vec<&str> = path
+        .iter()
+        .map(String::as_str)
+        .filter(|k| *k != ELEMENT)
+        .collect();
+    match path.last() {
+        None => "at the top level".to_string(),
+        Some(last) if last == ELEMENT => format!("in an element of `{}`", keys.join(".")),
+        Some(_) => format!("in `{}`", keys.join(".")),
+    }
+}
+
+/// Path segment for an element of an array of plain values (`next = ["a", 1]`). Elements that are
+/// tables (`[[stages]]`) get none: their keys read better as `stages.kind`.
+const ELEMENT: &str = "[]";
+
+/// How a value is written at the end of `path`: `key = value`, or `key = [value]` in an array.
+fn written(path: &[String], value: &str) -> String {
+    let key = path
+        .iter()
+        .rev()
+        .find(|k| *k != ELEMENT)
+        .map_or("key", String::as_str);
+    if path.last().is_some_and(|k| k == ELEMENT) {
+        format!("`{key} = [{value}]`")
     } else {
-        format!("in `{}`", path.join("."))
+        format!("`{key} = {value}`")
     }
 }
 
@@ -142,7 +183,11 @@ impl<'s> Checker<'s> {
             self.check_enum(value, &values, path, out);
             return;
         }
-        if let Some(alternatives) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Json::as_array) {
+        if let Some(alternatives) = schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(Json::as_array)
+        {
             // `Option<T>`: TOML has no null, so the non-null alternative is the one to check.
             let non_null: Vec<&Json> = alternatives
                 .iter()
@@ -161,40 +206,75 @@ impl<'s> Checker<'s> {
             DeValue::Array(items) => {
                 if let Some(item_schema) = schema.get("items") {
                     for item in items.iter() {
+                        let element = !matches!(item.get_ref(), DeValue::Table(_));
+                        if element {
+                            path.push(ELEMENT.to_string());
+                        }
                         self.check_value(item, item_schema, path, out);
+                        if element {
+                            path.pop();
+                        }
                     }
                 }
             }
-            DeValue::Integer(integer) => self.check_integer_range(value, integer, schema, path, out),
+            DeValue::Integer(integer) => {
+                self.check_integer_range(value, integer, schema, path, out)
+            }
             _ => {}
         }
     }
 
-    fn check_enum(&self, value: &Spanned<DeValue<'_>>, values: &[&str], path: &[String], out: &mut Vec<Diagnostic>) {
-        let choices = values.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", ");
+    fn check_enum(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+        values: &[&str],
+        path: &[String],
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let choices = values
+            .iter()
+            .map(|v| format!("\"{v}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         match value.get_ref().as_str() {
             Some(text) if values.contains(&text) => {}
             Some(text) => out.push(Diagnostic::new(
                 value.span(),
                 format!("`{text}` is not a valid value {}", location(path)),
                 match super::diagnostic::did_you_mean(text, values.iter().copied()) {
+                    // A long list would bury the likely fix.
+                    Some(best) if values.len() > 6 => format!("did you mean \"{best}\"?"),
                     Some(best) => format!("did you mean \"{best}\"? (one of {choices})"),
                     None => format!("expected one of {choices}"),
                 },
             )),
             None => out.push(Diagnostic::new(
                 value.span(),
-                format!("expected a string {}, found {}", location(path), toml_type_name(value.get_ref())),
+                format!(
+                    "expected a string {}, found {}",
+                    location(path),
+                    toml_type_name(value.get_ref())
+                ),
                 format!("write one of {choices}, in quotes"),
             )),
         }
     }
 
     /// Checks the `type` keyword; false if the value has the wrong type (already reported).
-    fn check_type(&self, value: &Spanned<DeValue<'_>>, schema: &Json, path: &[String], out: &mut Vec<Diagnostic>) -> bool {
+    fn check_type(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+        schema: &Json,
+        path: &[String],
+        out: &mut Vec<Diagnostic>,
+    ) -> bool {
         let allowed: Vec<&str> = match schema.get("type") {
             Some(Json::String(ty)) => vec![ty.as_str()],
-            Some(Json::Array(types)) => types.iter().filter_map(Json::as_str).filter(|t| *t != "null").collect(),
+            Some(Json::Array(types)) => types
+                .iter()
+                .filter_map(Json::as_str)
+                .filter(|t| *t != "null")
+                .collect(),
             _ => return true,
         };
         let actual = json_types(value.get_ref());
@@ -202,7 +282,6 @@ impl<'s> Checker<'s> {
             return true;
         }
         let expected = allowed.first().copied().unwrap_or("value");
-        let key = path.last().map(String::as_str).unwrap_or("key");
         out.push(Diagnostic::new(
             value.span(),
             format!(
@@ -211,7 +290,20 @@ impl<'s> Checker<'s> {
                 location(path),
                 toml_type_name(value.get_ref())
             ),
-            format!("write it like `{}`", example_of(expected).replacen("key", key, 1)),
+            match value.get_ref() {
+                // `concurrency = "2"`: the value is right, the quotes are not.
+                DeValue::String(text) if quoted_literal_fits(text.trim(), expected) => {
+                    format!("remove the quotes: {}", written(path, text.trim()))
+                }
+                // `title = 2026-05-01`: TOML reads a bare date as a date-time.
+                DeValue::Datetime(datetime) if expected == "string" => {
+                    format!(
+                        "put it in quotes: {}",
+                        written(path, &format!("\"{datetime}\""))
+                    )
+                }
+                _ => format!("write it like {}", written(path, example_of(expected))),
+            },
         ));
         false
     }
@@ -234,7 +326,16 @@ impl<'s> Checker<'s> {
             Some("uint64") | Some("uint") => (0, u64::MAX.into()),
             _ => (i64::MIN.into(), i64::MAX.into()),
         };
-        if number < min || number > max {
+        if number < 0 && min == 0 {
+            out.push(Diagnostic::new(
+                value.span(),
+                format!(
+                    "the value {} cannot be negative, found {number}",
+                    location(path)
+                ),
+                format!("use a whole number from 0 to {max}"),
+            ));
+        } else if number < min || number > max {
             out.push(Diagnostic::new(
                 value.span(),
                 format!("{number} is out of range {}", location(path)),
@@ -261,7 +362,9 @@ impl<'s> Checker<'s> {
                 Some(property) => self.check_value(value, property, path, out),
                 None => match additional {
                     Some(Json::Bool(false)) => {
-                        let known: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                        let known: Vec<&str> = properties
+                            .map(|p| p.keys().map(String::as_str).collect())
+                            .unwrap_or_default();
                         path.pop();
                         out.push(Diagnostic::new(
                             key.span(),
@@ -270,7 +373,9 @@ impl<'s> Checker<'s> {
                         ));
                         path.push(name.to_string());
                     }
-                    Some(item_schema @ Json::Object(_)) => self.check_value(value, item_schema, path, out),
+                    Some(item_schema @ Json::Object(_)) => {
+                        self.check_value(value, item_schema, path, out)
+                    }
                     _ => {}
                 },
             }
@@ -279,17 +384,30 @@ impl<'s> Checker<'s> {
         if let Some(required) = schema.get("required").and_then(Json::as_array) {
             for name in required.iter().filter_map(Json::as_str) {
                 if table.get(name).is_none() {
-                    let description = properties
-                        .and_then(|p| p.get(name))
-                        .map(|p| self.resolve(p))
-                        .and_then(|p| p.get("description"))
+                    let property = properties.and_then(|p| p.get(name));
+                    // Doc comments sit on the field (`property`) or, for a struct, on its type.
+                    let description = property
+                        .and_then(|p| {
+                            p.get("description")
+                                .or_else(|| self.resolve(p).get("description"))
+                        })
                         .and_then(Json::as_str)
                         .unwrap_or("")
                         .trim_end_matches('.');
-                    let help = if description.is_empty() {
-                        format!("add `{name} = ...`")
+                    let is_section = property
+                        .map(|p| self.resolve(p))
+                        .and_then(|p| p.get("type"))
+                        .and_then(Json::as_str)
+                        == Some("object");
+                    let add = if is_section && path.is_empty() {
+                        format!("add the `[{name}]` section")
                     } else {
-                        format!("add `{name} = ...` ({})", first_sentence(description))
+                        format!("add `{name} = ...`")
+                    };
+                    let help = if description.is_empty() {
+                        add
+                    } else {
+                        format!("{add} ({})", first_sentence(description))
                     };
                     out.push(Diagnostic::new(
                         span.start..span.start,
@@ -310,5 +428,34 @@ fn first_sentence(text: &str) -> String {
             None => String::new(),
         }
     };
-    lower_first(text.split(". ").next().unwrap_or(text).trim_end_matches('.'))
+    // A sentence ends at ". " before a capital letter, so "e.g. `admin`" stays whole.
+    let end = text
+        .match_indices(". ")
+        .map(|(at, _)| at)
+        .find(|&at| text[at + 2..].starts_with(|c: char| c.is_uppercase()))
+        .unwrap_or(text.len());
+    lower_first(text[..end].trim_end_matches('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_sentence_keeps_abbreviations() {
+        assert_eq!(
+            first_sentence("Role name, e.g. `admin`."),
+            "role name, e.g. `admin`"
+        );
+        assert_eq!(first_sentence("Title shown. More text."), "title shown");
+    }
+
+    #[test]
+    fn quoted_values_that_would_fit_unquoted_are_recognised() {
+        assert!(quoted_literal_fits("2", "integer"));
+        assert!(quoted_literal_fits("2.5", "number"));
+        assert!(quoted_literal_fits("true", "boolean"));
+        assert!(!quoted_literal_fits("two", "integer"));
+        assert!(!quoted_literal_fits("nan", "number"));
+    }
 }

@@ -16,10 +16,18 @@ pub(crate) fn validate_topics(cx: &mut Cx, raw: &[RawTopic]) -> Vec<Topic> {
     for topic in raw {
         let who = format!("topic `{}`", topic.name);
         if *topic.capacity == 0 {
-            cx.error(topic.capacity.span(), format!("{who} has capacity 0"), "a topic must hold at least one message; e.g. `capacity = 1000`");
+            cx.error(
+                topic.capacity.span(),
+                format!("{who} has capacity 0"),
+                "a topic must hold at least one message; e.g. `capacity = 1000`",
+            );
         }
         if *topic.max_attempts == 0 {
-            cx.error(topic.max_attempts.span(), format!("{who} allows 0 attempts"), "use `max_attempts = 1` for no retries");
+            cx.error(
+                topic.max_attempts.span(),
+                format!("{who} allows 0 attempts"),
+                "use `max_attempts = 1` for no retries",
+            );
         }
         if *topic.visibility_timeout_ms == 0 {
             cx.error(
@@ -43,9 +51,13 @@ pub(crate) fn validate_topics(cx: &mut Cx, raw: &[RawTopic]) -> Vec<Topic> {
         }
         if let Some(dead_letter) = &topic.dead_letter {
             if dead_letter.get() == topic.name.get() {
-                cx.error(dead_letter.span(), format!("{who} dead-letters into itself"), "name a separate dead-letter topic, e.g. `payments.dlq`");
+                cx.error(
+                    dead_letter.span(),
+                    format!("{who} dead-letters into itself"),
+                    "name a separate dead-letter topic, e.g. `payments.dlq`",
+                );
             } else {
-                cx.expect_declared("topic", dead_letter, &who);
+                cx.expect_declared("topic", dead_letter, &format!("the dead letter of {who}"));
             }
         }
         let backoff = match &topic.backoff {
@@ -53,15 +65,29 @@ pub(crate) fn validate_topics(cx: &mut Cx, raw: &[RawTopic]) -> Vec<Topic> {
                 if *b.initial_ms < 0.0 || *b.max_ms < *b.initial_ms {
                     cx.error(
                         b.max_ms.span(),
-                        format!("{who}: backoff `max_ms` ({}) is below `initial_ms` ({})", b.max_ms, b.initial_ms),
+                        format!(
+                            "{who}: backoff `max_ms` ({}) is below `initial_ms` ({})",
+                            b.max_ms, b.initial_ms
+                        ),
                         "need 0 ≤ initial_ms ≤ max_ms",
                     );
                 }
                 if *b.multiplier < 1.0 {
-                    cx.error(b.multiplier.span(), format!("{who}: backoff multiplier {} shrinks the delay", b.multiplier), "use a multiplier ≥ 1 (2 doubles each retry)");
+                    cx.error(
+                        b.multiplier.span(),
+                        format!(
+                            "{who}: backoff multiplier {} shrinks the delay",
+                            b.multiplier
+                        ),
+                        "use a multiplier ≥ 1 (2 doubles each retry)",
+                    );
                 }
                 if !(0.0..=1.0).contains(&*b.jitter) {
-                    cx.error(b.jitter.span(), format!("{who}: jitter {} is not a fraction", b.jitter), "use a value from 0 to 1, e.g. 0.2 for ±20%");
+                    cx.error(
+                        b.jitter.span(),
+                        format!("{who}: jitter {} is not a fraction", b.jitter),
+                        "use a value from 0 to 1, e.g. 0.2 for ±20%",
+                    );
                 }
                 Backoff {
                     initial: millis(*b.initial_ms),
@@ -98,7 +124,11 @@ pub(crate) fn validate_publishes(cx: &mut Cx, raw: &[RawPublish], who: &str) -> 
         .map(|p| {
             cx.expect_declared("topic", &p.topic, who);
             if p.event.trim().is_empty() {
-                cx.error(p.topic.span(), format!("{who} publishes an event without a name"), "set `event`, e.g. \"payment.requested\"");
+                cx.error(
+                    p.topic.span(),
+                    format!("{who} publishes an event without a name"),
+                    "set `event`, e.g. \"payment.requested\"",
+                );
             }
             Publish {
                 topic: p.topic.get().clone(),
@@ -108,28 +138,44 @@ pub(crate) fn validate_publishes(cx: &mut Cx, raw: &[RawPublish], who: &str) -> 
         .collect()
 }
 
-pub(crate) fn validate_workers(cx: &mut Cx, raw: &[RawWorkerPool], topics: &[Topic]) -> Vec<WorkerPool> {
+pub(crate) fn validate_workers(
+    cx: &mut Cx,
+    raw: &[RawWorkerPool],
+    topics: &[Topic],
+) -> Vec<WorkerPool> {
     let mut pools = Vec::new();
     for pool in raw {
         let who = format!("worker pool `{}`", pool.name);
         cx.declare("worker pool", &pool.name);
         cx.expect_declared("topic", &pool.topic, &who);
         if *pool.concurrency == 0 {
-            cx.error(pool.concurrency.span(), format!("{who} has no workers"), "set `concurrency` to at least 1");
+            cx.error(
+                pool.concurrency.span(),
+                format!("{who} has no workers"),
+                "set `concurrency` to at least 1",
+            );
         }
         if !(0.0..=1.0).contains(&*pool.failure_probability) {
             cx.error(
                 pool.failure_probability.span(),
-                format!("{who}: failure probability {} is not in [0, 1]", pool.failure_probability),
+                format!(
+                    "{who}: failure probability {} is not in [0, 1]",
+                    pool.failure_probability
+                ),
                 "use a probability from 0 (never fails) to 1 (always fails)",
             );
         }
         if let Some(timeout) = &pool.timeout_ms
             && **timeout == 0
         {
-            cx.error(timeout.span(), format!("{who}: a timeout of 0 ms fails every message"), "remove `timeout_ms` or make it longer than the service time");
+            cx.error(
+                timeout.span(),
+                format!("{who}: a timeout of 0 ms fails every message"),
+                "remove `timeout_ms` or make it longer than the service time",
+            );
         }
-        let service_time = validate_distribution(cx, &pool.service_time, &format!("service time of {who}"));
+        let service_time =
+            validate_distribution(cx, &pool.service_time, &format!("service time of {who}"));
         let publishes = validate_publishes(cx, &pool.publishes, &who);
         pools.push(WorkerPool {
             name: pool.name.get().clone(),
@@ -159,7 +205,10 @@ fn check_event_loops(cx: &mut Cx, raw: &[RawWorkerPool], topics: &[Topic]) {
     }
     if let Err(cycle) = toposort(&graph, None) {
         let topic = cycle.node_id();
-        if let Some(pool) = raw.iter().find(|p| p.topic.as_str() == topic && !p.publishes.is_empty()) {
+        if let Some(pool) = raw
+            .iter()
+            .find(|p| p.topic.as_str() == topic && !p.publishes.is_empty())
+        {
             cx.error(
                 pool.publishes[0].topic.span(),
                 format!("worker pools publish in a loop through topic `{topic}`"),

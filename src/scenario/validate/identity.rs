@@ -14,13 +14,20 @@ pub(crate) struct Identities<'a> {
 /// Whether `label` is a valid DNS label: lowercase letters, digits and inner hyphens, 1–63 long.
 fn is_dns_label(label: &str) -> bool {
     (1..=63).contains(&label.len())
-        && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && label
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !label.starts_with('-')
         && !label.ends_with('-')
 }
 
 pub(crate) fn validate_meta(cx: &mut Cx, raw: &RawMeta) -> Meta {
-    if raw.name.is_empty() || !raw.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if raw.name.is_empty()
+        || !raw
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         cx.error(
             raw.name.span(),
             format!("scenario name `{}` is not a simple name", raw.name),
@@ -47,13 +54,20 @@ pub(crate) fn validate_auth(cx: &mut Cx, raw: &RawAuth) -> AuthConfig {
     if raw.signing_key.len() < 32 {
         cx.error(
             raw.signing_key.span(),
-            format!("the signing key is {} bytes long; HS256 needs at least 32", raw.signing_key.len()),
+            format!(
+                "the signing key is {} bytes long; HS256 needs at least 32",
+                raw.signing_key.len()
+            ),
             "use a longer random string (a demo value, never a real secret)",
         );
     }
     for (field, value) in [("issuer", &raw.issuer), ("audience", &raw.audience)] {
         if value.trim().is_empty() {
-            cx.error(value.span(), format!("`auth.{field}` is empty"), "tokens are checked against it; give it a value");
+            cx.error(
+                value.span(),
+                format!("`auth.{field}` is empty"),
+                "tokens are checked against it; give it a value",
+            );
         }
     }
     if *raw.token_ttl_s == 0 {
@@ -106,7 +120,10 @@ pub(crate) fn validate_permissions(cx: &mut Cx, raw: &[RawPermission]) -> Vec<Pe
         } else if let Some(other) = permissions.iter().find(|p| p.bit == *permission.bit) {
             cx.error(
                 permission.bit.span(),
-                format!("bit {} is already used by permission `{}`", permission.bit, other.name),
+                format!(
+                    "bit {} is already used by permission `{}`",
+                    permission.bit, other.name
+                ),
                 "give each permission its own bit",
             );
         }
@@ -119,7 +136,11 @@ pub(crate) fn validate_permissions(cx: &mut Cx, raw: &[RawPermission]) -> Vec<Pe
     permissions
 }
 
-pub(crate) fn validate_roles(cx: &mut Cx, raw: &[RawRole], permissions: &[Permission]) -> Vec<Role> {
+pub(crate) fn validate_roles(
+    cx: &mut Cx,
+    raw: &[RawRole],
+    permissions: &[Permission],
+) -> Vec<Role> {
     let mut roles = Vec::new();
     for role in raw {
         cx.declare("role", &role.name);

@@ -41,7 +41,12 @@ impl<'a> Cx<'a> {
     }
 
     /// Reports an error at `span`.
-    pub(crate) fn error(&mut self, span: Range<usize>, message: impl Into<String>, help: impl Into<String>) {
+    pub(crate) fn error(
+        &mut self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         self.diagnostics.push(Diagnostic::new(span, message, help));
     }
 
@@ -63,11 +68,18 @@ impl<'a> Cx<'a> {
 
     /// Whether `name` was declared in namespace `what`.
     pub(crate) fn is_declared(&self, what: &str, name: &str) -> bool {
-        self.declared.get(what).is_some_and(|names| names.iter().any(|(n, _)| n == name))
+        self.declared
+            .get(what)
+            .is_some_and(|names| names.iter().any(|(n, _)| n == name))
     }
 
     /// Checks that `name` was declared in `what`; reports an unknown name with a hint otherwise.
-    pub(crate) fn expect_declared(&mut self, what: &'static str, name: &Sp<String>, used_by: &str) -> bool {
+    pub(crate) fn expect_declared(
+        &mut self,
+        what: &'static str,
+        name: &Sp<String>,
+        used_by: &str,
+    ) -> bool {
         if self.is_declared(what, name) {
             return true;
         }
@@ -104,7 +116,9 @@ pub(crate) fn millis(value: f64) -> Duration {
 /// Whether `name` is a plain identifier: a letter or `_`, then letters, digits or `_`.
 pub(crate) fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 

@@ -5,7 +5,12 @@ use crate::scenario::model::*;
 use crate::scenario::raw::{FaultKind, RawFault, RawRequest, RawTour, RawTraffic};
 use crate::scenario::span::Sp;
 
-pub(crate) fn validate_requests(cx: &mut Cx, raw: &[RawRequest], personas: &[Persona], routes: &[Route]) -> Vec<NamedRequest> {
+pub(crate) fn validate_requests(
+    cx: &mut Cx,
+    raw: &[RawRequest],
+    personas: &[Persona],
+    routes: &[Route],
+) -> Vec<NamedRequest> {
     let mut requests = Vec::new();
     for request in raw {
         let who = format!("request `{}`", request.id);
@@ -18,7 +23,11 @@ pub(crate) fn validate_requests(cx: &mut Cx, raw: &[RawRequest], personas: &[Per
         let is_static = cx.is_declared("asset", path);
         let same_path: Vec<&Route> = routes.iter().filter(|r| r.matches_path(path)).collect();
         if !request.path.starts_with('/') {
-            cx.error(request.path.span(), format!("{who}: path `{}` must start with `/`", request.path), "write it like \"/api/v1/projects\"");
+            cx.error(
+                request.path.span(),
+                format!("{who}: path `{}` must start with `/`", request.path),
+                "write it like \"/api/v1/projects\"",
+            );
         } else if !is_static && same_path.is_empty() {
             cx.error(
                 request.path.span(),
@@ -29,21 +38,38 @@ pub(crate) fn validate_requests(cx: &mut Cx, raw: &[RawRequest], personas: &[Per
             let methods: Vec<&str> = same_path.iter().map(|r| r.method.as_str()).collect();
             cx.error(
                 request.method.span(),
-                format!("{who}: `{}` is served for {}, not {}", request.path, methods.join(", "), request.method.as_str()),
+                format!(
+                    "{who}: `{}` is served for {}, not {}",
+                    request.path,
+                    methods.join(", "),
+                    request.method.as_str()
+                ),
                 format!("use {}", methods.join(" or ")),
             );
         }
         if *request.repeat == 0 {
-            cx.error(request.repeat.span(), format!("{who} is sent 0 times"), "use `repeat = 1` or more");
+            cx.error(
+                request.repeat.span(),
+                format!("{who} is sent 0 times"),
+                "use `repeat = 1` or more",
+            );
         }
         if let Some(body) = &request.body
             && matches!(*request.method, Method::Get | Method::Delete)
         {
-            cx.error(body.span(), format!("{who}: a {} request has no body", request.method.as_str()), "remove `body`");
+            cx.error(
+                body.span(),
+                format!("{who}: a {} request has no body", request.method.as_str()),
+                "remove `body`",
+            );
         }
         let host_tenant = match &request.host_tenant {
             Some(host) => host.get().clone(),
-            None => personas.iter().find(|p| p.name == *request.persona).map(|p| p.tenant.clone()).unwrap_or_default(),
+            None => personas
+                .iter()
+                .find(|p| p.name == *request.persona)
+                .map(|p| p.tenant.clone())
+                .unwrap_or_default(),
         };
         requests.push(NamedRequest {
             id: request.id.get().clone(),
@@ -64,40 +90,85 @@ pub(crate) fn validate_requests(cx: &mut Cx, raw: &[RawRequest], personas: &[Per
 }
 
 fn positive(cx: &mut Cx, value: &Sp<f64>, what: &str, help: &str) {
-    if !(**value > 0.0) || !value.is_finite() {
-        cx.error(value.span(), format!("{what} must be above 0, not {value}"), help);
+    if !(value.is_finite() && **value > 0.0) {
+        cx.error(
+            value.span(),
+            format!("{what} must be above 0, not {value}"),
+            help,
+        );
     }
 }
 
 fn not_negative(cx: &mut Cx, value: &Sp<f64>, what: &str, help: &str) {
-    if !(**value >= 0.0) || !value.is_finite() {
-        cx.error(value.span(), format!("{what} must not be negative, not {value}"), help);
+    if !(value.is_finite() && **value >= 0.0) {
+        cx.error(
+            value.span(),
+            format!("{what} must not be negative, not {value}"),
+            help,
+        );
     }
 }
 
-pub(crate) fn validate_traffic(cx: &mut Cx, raw: &[RawTraffic], _requests: &[NamedRequest]) -> Vec<Traffic> {
+pub(crate) fn validate_traffic(
+    cx: &mut Cx,
+    raw: &[RawTraffic],
+    _requests: &[NamedRequest],
+) -> Vec<Traffic> {
     let mut traffic = Vec::new();
     for generator in raw {
         let who = format!("traffic `{}`", generator.name);
         cx.declare("traffic", &generator.name);
-        not_negative(cx, &generator.rate_per_s, &format!("{who}: `rate_per_s`"), "use requests per second, e.g. 20");
+        not_negative(
+            cx,
+            &generator.rate_per_s,
+            &format!("{who}: `rate_per_s`"),
+            "use requests per second, e.g. 20",
+        );
         if generator.mix.is_empty() {
-            cx.error(generator.name.span(), format!("{who} has an empty `mix`"), "add `mix = [{ request = \"...\", weight = 1 }]`");
+            cx.error(
+                generator.name.span(),
+                format!("{who} has an empty `mix`"),
+                "add `mix = [{ request = \"...\", weight = 1 }]`",
+            );
         }
         for entry in &generator.mix {
             cx.expect_declared("request", &entry.request, &who);
-            positive(cx, &entry.weight, &format!("{who}: weight of `{}`", entry.request), "weights are relative shares, e.g. 3 and 1");
+            positive(
+                cx,
+                &entry.weight,
+                &format!("{who}: weight of `{}`", entry.request),
+                "weights are relative shares, e.g. 3 and 1",
+            );
         }
         for burst in &generator.bursts {
-            not_negative(cx, &burst.at_s, &format!("{who}: burst `at_s`"), "seconds from the start of the run");
-            positive(cx, &burst.duration_s, &format!("{who}: burst `duration_s`"), "the length of the burst in seconds");
-            not_negative(cx, &burst.multiplier, &format!("{who}: burst `multiplier`"), "e.g. 5 for five times the rate");
+            not_negative(
+                cx,
+                &burst.at_s,
+                &format!("{who}: burst `at_s`"),
+                "seconds from the start of the run",
+            );
+            positive(
+                cx,
+                &burst.duration_s,
+                &format!("{who}: burst `duration_s`"),
+                "the length of the burst in seconds",
+            );
+            not_negative(
+                cx,
+                &burst.multiplier,
+                &format!("{who}: burst `multiplier`"),
+                "e.g. 5 for five times the rate",
+            );
         }
         traffic.push(Traffic {
             name: generator.name.get().clone(),
             arrival: generator.arrival,
             rate_per_s: *generator.rate_per_s,
-            mix: generator.mix.iter().map(|m| (m.request.get().clone(), *m.weight)).collect(),
+            mix: generator
+                .mix
+                .iter()
+                .map(|m| (m.request.get().clone(), *m.weight))
+                .collect(),
             bursts: generator
                 .bursts
                 .iter()
@@ -113,16 +184,33 @@ pub(crate) fn validate_traffic(cx: &mut Cx, raw: &[RawTraffic], _requests: &[Nam
 }
 
 /// Reports a field a fault kind needs but lacks (or has but ignores).
-fn fault_field<T: Clone>(cx: &mut Cx, fault: &RawFault, field: &Option<Sp<T>>, name: &str, needed: bool) -> Option<T> {
-    let kind = serde_json::to_value(*fault.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+fn fault_field<T: Clone>(
+    cx: &mut Cx,
+    fault: &RawFault,
+    field: &Option<Sp<T>>,
+    name: &str,
+    needed: bool,
+) -> Option<T> {
+    let kind = serde_json::to_value(*fault.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
     match (field, needed) {
         (Some(value), true) => Some(value.get().clone()),
         (None, true) => {
-            cx.error(fault.kind.span(), format!("a `{kind}` fault needs `{name}`"), format!("add `{name} = ...` to the fault"));
+            cx.error(
+                fault.kind.span(),
+                format!("a `{kind}` fault needs `{name}`"),
+                format!("add `{name} = ...` to the fault"),
+            );
             None
         }
         (Some(value), false) => {
-            cx.error(value.span(), format!("`{name}` does not apply to a `{kind}` fault"), "remove it");
+            cx.error(
+                value.span(),
+                format!("`{name}` does not apply to a `{kind}` fault"),
+                "remove it",
+            );
             None
         }
         (None, false) => None,
@@ -132,36 +220,64 @@ fn fault_field<T: Clone>(cx: &mut Cx, fault: &RawFault, field: &Option<Sp<T>>, n
 pub(crate) fn validate_faults(cx: &mut Cx, raw: &[RawFault], workers: &[WorkerPool]) -> Vec<Fault> {
     let mut faults = Vec::new();
     for fault in raw {
-        not_negative(cx, &fault.at_s, "fault `at_s`", "seconds from the start of the run");
+        not_negative(
+            cx,
+            &fault.at_s,
+            "fault `at_s`",
+            "seconds from the start of the run",
+        );
+        let who = format!("the fault at {} s", fault.at_s);
         let kind = *fault.kind;
         use FaultKind as K;
         let needs_pool = matches!(kind, K::KillWorkers | K::SlowWorkers);
         let needs_topic = matches!(kind, K::PoisonMessage | K::PauseTopic);
         let needs_extra = matches!(kind, K::SlowWorkers | K::SlowDatabase);
-        let takes_duration = matches!(kind, K::SlowWorkers | K::SlowDatabase | K::TrafficSpike | K::PauseTopic | K::KillWorkers);
+        let takes_duration = matches!(
+            kind,
+            K::SlowWorkers | K::SlowDatabase | K::TrafficSpike | K::PauseTopic | K::KillWorkers
+        );
         let pool = fault_field(cx, fault, &fault.pool, "pool", needs_pool);
         let topic = fault_field(cx, fault, &fault.topic, "topic", needs_topic);
         let count = fault_field(cx, fault, &fault.count, "count", kind == K::KillWorkers);
         let extra_ms = fault_field(cx, fault, &fault.extra_ms, "extra_ms", needs_extra);
-        let multiplier = fault_field(cx, fault, &fault.multiplier, "multiplier", kind == K::TrafficSpike);
+        let multiplier = fault_field(
+            cx,
+            fault,
+            &fault.multiplier,
+            "multiplier",
+            kind == K::TrafficSpike,
+        );
         if !takes_duration && let Some(d) = &fault.duration_s {
-            cx.error(d.span(), "`duration_s` does not apply to this fault", "it happens once; remove `duration_s`");
+            cx.error(
+                d.span(),
+                "`duration_s` does not apply to this fault",
+                "it happens once; remove `duration_s`",
+            );
         }
         if let Some(d) = &fault.duration_s {
-            positive(cx, d, "fault `duration_s`", "leave it out for a fault that lasts until the end");
+            positive(
+                cx,
+                d,
+                "fault `duration_s`",
+                "leave it out for a fault that lasts until the end",
+            );
         }
         if let Some(p) = &fault.pool
             && needs_pool
-            && cx.expect_declared("worker pool", p, "fault")
+            && cx.expect_declared("worker pool", p, &who)
             && let (Some(c), Some(w)) = (&fault.count, workers.iter().find(|w| w.name == **p))
             && **c > w.concurrency
         {
-            cx.error(c.span(), format!("cannot kill {c} workers: pool `{p}` has {}", w.concurrency), format!("use a count from 1 to {}", w.concurrency));
+            cx.error(
+                c.span(),
+                format!("cannot kill {c} workers: pool `{p}` has {}", w.concurrency),
+                format!("use a count from 1 to {}", w.concurrency),
+            );
         }
         if let Some(t) = &fault.topic
             && needs_topic
         {
-            cx.expect_declared("topic", t, "fault");
+            cx.expect_declared("topic", t, &who);
         }
         for value in [&fault.extra_ms, &fault.multiplier].into_iter().flatten() {
             not_negative(cx, value, "fault value", "use a positive number");
@@ -205,7 +321,11 @@ pub(crate) fn validate_tours(cx: &mut Cx, raw: &[RawTour]) -> Vec<Tour> {
         let who = format!("tour `{}`", tour.id);
         cx.declare("tour", &tour.id);
         if tour.steps.is_empty() {
-            cx.error(tour.id.span(), format!("{who} has no steps"), "add `[[tours.steps]]` entries");
+            cx.error(
+                tour.id.span(),
+                format!("{who} has no steps"),
+                "add `[[tours.steps]]` entries",
+            );
         }
         for step in &tour.steps {
             let view = *step.view;
@@ -220,7 +340,11 @@ pub(crate) fn validate_tours(cx: &mut Cx, raw: &[RawTour]) -> Vec<Tour> {
                 if applies {
                     cx.expect_declared(namespace, value, &who);
                 } else {
-                    cx.error(value.span(), format!("{who}: `{key}` does not apply to this view"), "remove it, or change `view`");
+                    cx.error(
+                        value.span(),
+                        format!("{who}: `{key}` does not apply to this view"),
+                        "remove it, or change `view`",
+                    );
                 }
             }
         }

@@ -13,26 +13,45 @@ pub(crate) fn validate_edge(cx: &mut Cx, raw: &RawEdge) -> EdgeConfig {
     if let Some(p) = &raw.static_prefix
         && (!p.starts_with('/') || p.starts_with(API_PREFIX.trim_end_matches('/')))
     {
-        cx.error(p.span(), format!("static prefix `{p}` must be a path outside the API"), "use e.g. \"/static/\"");
+        cx.error(
+            p.span(),
+            format!("static prefix `{p}` must be a path outside the API"),
+            "use e.g. \"/static/\"",
+        );
     }
     let cdn_ttl = raw.cdn_ttl_s.as_ref().map_or(300.0, |t| **t);
     if let Some(ttl) = &raw.cdn_ttl_s
-        && !(**ttl > 0.0)
+        && (ttl.is_nan() || **ttl <= 0.0)
     {
-        cx.error(ttl.span(), "`cdn_ttl_s` must be above 0", "use the number of seconds an asset stays at the edge, e.g. 300");
+        cx.error(
+            ttl.span(),
+            "`cdn_ttl_s` must be above 0",
+            "use the number of seconds an asset stays at the edge, e.g. 300",
+        );
     }
     for asset in &raw.assets {
         match &prefix {
-            None => cx.error(asset.path.span(), "assets need `edge.static_prefix`", "add `static_prefix = \"/static/\"` to `[edge]`"),
+            None => cx.error(
+                asset.path.span(),
+                "assets need `edge.static_prefix`",
+                "add `static_prefix = \"/static/\"` to `[edge]`",
+            ),
             Some(prefix) if !asset.path.starts_with(prefix.as_str()) => cx.error(
                 asset.path.span(),
-                format!("asset `{}` is outside the static prefix `{prefix}`", asset.path),
+                format!(
+                    "asset `{}` is outside the static prefix `{prefix}`",
+                    asset.path
+                ),
                 format!("start the path with `{prefix}`"),
             ),
             Some(_) => {}
         }
         if *asset.size_bytes == 0 {
-            cx.error(asset.size_bytes.span(), "an asset of 0 bytes", "give the asset a size, e.g. 2048");
+            cx.error(
+                asset.size_bytes.span(),
+                "an asset of 0 bytes",
+                "give the asset a size, e.g. 2048",
+            );
         }
         cx.declare("asset", &asset.path);
     }
@@ -40,13 +59,21 @@ pub(crate) fn validate_edge(cx: &mut Cx, raw: &RawEdge) -> EdgeConfig {
     if let Some(b) = &raw.max_body_bytes
         && **b == 0
     {
-        cx.error(b.span(), "`max_body_bytes` of 0 refuses every body", "use e.g. 65536");
+        cx.error(
+            b.span(),
+            "`max_body_bytes` of 0 refuses every body",
+            "use e.g. 65536",
+        );
     }
     let waf = raw.waf_requests_per_minute.as_ref().map_or(6000, |w| **w);
     if let Some(w) = &raw.waf_requests_per_minute
         && **w == 0
     {
-        cx.error(w.span(), "`waf_requests_per_minute` of 0 blocks everyone", "use e.g. 600");
+        cx.error(
+            w.span(),
+            "`waf_requests_per_minute` of 0 blocks everyone",
+            "use e.g. 600",
+        );
     }
     EdgeConfig {
         static_prefix: prefix,
@@ -67,7 +94,11 @@ pub(crate) fn validate_edge(cx: &mut Cx, raw: &RawEdge) -> EdgeConfig {
 
 pub(crate) fn validate_load_balancer(cx: &mut Cx, raw: &RawLoadBalancer) -> LoadBalancerConfig {
     if *raw.instances == 0 || *raw.instances > 64 {
-        cx.error(raw.instances.span(), format!("{} app instances", raw.instances), "use from 1 to 64 instances");
+        cx.error(
+            raw.instances.span(),
+            format!("{} app instances", raw.instances),
+            "use from 1 to 64 instances",
+        );
     }
     LoadBalancerConfig {
         instances: *raw.instances,
@@ -76,15 +107,22 @@ pub(crate) fn validate_load_balancer(cx: &mut Cx, raw: &RawLoadBalancer) -> Load
 }
 
 pub(crate) fn validate_rate_limit(cx: &mut Cx, raw: &RawRateLimit) -> RateLimitConfig {
-    if !(*raw.requests_per_second > 0.0) || !raw.requests_per_second.is_finite() {
+    if !(raw.requests_per_second.is_finite() && *raw.requests_per_second > 0.0) {
         cx.error(
             raw.requests_per_second.span(),
-            format!("`requests_per_second` must be above 0, not {}", raw.requests_per_second),
+            format!(
+                "`requests_per_second` must be above 0, not {}",
+                raw.requests_per_second
+            ),
             "use the sustained rate one user of one tenant may send, e.g. 10",
         );
     }
     if *raw.burst == 0 {
-        cx.error(raw.burst.span(), "`burst` must be at least 1", "a burst of 0 lets no request through");
+        cx.error(
+            raw.burst.span(),
+            "`burst` must be at least 1",
+            "a burst of 0 lets no request through",
+        );
     }
     RateLimitConfig {
         requests_per_second: *raw.requests_per_second,
@@ -118,7 +156,12 @@ fn action_name(action: Action) -> &'static str {
     }
 }
 
-pub(crate) fn validate_routes(cx: &mut Cx, raw: &[RawRoute], permissions: &[Permission], tables: &[Table]) -> Vec<Route> {
+pub(crate) fn validate_routes(
+    cx: &mut Cx,
+    raw: &[RawRoute],
+    permissions: &[Permission],
+    tables: &[Table],
+) -> Vec<Route> {
     let mut routes: Vec<Route> = Vec::new();
     for route in raw {
         let who = format!("route {} {}", route.method.as_str(), route.path);
@@ -126,29 +169,58 @@ pub(crate) fn validate_routes(cx: &mut Cx, raw: &[RawRoute], permissions: &[Perm
         let (methods, wants_id, needs_table) = action_shape(action);
         let path = route.path.get();
         if !path.starts_with(API_PREFIX) {
-            cx.error(route.path.span(), format!("route path `{path}` is outside the API"), format!("API paths start with `{API_PREFIX}`"));
+            cx.error(
+                route.path.span(),
+                format!("route path `{path}` is outside the API"),
+                format!("API paths start with `{API_PREFIX}`"),
+            );
         }
         let segments: Vec<&str> = path.split('/').skip(1).collect();
         if segments.iter().any(|s| s.is_empty()) {
-            cx.error(route.path.span(), format!("route path `{path}` has an empty segment"), "remove doubled or trailing slashes");
+            cx.error(
+                route.path.span(),
+                format!("route path `{path}` has an empty segment"),
+                "remove doubled or trailing slashes",
+            );
         }
-        let params: Vec<&&str> = segments.iter().filter(|s| s.starts_with('{') || s.ends_with('}')).collect();
+        let params: Vec<&&str> = segments
+            .iter()
+            .filter(|s| s.starts_with('{') || s.ends_with('}'))
+            .collect();
         if params.iter().any(|p| **p != "{id}") {
-            cx.error(route.path.span(), format!("route path `{path}` has a parameter other than `{{id}}`"), "the only path parameter is `{id}`, the row id");
+            cx.error(
+                route.path.span(),
+                format!("route path `{path}` has a parameter other than `{{id}}`"),
+                "the only path parameter is `{id}`, the row id",
+            );
         }
         let has_id = segments.last() == Some(&"{id}");
         if let Some(want) = wants_id
             && want != has_id
         {
             let name = action_name(action);
-            let help = if want { format!("a {name} route ends in `/{{id}}`") } else { format!("a {name} route has no `{{id}}` parameter") };
-            cx.error(route.path.span(), format!("{who}: path does not fit action `{name}`"), help);
+            let help = match segments.last() {
+                Some(last) if want && last.starts_with(':') => {
+                    format!("write the id parameter as `{{id}}`, not `{last}`")
+                }
+                _ if want => format!("a {name} route ends in `/{{id}}`"),
+                _ => format!("a {name} route has no `{{id}}` parameter"),
+            };
+            cx.error(
+                route.path.span(),
+                format!("{who}: path does not fit action `{name}`"),
+                help,
+            );
         }
         if !methods.contains(&route.method) {
             let allowed: Vec<&str> = methods.iter().map(Method::as_str).collect();
             cx.error(
                 route.method.span(),
-                format!("{who}: method {} does not fit action `{}`", route.method.as_str(), action_name(action)),
+                format!(
+                    "{who}: method {} does not fit action `{}`",
+                    route.method.as_str(),
+                    action_name(action)
+                ),
                 format!("use {}", allowed.join(" or ")),
             );
         }
@@ -163,19 +235,28 @@ pub(crate) fn validate_routes(cx: &mut Cx, raw: &[RawRoute], permissions: &[Perm
             ),
             (Some(table), false) => cx.error(
                 table.span(),
-                format!("{who}: action `{}` does not use a table", action_name(action)),
+                format!(
+                    "{who}: action `{}` does not use a table",
+                    action_name(action)
+                ),
                 "remove `table`",
             ),
             (None, false) => {}
         }
-        if let Some(table) = route.table.as_ref().and_then(|t| tables.iter().find(|x| x.name == **t))
+        if let Some(table) = route
+            .table
+            .as_ref()
+            .and_then(|t| tables.iter().find(|x| x.name == **t))
             && !table.tenant_scoped
             && table.fill != Some(FillFrom::Personas)
             && matches!(action, Action::Create | Action::Update | Action::Delete)
         {
             cx.error(
                 route.action.span(),
-                format!("{who} writes to `{}`, which is shared by all tenants", table.name),
+                format!(
+                    "{who} writes to `{}`, which is shared by all tenants",
+                    table.name
+                ),
                 "API writes are tenant-scoped: point the route at a `tenant_scoped = true` table",
             );
         }
@@ -203,13 +284,24 @@ pub(crate) fn validate_routes(cx: &mut Cx, raw: &[RawRoute], permissions: &[Perm
         }
         if let Some(ttl) = &route.cache_ttl_s {
             if *route.method != Method::Get {
-                cx.error(ttl.span(), format!("{who}: only GET routes are cached"), "remove `cache_ttl_s`");
-            } else if !(**ttl > 0.0) {
-                cx.error(ttl.span(), format!("{who}: `cache_ttl_s` must be above 0"), "leave it out to skip the cache");
+                cx.error(
+                    ttl.span(),
+                    format!("{who}: only GET routes are cached"),
+                    "remove `cache_ttl_s`",
+                );
+            } else if ttl.is_nan() || **ttl <= 0.0 {
+                cx.error(
+                    ttl.span(),
+                    format!("{who}: `cache_ttl_s` must be above 0"),
+                    "leave it out to skip the cache",
+                );
             }
         }
         let publishes = validate_publishes(cx, &route.publishes, &who);
-        if let Some(existing) = routes.iter().find(|r| r.method == *route.method && r.path == *path) {
+        if let Some(existing) = routes
+            .iter()
+            .find(|r| r.method == *route.method && r.path == *path)
+        {
             cx.error(
                 route.path.span(),
                 format!("duplicate route {} {}", existing.method, existing.path),
@@ -224,7 +316,11 @@ pub(crate) fn validate_routes(cx: &mut Cx, raw: &[RawRoute], permissions: &[Perm
             permission: route.permission.as_ref().map(|p| p.get().clone()),
             required_mask,
             public: *route.public,
-            cache_ttl: route.cache_ttl_s.as_ref().filter(|t| ***t > 0.0).map(|t| secs(**t)),
+            cache_ttl: route
+                .cache_ttl_s
+                .as_ref()
+                .filter(|t| ***t > 0.0)
+                .map(|t| secs(**t)),
             publishes,
             explain: route.explain.trim().to_string(),
         });

@@ -19,10 +19,9 @@ pub(crate) fn validate_stages(cx: &mut Cx, raw: &[RawStage]) -> Vec<Stage> {
     let mut stages = Vec::new();
     for stage in raw {
         cx.declare("stage", &stage.id);
-        let latency = stage
-            .latency
-            .as_ref()
-            .and_then(|l| validate_distribution(cx, l, &format!("latency of stage `{}`", stage.id)));
+        let latency = stage.latency.as_ref().and_then(|l| {
+            validate_distribution(cx, l, &format!("latency of stage `{}`", stage.id))
+        });
         stages.push(Stage {
             id: stage.id.get().clone(),
             kind: *stage.kind,
@@ -36,36 +35,53 @@ pub(crate) fn validate_stages(cx: &mut Cx, raw: &[RawStage]) -> Vec<Stage> {
     if raw.is_empty() {
         return stages;
     }
+    let has_response = raw.iter().any(|s| *s.kind == StageKind::Response);
     let mut edges_ok = true;
     for stage in raw {
         let who = format!("stage `{}`", stage.id);
         for next in stage.next.iter().chain(stage.on_hit.iter()) {
             edges_ok &= cx.expect_declared("stage", next, &who);
             if next.get() == stage.id.get() {
-                cx.error(next.span(), format!("stage `{}` points at itself", stage.id), "a stage must lead to a later stage");
+                cx.error(
+                    next.span(),
+                    format!("stage `{}` points at itself", stage.id),
+                    "a stage must lead to a later stage",
+                );
                 edges_ok = false;
             }
         }
         match (*stage.kind, &stage.on_hit) {
             (StageKind::Cdn | StageKind::Cache, None) => cx.error(
                 stage.kind.span(),
-                format!("{who} is a {} stage but has no `on_hit`", stage.kind.as_str()),
+                format!(
+                    "{who} is a {} stage but has no `on_hit`",
+                    stage.kind.as_str()
+                ),
                 "say where a hit goes, usually `on_hit = \"response\"`",
             ),
             (StageKind::Cdn | StageKind::Cache, Some(_)) | (_, None) => {}
             (kind, Some(hit)) => cx.error(
                 hit.span(),
-                format!("`on_hit` only applies to cdn and cache stages, not {}", kind.as_str()),
+                format!(
+                    "`on_hit` only applies to cdn and cache stages, not {}",
+                    kind.as_str()
+                ),
                 "remove `on_hit`, or list the stage in `next`",
             ),
         }
         match (*stage.kind, stage.next.is_empty()) {
             (StageKind::Response, false) => cx.error(
                 stage.next[0].span(),
-                format!("the response stage `{}` must be last but has `next`", stage.id),
+                format!(
+                    "the response stage `{}` must be last but has `next`",
+                    stage.id
+                ),
                 "remove `next` from the response stage",
             ),
             (StageKind::Response, true) | (_, false) => {}
+            // Without a response stage, the last stage is most likely the response with the
+            // wrong kind: reported once below, at that stage.
+            (_, true) if !has_response => {}
             (_, true) => cx.error(
                 stage.id.span(),
                 format!("{who} has no `next` stage"),
@@ -73,13 +89,29 @@ pub(crate) fn validate_stages(cx: &mut Cx, raw: &[RawStage]) -> Vec<Stage> {
             ),
         }
     }
-    let responses: Vec<&RawStage> = raw.iter().filter(|s| *s.kind == StageKind::Response).collect();
+    let responses: Vec<&RawStage> = raw
+        .iter()
+        .filter(|s| *s.kind == StageKind::Response)
+        .collect();
     match responses.as_slice() {
-        [] => cx.error(
-            raw[0].id.span(),
-            "the stage graph has no `response` stage",
-            "add a stage with `kind = \"response\"` that the others lead to",
-        ),
+        [] => match raw.iter().find(|s| s.next.is_empty()) {
+            Some(last) => cx.error(
+                last.kind.span(),
+                format!(
+                    "the stage graph has no `response` stage, and `{}` leads nowhere",
+                    last.id
+                ),
+                format!(
+                    "if `{}` ends the pipeline, set its `kind = \"response\"`; else add `next` to it",
+                    last.id
+                ),
+            ),
+            None => cx.error(
+                raw[0].id.span(),
+                "the stage graph has no `response` stage",
+                "add a stage with `kind = \"response\"` that the others lead to",
+            ),
+        },
         [_] => {}
         [_, second, ..] => cx.error(
             second.kind.span(),
@@ -104,12 +136,20 @@ fn check_graph_shape(cx: &mut Cx, raw: &[RawStage]) {
     }
     let entries: Vec<&RawStage> = raw
         .iter()
-        .filter(|s| graph.neighbors_directed(s.id.as_str(), Direction::Incoming).next().is_none())
+        .filter(|s| {
+            graph
+                .neighbors_directed(s.id.as_str(), Direction::Incoming)
+                .next()
+                .is_none()
+        })
         .collect();
     if let [first, second, ..] = entries.as_slice() {
         cx.error(
             second.id.span(),
-            format!("stages `{}` and `{}` both have no predecessor", first.id, second.id),
+            format!(
+                "stages `{}` and `{}` both have no predecessor",
+                first.id, second.id
+            ),
             "a request enters at one stage: link the other from an earlier stage's `next`",
         );
     }
@@ -133,7 +173,10 @@ fn check_graph_shape(cx: &mut Cx, raw: &[RawStage]) {
         for stage in raw.iter().filter(|s| !reached.contains(s.id.as_str())) {
             cx.error(
                 stage.id.span(),
-                format!("stage `{}` is never reached from the entry `{}`", stage.id, entry.id),
+                format!(
+                    "stage `{}` is never reached from the entry `{}`",
+                    stage.id, entry.id
+                ),
                 "list it in the `next` of an earlier stage, or remove it",
             );
         }

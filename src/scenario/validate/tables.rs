@@ -53,7 +53,9 @@ fn fill_name(fill: FillFrom) -> &'static str {
 fn normalize(value: &Json) -> Json {
     match value {
         Json::Object(map) if map.len() == 1 => match map.values().next() {
-            Some(Json::String(text)) if map.contains_key("$__toml_private_datetime") => Json::String(text.clone()),
+            Some(Json::String(text)) if map.contains_key("$__toml_private_datetime") => {
+                Json::String(text.clone())
+            }
             _ => value.clone(),
         },
         _ => value.clone(),
@@ -84,11 +86,19 @@ fn validate_column(cx: &mut Cx, table: &str, raw: &RawColumn) -> Column {
         if !matches!(*raw.ty, ColumnType::Text) {
             cx.error(
                 max.span(),
-                format!("`max_length` applies to text columns, but `{table}.{}` is {}", raw.name, raw.ty.as_str()),
+                format!(
+                    "`max_length` applies to text columns, but `{table}.{}` is {}",
+                    raw.name,
+                    raw.ty.as_str()
+                ),
                 "remove `max_length` or make the column `type = \"text\"`",
             );
         } else if **max == 0 {
-            cx.error(max.span(), "`max_length` must be at least 1", "remove it for unlimited text");
+            cx.error(
+                max.span(),
+                "`max_length` must be at least 1",
+                "remove it for unlimited text",
+            );
         }
     }
     if let Some(default) = &raw.default {
@@ -96,7 +106,12 @@ fn validate_column(cx: &mut Cx, table: &str, raw: &RawColumn) -> Column {
         if !raw.ty.accepts(&value) {
             cx.error(
                 default.span(),
-                format!("default of `{table}.{}` is {}, but the column is {}", raw.name, json_type_name(&value), raw.ty.as_str()),
+                format!(
+                    "default of `{table}.{}` is {}, but the column is {}",
+                    raw.name,
+                    json_type_name(&value),
+                    raw.ty.as_str()
+                ),
                 format!("give a default of type {}", raw.ty.as_str()),
             );
         }
@@ -145,7 +160,10 @@ fn validate_table_shape(cx: &mut Cx, raw: &RawTable) -> Table {
             let line = cx.line_of(first.name.span().start);
             cx.error(
                 raw_column.name.span(),
-                format!("duplicate column `{}` in table `{}`", raw_column.name, raw.name),
+                format!(
+                    "duplicate column `{}` in table `{}`",
+                    raw_column.name, raw.name
+                ),
                 format!("the first one is on line {line}; rename or remove one"),
             );
             continue;
@@ -153,7 +171,11 @@ fn validate_table_shape(cx: &mut Cx, raw: &RawTable) -> Table {
         columns.push(validate_column(cx, &raw.name, raw_column));
     }
     if raw.columns.is_empty() {
-        cx.error(raw.name.span(), format!("table `{}` has no columns", raw.name), "add `[[tables.columns]]` entries");
+        cx.error(
+            raw.name.span(),
+            format!("table `{}` has no columns", raw.name),
+            "add `[[tables.columns]]` entries",
+        );
     } else if !columns.iter().any(|c| c.primary_key) {
         cx.error(
             raw.name.span(),
@@ -172,7 +194,11 @@ fn validate_table_shape(cx: &mut Cx, raw: &RawTable) -> Table {
         }
         cx.declare("index", &raw_index.name);
         if raw_index.columns.is_empty() {
-            cx.error(raw_index.name.span(), format!("index `{}` has no columns", raw_index.name), "list the indexed columns in `columns`");
+            cx.error(
+                raw_index.name.span(),
+                format!("index `{}` has no columns", raw_index.name),
+                "list the indexed columns in `columns`",
+            );
         }
         let mut seen = BTreeSet::new();
         for column in &raw_index.columns {
@@ -180,11 +206,25 @@ fn validate_table_shape(cx: &mut Cx, raw: &RawTable) -> Table {
                 let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
                 cx.error(
                     column.span(),
-                    format!("index `{}` refers to unknown column `{column}` of table `{}`", raw_index.name, raw.name),
-                    crate::scenario::diagnostic::unknown_name_help("column", column, names.iter().copied()),
+                    format!(
+                        "index `{}` refers to unknown column `{column}` of table `{}`",
+                        raw_index.name, raw.name
+                    ),
+                    crate::scenario::diagnostic::unknown_name_help(
+                        "column",
+                        column,
+                        names.iter().copied(),
+                    ),
                 );
             } else if !seen.insert(column.get().clone()) {
-                cx.error(column.span(), format!("column `{column}` appears twice in index `{}`", raw_index.name), "list each column once");
+                cx.error(
+                    column.span(),
+                    format!(
+                        "column `{column}` appears twice in index `{}`",
+                        raw_index.name
+                    ),
+                    "list each column once",
+                );
             }
         }
         indexes.push(Index {
@@ -199,12 +239,21 @@ fn validate_table_shape(cx: &mut Cx, raw: &RawTable) -> Table {
             match columns.iter().find(|c| c.name == *name) {
                 None => cx.error(
                     fill.span(),
-                    format!("table `{}` is filled from {} but has no `{name}` column", raw.name, fill_name(**fill)),
+                    format!(
+                        "table `{}` is filled from {} but has no `{name}` column",
+                        raw.name,
+                        fill_name(**fill)
+                    ),
                     format!("add a column `{name}` of type {}", ty.as_str()),
                 ),
                 Some(column) if column.ty != *ty => cx.error(
                     fill.span(),
-                    format!("column `{}.{name}` must be {} to be filled from {}", raw.name, ty.as_str(), fill_name(**fill)),
+                    format!(
+                        "column `{}.{name}` must be {} to be filled from {}",
+                        raw.name,
+                        ty.as_str(),
+                        fill_name(**fill)
+                    ),
                     format!("make it `type = \"{}\"`", ty.as_str()),
                 ),
                 Some(_) => {}
@@ -213,8 +262,15 @@ fn validate_table_shape(cx: &mut Cx, raw: &RawTable) -> Table {
         if let Some(row) = raw.rows.first() {
             cx.error(
                 row.span(),
-                format!("table `{}` is filled from {} and cannot have its own rows", raw.name, fill_name(**fill)),
-                format!("declare these in `[[{}]]` instead, or remove `fill`", fill_name(**fill)),
+                format!(
+                    "table `{}` is filled from {} and cannot have its own rows",
+                    raw.name,
+                    fill_name(**fill)
+                ),
+                format!(
+                    "declare these in `[[{}]]` instead, or remove `fill`",
+                    fill_name(**fill)
+                ),
             );
         }
     }
@@ -230,7 +286,12 @@ fn validate_table_shape(cx: &mut Cx, raw: &RawTable) -> Table {
 }
 
 /// Pass 2: foreign keys and tenant scoping.
-fn link_table(cx: &mut Cx, raw: &RawTable, tables: &[Table], tenants_table: Option<&str>) -> Vec<Option<ForeignKey>> {
+fn link_table(
+    cx: &mut Cx,
+    raw: &RawTable,
+    tables: &[Table],
+    tenants_table: Option<&str>,
+) -> Vec<Option<ForeignKey>> {
     let mut links = Vec::new();
     for raw_column in &raw.columns {
         let Some(reference) = &raw_column.references else {
@@ -250,8 +311,15 @@ fn link_table(cx: &mut Cx, raw: &RawTable, tables: &[Table], tenants_table: Opti
             let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
             cx.error(
                 reference.span(),
-                format!("foreign key `{}.{}` refers to unknown table `{table_name}`", raw.name, raw_column.name),
-                crate::scenario::diagnostic::unknown_name_help("table", table_name, names.iter().copied()),
+                format!(
+                    "foreign key `{}.{}` refers to unknown table `{table_name}`",
+                    raw.name, raw_column.name
+                ),
+                crate::scenario::diagnostic::unknown_name_help(
+                    "table",
+                    table_name,
+                    names.iter().copied(),
+                ),
             );
             links.push(None);
             continue;
@@ -276,16 +344,26 @@ fn link_table(cx: &mut Cx, raw: &RawTable, tables: &[Table], tenants_table: Opti
                     raw_column.ty.as_str(),
                     target_column.ty.as_str()
                 ),
-                format!("make `{}` of type {}", raw_column.name, target_column.ty.as_str()),
+                format!(
+                    "make `{}` of type {}",
+                    raw_column.name,
+                    target_column.ty.as_str()
+                ),
             );
         }
         let target_is_key = target_column.unique
             || (target_column.primary_key && target.primary_key().len() == 1)
-            || target.indexes.iter().any(|i| i.unique && i.columns.len() == 1 && i.columns[0] == column_name);
+            || target
+                .indexes
+                .iter()
+                .any(|i| i.unique && i.columns.len() == 1 && i.columns[0] == column_name);
         if !target_is_key {
             cx.error(
                 reference.span(),
-                format!("foreign key `{}.{}` points at `{reference}`, which is not unique", raw.name, raw_column.name),
+                format!(
+                    "foreign key `{}.{}` points at `{reference}`, which is not unique",
+                    raw.name, raw_column.name
+                ),
                 "a foreign key must reference a primary key or a unique column",
             );
         }
@@ -328,7 +406,12 @@ fn link_table(cx: &mut Cx, raw: &RawTable, tables: &[Table], tenants_table: Opti
 }
 
 fn identity_rows(fill: FillFrom, identities: &Identities) -> Vec<Row> {
-    let row = |pairs: Vec<(&str, Json)>| pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Row>();
+    let row = |pairs: Vec<(&str, Json)>| {
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<Row>()
+    };
     match fill {
         FillFrom::Tenants => identities
             .tenants
@@ -345,14 +428,28 @@ fn identity_rows(fill: FillFrom, identities: &Identities) -> Vec<Row> {
         FillFrom::Roles => identities
             .roles
             .iter()
-            .map(|r| row(vec![("id", r.id.into()), ("name", r.name.clone().into()), ("permissions", r.mask.into())]))
+            .map(|r| {
+                row(vec![
+                    ("id", r.id.into()),
+                    ("name", r.name.clone().into()),
+                    ("permissions", r.mask.into()),
+                ])
+            })
             .collect(),
         FillFrom::Personas => identities
             .personas
             .iter()
             .map(|p| {
-                let tenant = identities.tenants.iter().find(|t| t.subdomain == p.tenant).map_or(0, |t| t.id);
-                let role = identities.roles.iter().find(|r| r.name == p.role).map_or(0, |r| r.id);
+                let tenant = identities
+                    .tenants
+                    .iter()
+                    .find(|t| t.subdomain == p.tenant)
+                    .map_or(0, |t| t.id);
+                let role = identities
+                    .roles
+                    .iter()
+                    .find(|r| r.name == p.role)
+                    .map_or(0, |r| r.id);
                 row(vec![
                     ("id", p.id.into()),
                     (TENANT_COLUMN, tenant.into()),
@@ -369,7 +466,12 @@ fn identity_rows(fill: FillFrom, identities: &Identities) -> Vec<Row> {
 type SpannedRow<'r> = Vec<(&'r str, Json, std::ops::Range<usize>)>;
 
 /// Pass 3a: a seed row's own values.
-fn check_row<'r>(cx: &mut Cx, table: &Table, raw_row: &'r Sp<indexmap::IndexMap<String, Sp<Json>>>, next_id: &mut i64) -> (Row, SpannedRow<'r>) {
+fn check_row<'r>(
+    cx: &mut Cx,
+    table: &Table,
+    raw_row: &'r Sp<indexmap::IndexMap<String, Sp<Json>>>,
+    next_id: &mut i64,
+) -> (Row, SpannedRow<'r>) {
     let mut row = Row::new();
     let mut spanned = Vec::new();
     for (name, value) in raw_row.iter() {
@@ -379,16 +481,30 @@ fn check_row<'r>(cx: &mut Cx, table: &Table, raw_row: &'r Sp<indexmap::IndexMap<
             cx.error(
                 value.span(),
                 format!("row sets unknown column `{name}` of table `{}`", table.name),
-                crate::scenario::diagnostic::unknown_name_help("column", name, names.iter().copied()),
+                crate::scenario::diagnostic::unknown_name_help(
+                    "column",
+                    name,
+                    names.iter().copied(),
+                ),
             );
             continue;
         };
-        if value_json.is_null() && !column.nullable {
-            cx.error(value.span(), format!("`{}.{name}` may not be null", table.name), "give it a value or mark the column `nullable = true`");
+        if value_json.is_null() {
+            // TOML has no null: a null here was a `nan` or `inf`, which JSON cannot hold.
+            cx.error(
+                value.span(),
+                format!("`{}.{name}` cannot store nan or inf", table.name),
+                format!("write a finite value of type {}", column.ty.as_str()),
+            );
         } else if !column.ty.accepts(&value_json) {
             cx.error(
                 value.span(),
-                format!("`{}.{name}` is {}, but this row gives it {}", table.name, column.ty.as_str(), json_type_name(&value_json)),
+                format!(
+                    "`{}.{name}` is {}, but this row gives it {}",
+                    table.name,
+                    column.ty.as_str(),
+                    json_type_name(&value_json)
+                ),
                 format!("write a value of type {}", column.ty.as_str()),
             );
         } else if let (Some(max), Some(text)) = (column.max_length, value_json.as_str())
@@ -396,7 +512,11 @@ fn check_row<'r>(cx: &mut Cx, table: &Table, raw_row: &'r Sp<indexmap::IndexMap<
         {
             cx.error(
                 value.span(),
-                format!("`{}.{name}` allows {max} characters, this value has {}", table.name, text.chars().count()),
+                format!(
+                    "`{}.{name}` allows {max} characters, this value has {}",
+                    table.name,
+                    text.chars().count()
+                ),
                 "shorten the value or raise `max_length`",
             );
         }
@@ -414,18 +534,34 @@ fn check_row<'r>(cx: &mut Cx, table: &Table, raw_row: &'r Sp<indexmap::IndexMap<
         } else if column.auto.is_none() && !column.nullable {
             cx.error(
                 raw_row.span(),
-                format!("row of `{}` has no value for required column `{}`", table.name, column.name),
-                format!("add `{} = ...` to the row, or give the column a default", column.name),
+                format!(
+                    "row of `{}` has no value for required column `{}`",
+                    table.name, column.name
+                ),
+                format!(
+                    "add `{} = ...` to the row, or give the column a default",
+                    column.name
+                ),
             );
         }
     }
-    if let Some(id) = table.primary_key().first().filter(|_| table.primary_key().len() == 1).and_then(|pk| row.get(&pk.name)).and_then(Json::as_i64) {
+    if let Some(id) = table
+        .primary_key()
+        .first()
+        .filter(|_| table.primary_key().len() == 1)
+        .and_then(|pk| row.get(&pk.name))
+        .and_then(Json::as_i64)
+    {
         *next_id = (*next_id).max(id + 1);
     }
     (row, spanned)
 }
 
-pub(crate) fn validate_tables(cx: &mut Cx, raw: &[RawTable], identities: &Identities) -> Vec<Table> {
+pub(crate) fn validate_tables(
+    cx: &mut Cx,
+    raw: &[RawTable],
+    identities: &Identities,
+) -> Vec<Table> {
     // Pass 1.
     let mut tables: Vec<Table> = Vec::new();
     for raw_table in raw {
@@ -435,18 +571,29 @@ pub(crate) fn validate_tables(cx: &mut Cx, raw: &[RawTable], identities: &Identi
         }
     }
     for fill in [FillFrom::Tenants, FillFrom::Roles, FillFrom::Personas] {
-        let filled: Vec<&RawTable> = raw.iter().filter(|t| t.fill.as_ref().is_some_and(|f| **f == fill)).collect();
+        let filled: Vec<&RawTable> = raw
+            .iter()
+            .filter(|t| t.fill.as_ref().is_some_and(|f| **f == fill))
+            .collect();
         if let [first, second, ..] = filled.as_slice()
             && let Some(span) = second.fill.as_ref().map(Sp::span)
         {
             cx.error(
                 span,
-                format!("tables `{}` and `{}` are both filled from {}", first.name, second.name, fill_name(fill)),
+                format!(
+                    "tables `{}` and `{}` are both filled from {}",
+                    first.name,
+                    second.name,
+                    fill_name(fill)
+                ),
                 "fill only one table from each identity section",
             );
         }
     }
-    let tenants_table = tables.iter().find(|t| t.fill == Some(FillFrom::Tenants)).map(|t| t.name.clone());
+    let tenants_table = tables
+        .iter()
+        .find(|t| t.fill == Some(FillFrom::Tenants))
+        .map(|t| t.name.clone());
 
     // Pass 2.
     for raw_table in raw {
@@ -477,6 +624,7 @@ pub(crate) fn validate_tables(cx: &mut Cx, raw: &[RawTable], identities: &Identi
             spans.push(spanned);
         }
         tables[index].rows = rows;
+        check_unique_indexes(cx, &tables[index], &raw_table.rows);
         spanned_rows.push((raw_table.name.get().clone(), spans));
     }
     for (table_name, spans) in &spanned_rows {
@@ -490,7 +638,10 @@ pub(crate) fn validate_tables(cx: &mut Cx, raw: &[RawTable], identities: &Identi
 }
 
 fn check_unique_values(cx: &mut Cx, table: &Table, spans: &[SpannedRow]) {
-    let unique_columns = table.columns.iter().filter(|c| c.unique || (c.primary_key && table.primary_key().len() == 1));
+    let unique_columns = table
+        .columns
+        .iter()
+        .filter(|c| c.unique || (c.primary_key && table.primary_key().len() == 1));
     for column in unique_columns {
         let mut seen: Vec<(&Json, usize)> = Vec::new();
         for row in spans {
@@ -501,12 +652,78 @@ fn check_unique_values(cx: &mut Cx, table: &Table, spans: &[SpannedRow]) {
                 if let Some((_, line)) = seen.iter().find(|(v, _)| *v == value) {
                     cx.error(
                         span.clone(),
-                        format!("`{}.{}` must be unique, but {value} is already used", table.name, column.name),
+                        format!(
+                            "`{}.{}` must be unique, but {value} is already used",
+                            table.name, column.name
+                        ),
                         format!("the first row with it is on line {line}"),
                     );
                 } else {
                     seen.push((value, cx.line_of(span.start)));
                 }
+            }
+        }
+    }
+}
+
+/// Unique indexes and a composite primary key: no two seed rows may share the whole combination.
+/// (Single unique columns are checked by `check_unique_values`, which points at the value.)
+fn check_unique_indexes(
+    cx: &mut Cx,
+    table: &Table,
+    raw_rows: &[Sp<indexmap::IndexMap<String, Sp<Json>>>],
+) {
+    let primary_key: Vec<String> = table.primary_key().iter().map(|c| c.name.clone()).collect();
+    let composite_key =
+        (primary_key.len() > 1).then(|| ("the primary key".to_string(), primary_key));
+    let single_key = |name: &str| {
+        table
+            .column(name)
+            .is_some_and(|c| c.unique || (c.primary_key && table.primary_key().len() == 1))
+    };
+    let unique_indexes = table
+        .indexes
+        .iter()
+        .filter(|i| i.unique && !matches!(i.columns.as_slice(), [only] if single_key(only)))
+        .map(|i| (format!("unique index `{}`", i.name), i.columns.clone()));
+    for (what, columns) in composite_key.into_iter().chain(unique_indexes) {
+        let mut seen: Vec<(Vec<&Json>, usize)> = Vec::new();
+        for (row, raw_row) in table.rows.iter().zip(raw_rows) {
+            // As in SQL, a combination with a NULL in it never collides.
+            let Some(key) = columns
+                .iter()
+                .map(|c| row.get(c).filter(|v| !v.is_null()))
+                .collect::<Option<Vec<&Json>>>()
+            else {
+                continue;
+            };
+            // Point at the last value of the combination the row spells out, else at the row.
+            let span = columns
+                .iter()
+                .rev()
+                .find_map(|c| raw_row.get().get(c))
+                .map_or(raw_row.span(), Sp::span);
+            if let Some((_, line)) = seen.iter().find(|(k, _)| *k == key) {
+                let names = columns
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let values = key
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                cx.error(
+                    span,
+                    format!(
+                        "{what} of `{}`: ({names}) = ({values}) is already used",
+                        table.name
+                    ),
+                    format!("the first row with it is on line {line}"),
+                );
+            } else {
+                seen.push((key, cx.line_of(raw_row.span().start)));
             }
         }
     }
@@ -527,7 +744,10 @@ fn check_foreign_values(cx: &mut Cx, table: &Table, spans: &[SpannedRow], tables
             if !target.rows.iter().any(|r| r.get(&fk.column) == Some(value)) {
                 cx.error(
                     span.clone(),
-                    format!("`{}.{name}` = {value} has no matching row in `{fk}`", table.name),
+                    format!(
+                        "`{}.{name}` = {value} has no matching row in `{fk}`",
+                        table.name
+                    ),
                     format!("use the {} of an existing `{}` row", fk.column, fk.table),
                 );
             }
