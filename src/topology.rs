@@ -56,7 +56,11 @@ impl Topology {
         }
         // Validation rejects cycles; should one slip through, fall back to file order.
         let order = toposort(&graph, None).unwrap_or_else(|_| graph.node_indices().collect());
-        Self { graph, by_id, order }
+        Self {
+            graph,
+            by_id,
+            order,
+        }
     }
 
     /// The underlying petgraph graph.
@@ -86,7 +90,9 @@ impl Topology {
 
     /// The response stage.
     pub fn response(&self) -> Option<&Stage> {
-        self.graph.node_weights().find(|s| s.kind == StageKind::Response)
+        self.graph
+            .node_weights()
+            .find(|s| s.kind == StageKind::Response)
     }
 
     /// Every edge as (from id, to id, kind), in stage order.
@@ -96,7 +102,11 @@ impl Topology {
             .edge_indices()
             .filter_map(|e| {
                 let (a, b) = self.graph.edge_endpoints(e)?;
-                Some((self.graph[a].id.as_str(), self.graph[b].id.as_str(), self.graph[e]))
+                Some((
+                    self.graph[a].id.as_str(),
+                    self.graph[b].id.as_str(),
+                    self.graph[e],
+                ))
             })
             .collect();
         let position = |id: &str| self.order.iter().position(|&n| self.graph[n].id == id);
@@ -143,7 +153,10 @@ mod tests {
         let scenario = load_str("saas.toml", DEFAULT_SCENARIO).expect("default scenario is valid");
         let topology = Topology::new(&scenario);
         assert_eq!(topology.entry().map(|s| s.kind), Some(StageKind::Dns));
-        assert_eq!(topology.order().last().map(|s| s.kind), Some(StageKind::Response));
+        assert_eq!(
+            topology.order().last().map(|s| s.kind),
+            Some(StageKind::Response)
+        );
         let layers = topology.layers();
         assert_eq!(layers.first().map(|l| l[0].kind), Some(StageKind::Dns));
         assert_eq!(layers.last().map(|l| l[0].kind), Some(StageKind::Response));
@@ -158,9 +171,16 @@ mod tests {
     fn hits_are_short_cuts_to_the_response() {
         let scenario = load_str("saas.toml", DEFAULT_SCENARIO).expect("default scenario is valid");
         let topology = Topology::new(&scenario);
-        let hits: Vec<_> = topology.edges().into_iter().filter(|e| e.2 == EdgeKind::Hit).collect();
+        let hits: Vec<_> = topology
+            .edges()
+            .into_iter()
+            .filter(|e| e.2 == EdgeKind::Hit)
+            .collect();
         assert!(!hits.is_empty());
-        let response = topology.response().map(|s| s.id.clone()).unwrap_or_default();
+        let response = topology
+            .response()
+            .map(|s| s.id.clone())
+            .unwrap_or_default();
         assert!(hits.iter().all(|(_, to, _)| *to == response));
     }
 }

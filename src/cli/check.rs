@@ -28,7 +28,11 @@ pub fn run(files: &[PathBuf]) -> u8 {
             Err(LoadError::Invalid(diagnostics)) => {
                 eprint!("{diagnostics}");
                 let n = diagnostics.len();
-                eprintln!("{}: {n} error{}", diagnostics.file(), if n == 1 { "" } else { "s" });
+                eprintln!(
+                    "{}: {n} error{}",
+                    diagnostics.file(),
+                    if n == 1 { "" } else { "s" }
+                );
                 invalid = true;
             }
         }

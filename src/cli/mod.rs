@@ -30,13 +30,15 @@ pub fn run(cli: Cli) -> u8 {
             print_stdout(&scenario::json_schema_text());
             EXIT_OK
         }
-        Command::Export { file, view, format } => match scenario::load_or_default(file.as_deref()) {
-            Ok(scenario) => {
-                print_stdout(&export(&scenario, view, format));
-                EXIT_OK
+        Command::Export { file, view, format } => {
+            match scenario::load_or_default(file.as_deref()) {
+                Ok(scenario) => {
+                    print_stdout(&export(&scenario, view, format));
+                    EXIT_OK
+                }
+                Err(error) => report_load_error(&error),
             }
-            Err(error) => report_load_error(&error),
-        },
+        }
         other => not_yet(other.name(), other.issue()),
     }
 }
@@ -61,6 +63,8 @@ fn print_stdout(text: &str) {
 }
 
 fn not_yet(command: &str, issue: u32) -> u8 {
-    eprintln!("archsim {command}: not available yet — it is built in issue #{issue}. Today: `archsim check`, `archsim export`, `archsim schema`.");
+    eprintln!(
+        "archsim {command}: not available yet — it is built in issue #{issue}. Today: `archsim check`, `archsim export`, `archsim schema`."
+    );
     EXIT_USAGE
 }
