@@ -77,7 +77,7 @@ fn the_valid_fixture_loads() {
     match load_str("tests/fixtures/valid/minimal.toml", text) {
         Ok(scenario) => {
             assert_eq!(scenario.meta.name, "minimal");
-            assert_eq!(scenario.stages.len(), 8);
+            assert_eq!(scenario.stages.len(), 9);
             assert_eq!(scenario.routes.len(), 3);
         }
         Err(diagnostics) => panic!("the valid fixture is invalid:\n{diagnostics}"),
@@ -153,7 +153,7 @@ fn representative_fixtures_point_at_the_mistake() {
     );
     assert_single(
         "negative_unsigned",
-        185,
+        191,
         12,
         "the value in `topics.capacity` cannot be negative, found -5",
         "from 0 to 4294967295",
@@ -182,9 +182,9 @@ fn representative_fixtures_point_at_the_mistake() {
     );
     assert_single(
         "stage_cycle",
-        149,
+        156,
         6,
-        "the stage graph has a cycle through `database`",
+        "the stage graph has a cycle through `publish`",
         "DAG",
     );
     assert_single(
@@ -196,14 +196,14 @@ fn representative_fixtures_point_at_the_mistake() {
     );
     assert_single(
         "route_unknown_permission",
-        180,
+        186,
         14,
         "route POST /api/v1/projects refers to unknown permission `projects.create`",
         "expected one of `projects.read`, `projects.write`",
     );
     assert_single(
         "worker_publish_loop",
-        211,
+        217,
         24,
         "worker pools publish in a loop through topic `audit`",
         "must not lead back",

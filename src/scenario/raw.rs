@@ -122,16 +122,17 @@ fn default_token_ttl() -> Sp<u64> {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEdge {
-    /// Paths starting with this prefix are static assets served by the CDN.
+    /// Paths starting with this prefix are static assets served by the CDN. Starts and ends with
+    /// `/` and lies outside the API (`/api/v1/`), e.g. `/static/`.
     #[serde(default)]
     pub static_prefix: Option<Sp<String>>,
-    /// How long the CDN keeps an asset, in seconds.
+    /// How long the CDN keeps an asset, in seconds. Default 300.
     #[serde(default)]
     pub cdn_ttl_s: Option<Sp<f64>>,
-    /// WAF: most requests one client IP may send per minute.
+    /// WAF: most requests one client IP may send per minute. Default 6000.
     #[serde(default)]
     pub waf_requests_per_minute: Option<Sp<u32>>,
-    /// WAF: largest request body accepted, in bytes (larger → 413).
+    /// WAF: largest request body accepted, in bytes (larger → 413). Default 65536 (64 KiB).
     #[serde(default)]
     pub max_body_bytes: Option<Sp<u32>>,
     /// Static assets the origin can serve.
@@ -293,7 +294,7 @@ pub struct RawPersona {
     pub role: Sp<String>,
     /// Login email (unique).
     pub email: Sp<String>,
-    /// Login password (stored hashed).
+    /// Login password, at least 8 characters (stored hashed).
     pub password: Sp<String>,
     /// Full display name.
     #[serde(default)]
@@ -315,7 +316,7 @@ pub enum ColumnType {
     Text,
     /// true/false (stored as 0/1).
     Boolean,
-    /// RFC 3339 timestamp (stored as text).
+    /// RFC 3339 timestamp such as `2026-01-12T09:00:00Z` (stored as text).
     Timestamp,
 }
 
@@ -394,9 +395,10 @@ pub struct RawColumn {
     /// Value used when a create request leaves the column out.
     #[serde(default)]
     pub default: Option<Sp<serde_json::Value>>,
-    /// Filled in by the server on create; clients may not send it.
+    /// Filled in by the server on create; clients may not send it. Seed rows still give it a
+    /// value unless the column is nullable or has a default.
     #[serde(default)]
-    pub auto: Option<AutoValue>,
+    pub auto: Option<Sp<AutoValue>>,
     /// What the column means, for learners.
     #[serde(default)]
     pub explain: String,
@@ -590,7 +592,7 @@ pub struct RawPublish {
 pub struct RawRoute {
     /// HTTP method.
     pub method: Sp<Method>,
-    /// Path, starting with `/api/v1/`; `{id}` marks the row id.
+    /// Path, starting with `/api/v1/`; `{id}` marks the row id (last segment only).
     pub path: Sp<String>,
     /// What the controller does.
     pub action: Sp<Action>,
@@ -600,15 +602,15 @@ pub struct RawRoute {
     /// Permission the caller's role must have. Leave out only on public routes.
     #[serde(default)]
     pub permission: Option<Sp<String>>,
-    /// No token needed (login, health).
+    /// No token needed. Required on `issue_token` and `health` routes.
     #[serde(default)]
     pub public: Sp<bool>,
-    /// Cache reads of this route for this many seconds (cache-aside).
+    /// Cache reads of this route for this many seconds (cache-aside; needs a `cache` stage).
     #[serde(default)]
     pub cache_ttl_s: Option<Sp<f64>>,
-    /// Events published after the action succeeds.
+    /// Events published after the action succeeds (needs a `broker_publish` stage).
     #[serde(default)]
-    pub publishes: Vec<RawPublish>,
+    pub publishes: Sp<Vec<RawPublish>>,
     /// What the route is for.
     #[serde(default)]
     pub explain: String,
@@ -659,7 +661,7 @@ pub struct RawTopic {
     /// What a publisher does when the topic is full.
     #[serde(default)]
     pub on_full: FullPolicy,
-    /// With `on_full = "block"`: the longest wait for room.
+    /// With `on_full = "block"`: the longest wait for room (at least 1).
     #[serde(default)]
     pub block_timeout_ms: Option<Sp<u64>>,
     /// Deliveries before a message is dead-lettered.
@@ -668,10 +670,10 @@ pub struct RawTopic {
     /// How long a worker may hold a message before it is redelivered.
     #[serde(default = "default_visibility")]
     pub visibility_timeout_ms: Sp<u64>,
-    /// Delay between retries.
+    /// Delay between retries. Default: 100 ms initial, 10 s max, ×2 per attempt, no jitter.
     #[serde(default)]
     pub backoff: Option<RawBackoff>,
-    /// Topic that receives messages that used up their attempts.
+    /// Topic that receives messages that used up their attempts (dead-letter chains must not loop).
     #[serde(default)]
     pub dead_letter: Option<Sp<String>>,
 }
@@ -755,7 +757,7 @@ pub struct RawRequest {
     /// Extra headers.
     #[serde(default)]
     pub headers: IndexMap<String, String>,
-    /// JSON body.
+    /// JSON body: an inline table. Not on GET or DELETE.
     #[serde(default)]
     pub body: Option<Sp<serde_json::Value>>,
     /// Send it this many times in a row (to show a rate limit).
@@ -803,7 +805,7 @@ pub struct RawBurst {
     pub at_s: Sp<f64>,
     /// Length in seconds.
     pub duration_s: Sp<f64>,
-    /// Rate multiplier during the burst.
+    /// Rate multiplier during the burst, above 0.
     pub multiplier: Sp<f64>,
 }
 
@@ -853,7 +855,8 @@ pub struct RawFault {
     pub at_s: Sp<f64>,
     /// What happens.
     pub kind: Sp<FaultKind>,
-    /// How long it lasts (slow_*, traffic_spike, pause_topic); forever when left out.
+    /// How long it lasts (kill_workers, slow_workers, slow_database, traffic_spike, pause_topic);
+    /// until the end of the run when left out.
     #[serde(default)]
     pub duration_s: Option<Sp<f64>>,
     /// Worker pool (kill_workers, slow_workers).
@@ -862,13 +865,13 @@ pub struct RawFault {
     /// Topic (poison_message, pause_topic).
     #[serde(default)]
     pub topic: Option<Sp<String>>,
-    /// Workers to kill (kill_workers).
+    /// Workers to kill (kill_workers), from 1 to the pool's concurrency.
     #[serde(default)]
     pub count: Option<Sp<u32>>,
     /// Added delay (slow_workers, slow_database).
     #[serde(default)]
     pub extra_ms: Option<Sp<f64>>,
-    /// Rate multiplier (traffic_spike).
+    /// Rate multiplier (traffic_spike), above 0.
     #[serde(default)]
     pub multiplier: Option<Sp<f64>>,
 }

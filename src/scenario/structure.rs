@@ -421,11 +421,14 @@ impl<'s> Checker<'s> {
 }
 
 fn first_sentence(text: &str) -> String {
+    // Lower-case "Title" to "title", but keep acronyms: "SQL type" stays "SQL type".
     let lower_first = |s: &str| {
         let mut chars = s.chars();
-        match chars.next() {
-            Some(c) => c.to_lowercase().chain(chars).collect(),
-            None => String::new(),
+        match (chars.next(), chars.clone().next()) {
+            (Some(c), second) if !second.is_some_and(char::is_uppercase) => {
+                c.to_lowercase().chain(chars).collect()
+            }
+            _ => s.to_string(),
         }
     };
     // A sentence ends at ". " before a capital letter, so "e.g. `admin`" stays whole.
@@ -448,6 +451,9 @@ mod tests {
             "role name, e.g. `admin`"
         );
         assert_eq!(first_sentence("Title shown. More text."), "title shown");
+        assert_eq!(first_sentence("SQL type."), "SQL type");
+        assert_eq!(first_sentence("HTTP method."), "HTTP method");
+        assert_eq!(first_sentence("A paragraph."), "a paragraph");
     }
 
     #[test]

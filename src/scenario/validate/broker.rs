@@ -42,6 +42,12 @@ pub(crate) fn validate_topics(cx: &mut Cx, raw: &[RawTopic]) -> Vec<Topic> {
                 format!("{who} blocks publishers when full but has no `block_timeout_ms`"),
                 "add `block_timeout_ms = 500` (the longest a publisher waits)",
             ),
+            (FullPolicy::Block, Some(timeout)) if **timeout == 0 => cx.error(
+                timeout.span(),
+                format!("{who} blocks publishers when full, but for 0 ms"),
+                "a wait of 0 ms refuses at once, like `on_full = \"reject\"`: set the longest \
+                 wait, e.g. `block_timeout_ms = 250`, or use `on_full = \"reject\"`",
+            ),
             (FullPolicy::Reject, Some(timeout)) => cx.error(
                 timeout.span(),
                 format!("`block_timeout_ms` has no effect: {who} rejects when full"),
@@ -62,7 +68,16 @@ pub(crate) fn validate_topics(cx: &mut Cx, raw: &[RawTopic]) -> Vec<Topic> {
         }
         let backoff = match &topic.backoff {
             Some(b) => {
-                if *b.initial_ms < 0.0 || *b.max_ms < *b.initial_ms {
+                if b.initial_ms.is_nan() || *b.initial_ms < 0.0 {
+                    cx.error(
+                        b.initial_ms.span(),
+                        format!(
+                            "{who}: backoff `initial_ms` must not be negative, not {}",
+                            b.initial_ms
+                        ),
+                        "the delay before the first retry, in milliseconds: 0 or more, e.g. 100",
+                    );
+                } else if b.max_ms.is_nan() || *b.max_ms < *b.initial_ms {
                     cx.error(
                         b.max_ms.span(),
                         format!(
@@ -115,7 +130,56 @@ pub(crate) fn validate_topics(cx: &mut Cx, raw: &[RawTopic]) -> Vec<Topic> {
             dead_letter: topic.dead_letter.as_ref().map(|d| d.get().clone()),
         });
     }
+    check_dead_letter_cycles(cx, raw);
     topics
+}
+
+/// Dead-letter chains end: following `dead_letter` from any topic never comes back to it. (A
+/// topic that dead-letters into itself is reported where it is read.)
+fn check_dead_letter_cycles(cx: &mut Cx, raw: &[RawTopic]) {
+    let next = |name: &str| {
+        raw.iter()
+            .find(|t| *t.name == name)
+            .and_then(|t| t.dead_letter.as_ref())
+            .map(|d| d.as_str())
+            .filter(|d| *d != name)
+    };
+    let mut reported: Vec<&str> = Vec::new();
+    for topic in raw {
+        let mut chain = vec![topic.name.as_str()];
+        while let Some(to) = next(chain[chain.len() - 1]) {
+            if to == chain[0] {
+                break;
+            }
+            if chain.contains(&to) || chain.len() > raw.len() {
+                chain.clear(); // a loop further down the chain, found from its own topics
+                break;
+            }
+            chain.push(to);
+        }
+        let closes = chain.len() > 1 && next(chain[chain.len() - 1]) == Some(chain[0]);
+        if !closes || chain.iter().any(|t| reported.contains(t)) {
+            continue;
+        }
+        reported.extend(chain.iter().copied());
+        // Point at the `dead_letter` declared last in the file: the one that closed the loop.
+        let Some(last) = raw
+            .iter()
+            .filter(|t| chain.contains(&t.name.as_str()))
+            .filter_map(|t| t.dead_letter.as_ref())
+            .max_by_key(|d| d.span().start)
+        else {
+            continue;
+        };
+        let mut names: Vec<String> = chain.iter().map(|t| format!("`{t}`")).collect();
+        names.push(format!("`{}`", chain[0]));
+        cx.error(
+            last.span(),
+            format!("dead-letter topics form a loop: {}", names.join(" → ")),
+            "a dead-letter topic is where failed messages come to rest: leave `dead_letter` \
+             out on the last topic of the chain",
+        );
+    }
 }
 
 /// Checks the topics of `publishes`; returns them in model form.

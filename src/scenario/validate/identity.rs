@@ -187,7 +187,7 @@ pub(crate) fn validate_personas(cx: &mut Cx, raw: &[RawPersona]) -> Vec<Persona>
                 "emails are login names and must be unique",
             );
         }
-        if persona.password.len() < 8 {
+        if persona.password.chars().count() < 8 {
             cx.error(
                 persona.password.span(),
                 "passwords must be at least 8 characters",

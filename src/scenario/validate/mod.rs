@@ -10,6 +10,7 @@ mod broker;
 mod dist;
 mod identity;
 mod requests;
+mod rfc3339;
 mod routes;
 mod stages;
 mod tables;
@@ -113,6 +114,10 @@ pub(crate) fn millis(value: f64) -> Duration {
     secs(value / 1000.0)
 }
 
+/// How to write a name that [`is_identifier`] accepts.
+pub(crate) const IDENTIFIER_HELP: &str =
+    "use letters, digits and `_`, starting with a letter or `_`";
+
 /// Whether `name` is a plain identifier: a letter or `_`, then letters, digits or `_`.
 pub(crate) fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
@@ -154,6 +159,7 @@ pub fn validate(raw: RawScenario, source: &str) -> Result<Scenario, Vec<Diagnost
         );
     }
     let routes = routes::validate_routes(&mut cx, &raw.routes, &permissions, &tables);
+    stages::check_stages_for_routes(&mut cx, &raw.stages, &raw.routes);
     let requests = requests::validate_requests(&mut cx, &raw.requests, &personas, &routes);
     let traffic = requests::validate_traffic(&mut cx, &raw.traffic, &requests);
     let faults = requests::validate_faults(&mut cx, &raw.faults, &workers);

@@ -34,6 +34,16 @@ pub(crate) fn validate_requests(
                 format!("{who}: no route or asset matches `{}`", request.path),
                 "use the path of a `[[routes]]` entry (with a real id for `{id}`) or an `[[edge.assets]]` path",
             );
+        } else if is_static && *request.method != Method::Get {
+            cx.error(
+                request.method.span(),
+                format!(
+                    "{who}: `{}` is a static asset, served for GET only, not {}",
+                    request.path,
+                    request.method.as_str()
+                ),
+                "the CDN only serves assets: use `method = \"GET\"`",
+            );
         } else if !is_static && !same_path.iter().any(|r| r.method == *request.method) {
             let methods: Vec<&str> = same_path.iter().map(|r| r.method.as_str()).collect();
             cx.error(
@@ -54,14 +64,8 @@ pub(crate) fn validate_requests(
                 "use `repeat = 1` or more",
             );
         }
-        if let Some(body) = &request.body
-            && matches!(*request.method, Method::Get | Method::Delete)
-        {
-            cx.error(
-                body.span(),
-                format!("{who}: a {} request has no body", request.method.as_str()),
-                "remove `body`",
-            );
+        if let Some(body) = &request.body {
+            check_body(cx, body, *request.method, &who);
         }
         let host_tenant = match &request.host_tenant {
             Some(host) => host.get().clone(),
@@ -87,6 +91,30 @@ pub(crate) fn validate_requests(
         });
     }
     requests
+}
+
+/// A body is a JSON object, and only on methods that carry one.
+fn check_body(cx: &mut Cx, body: &Sp<serde_json::Value>, method: Method, who: &str) {
+    if matches!(method, Method::Get | Method::Delete) {
+        cx.error(
+            body.span(),
+            format!("{who}: a {} request has no body", method.as_str()),
+            "remove `body`",
+        );
+    } else if !body.is_object() || is_toml_datetime(body) {
+        cx.error(
+            body.span(),
+            format!("{who}: `body` must be a JSON object (an inline table)"),
+            "write the fields as an inline table, e.g. `body = { name = \"Launch\" }`",
+        );
+    }
+}
+
+/// TOML date-times reach serde_json as a one-key object; they are not a body.
+fn is_toml_datetime(value: &serde_json::Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|map| map.contains_key("$__toml_private_datetime"))
 }
 
 fn positive(cx: &mut Cx, value: &Sp<f64>, what: &str, help: &str) {
@@ -153,11 +181,12 @@ pub(crate) fn validate_traffic(
                 &format!("{who}: burst `duration_s`"),
                 "the length of the burst in seconds",
             );
-            not_negative(
+            positive(
                 cx,
                 &burst.multiplier,
                 &format!("{who}: burst `multiplier`"),
-                "e.g. 5 for five times the rate",
+                "a multiplier of 0 stops the traffic: use e.g. 5 for five times the rate (below 1 \
+                 slows it)",
             );
         }
         traffic.push(Traffic {
@@ -217,6 +246,28 @@ fn fault_field<T: Clone>(
     }
 }
 
+/// Workers to kill: at least one, and no more than the pool has (when the pool is known).
+fn check_kill_count(cx: &mut Cx, count: &Sp<u32>, pool: Option<&Sp<String>>, size: Option<u32>) {
+    let range = size.map_or("a count of 1 or more".to_string(), |n| {
+        format!("a count from 1 to {n}")
+    });
+    if **count == 0 {
+        cx.error(
+            count.span(),
+            "killing 0 workers does nothing",
+            format!("use {range}"),
+        );
+    } else if let (Some(size), Some(pool)) = (size, pool)
+        && **count > size
+    {
+        cx.error(
+            count.span(),
+            format!("cannot kill {count} workers: pool `{pool}` has {size}"),
+            format!("use {range}"),
+        );
+    }
+}
+
 pub(crate) fn validate_faults(cx: &mut Cx, raw: &[RawFault], workers: &[WorkerPool]) -> Vec<Fault> {
     let mut faults = Vec::new();
     for fault in raw {
@@ -247,40 +298,55 @@ pub(crate) fn validate_faults(cx: &mut Cx, raw: &[RawFault], workers: &[WorkerPo
             "multiplier",
             kind == K::TrafficSpike,
         );
-        if !takes_duration && let Some(d) = &fault.duration_s {
-            cx.error(
+        match &fault.duration_s {
+            Some(d) if !takes_duration => cx.error(
                 d.span(),
                 "`duration_s` does not apply to this fault",
                 "it happens once; remove `duration_s`",
-            );
-        }
-        if let Some(d) = &fault.duration_s {
-            positive(
+            ),
+            Some(d) => positive(
                 cx,
                 d,
                 "fault `duration_s`",
-                "leave it out for a fault that lasts until the end",
-            );
+                "leave it out for a fault that lasts until the end of the run",
+            ),
+            None => {}
         }
-        if let Some(p) = &fault.pool
-            && needs_pool
-            && cx.expect_declared("worker pool", p, &who)
-            && let (Some(c), Some(w)) = (&fault.count, workers.iter().find(|w| w.name == **p))
-            && **c > w.concurrency
-        {
-            cx.error(
-                c.span(),
-                format!("cannot kill {c} workers: pool `{p}` has {}", w.concurrency),
-                format!("use a count from 1 to {}", w.concurrency),
-            );
+        let pool_size = match &fault.pool {
+            Some(p) if needs_pool && cx.expect_declared("worker pool", p, &who) => workers
+                .iter()
+                .find(|w| w.name == **p)
+                .map(|w| w.concurrency),
+            _ => None,
+        };
+        if let Some(c) = fault.count.as_ref().filter(|_| kind == K::KillWorkers) {
+            check_kill_count(cx, c, fault.pool.as_ref(), pool_size);
         }
         if let Some(t) = &fault.topic
             && needs_topic
         {
             cx.expect_declared("topic", t, &who);
         }
-        for value in [&fault.extra_ms, &fault.multiplier].into_iter().flatten() {
-            not_negative(cx, value, "fault value", "use a positive number");
+        if let Some(extra) = fault.extra_ms.as_ref().filter(|_| needs_extra) {
+            not_negative(
+                cx,
+                extra,
+                "fault `extra_ms`",
+                "the delay added, in milliseconds, e.g. 50",
+            );
+        }
+        if let Some(multiplier) = fault
+            .multiplier
+            .as_ref()
+            .filter(|_| kind == K::TrafficSpike)
+        {
+            positive(
+                cx,
+                multiplier,
+                "fault `multiplier`",
+                "a multiplier of 0 stops the traffic: use e.g. 3 for three times the rate (below \
+                 1 slows it)",
+            );
         }
         let action = match kind {
             K::KillWorkers => FaultAction::KillWorkers {

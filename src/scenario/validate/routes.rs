@@ -4,20 +4,15 @@ use super::broker::validate_publishes;
 use super::{Cx, secs};
 use crate::scenario::model::*;
 use crate::scenario::raw::{RawEdge, RawLoadBalancer, RawRateLimit, RawRoute};
+use crate::scenario::span::Sp;
 
 /// Every API path starts with this version prefix.
 pub const API_PREFIX: &str = "/api/v1/";
 
 pub(crate) fn validate_edge(cx: &mut Cx, raw: &RawEdge) -> EdgeConfig {
     let prefix = raw.static_prefix.as_ref().map(|p| p.get().clone());
-    if let Some(p) = &raw.static_prefix
-        && (!p.starts_with('/') || p.starts_with(API_PREFIX.trim_end_matches('/')))
-    {
-        cx.error(
-            p.span(),
-            format!("static prefix `{p}` must be a path outside the API"),
-            "use e.g. \"/static/\"",
-        );
+    if let Some(p) = &raw.static_prefix {
+        check_static_prefix(cx, p);
     }
     let cdn_ttl = raw.cdn_ttl_s.as_ref().map_or(300.0, |t| **t);
     if let Some(ttl) = &raw.cdn_ttl_s
@@ -92,6 +87,26 @@ pub(crate) fn validate_edge(cx: &mut Cx, raw: &RawEdge) -> EdgeConfig {
     }
 }
 
+/// The static prefix is a directory (`/static/`) that does not overlap the API: the CDN answers
+/// every path under it, so `/api/` would swallow API requests and `/api/v1/files/` would shadow
+/// routes.
+fn check_static_prefix(cx: &mut Cx, prefix: &Sp<String>) {
+    if !(prefix.starts_with('/') && prefix.ends_with('/')) {
+        cx.error(
+            prefix.span(),
+            format!("static prefix `{prefix}` must start and end with `/`"),
+            "write it as a directory, e.g. \"/static/\"",
+        );
+    } else if API_PREFIX.starts_with(prefix.as_str()) || prefix.starts_with(API_PREFIX) {
+        cx.error(
+            prefix.span(),
+            format!("static prefix `{prefix}` overlaps the API paths under `{API_PREFIX}`"),
+            "the CDN answers every path under the static prefix, so the two must not contain \
+             each other: use a directory outside the API, e.g. \"/static/\"",
+        );
+    }
+}
+
 pub(crate) fn validate_load_balancer(cx: &mut Cx, raw: &RawLoadBalancer) -> LoadBalancerConfig {
     if *raw.instances == 0 || *raw.instances > 64 {
         cx.error(
@@ -156,6 +171,117 @@ fn action_name(action: Action) -> &'static str {
     }
 }
 
+/// The path: under the API prefix, no empty segments, `{id}` as the only parameter and only as
+/// the last segment, and whether it ends in `{id}` fits the action.
+fn check_route_path(cx: &mut Cx, route: &RawRoute, who: &str) {
+    let path = route.path.get();
+    if !path.starts_with(API_PREFIX) {
+        cx.error(
+            route.path.span(),
+            format!("route path `{path}` is outside the API"),
+            format!("API paths start with `{API_PREFIX}`"),
+        );
+    }
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        cx.error(
+            route.path.span(),
+            format!("route path `{path}` has an empty segment"),
+            "remove doubled or trailing slashes",
+        );
+    }
+    let is_param = |s: &str| s.starts_with('{') || s.ends_with('}');
+    if segments.iter().any(|s| is_param(s) && *s != "{id}") {
+        cx.error(
+            route.path.span(),
+            format!("route path `{path}` has a parameter other than `{{id}}`"),
+            "the only path parameter is `{id}`, the row id",
+        );
+    }
+    let ids = segments.iter().filter(|s| **s == "{id}").count();
+    let misplaced = ids > 1 || (ids == 1 && segments.last() != Some(&"{id}"));
+    if misplaced {
+        cx.error(
+            route.path.span(),
+            format!(
+                "route path `{path}` has `{{id}}` {}",
+                if ids > 1 { "twice" } else { "before its end" }
+            ),
+            "`{id}` is the row id of the route's table: write it once, as the last segment \
+             (nested paths such as `/projects/{id}/tasks` are not supported)",
+        );
+        return;
+    }
+    let action = *route.action;
+    let (_, wants_id, _) = action_shape(action);
+    let has_id = ids == 1;
+    if let Some(want) = wants_id
+        && want != has_id
+    {
+        let name = action_name(action);
+        let help = match segments.last() {
+            Some(last) if want && last.starts_with(':') => {
+                format!("write the id parameter as `{{id}}`, not `{last}`")
+            }
+            _ if want => format!("a {name} route ends in `/{{id}}`"),
+            _ => format!("a {name} route has no `{{id}}` parameter"),
+        };
+        cx.error(
+            route.path.span(),
+            format!("{who}: path does not fit action `{name}`"),
+            help,
+        );
+    }
+}
+
+/// Public or guarded by a declared permission; `issue_token` and `health` must be public (a
+/// caller has no token yet when logging in, and a probe carries none). Returns the permission's
+/// mask, or 0.
+fn check_route_access(cx: &mut Cx, route: &RawRoute, permissions: &[Permission], who: &str) -> u64 {
+    let action = *route.action;
+    if matches!(action, Action::IssueToken | Action::Health) && !*route.public {
+        cx.error(
+            route.action.span(),
+            format!("{who}: `{}` routes must be public", action_name(action)),
+            match action {
+                Action::IssueToken => {
+                    "a caller has no token before logging in: add `public = true`"
+                }
+                _ => "load balancers and probes send no token: add `public = true`",
+            }
+            .to_string()
+                + if route.permission.is_some() {
+                    " and remove `permission`"
+                } else {
+                    ""
+                },
+        );
+        return 0;
+    }
+    match (&route.permission, *route.public) {
+        (Some(permission), false) => {
+            if cx.expect_declared("permission", permission, who)
+                && let Some(p) = permissions.iter().find(|p| p.name == **permission)
+                && p.bit < 64
+            {
+                return p.mask();
+            }
+        }
+        (Some(permission), true) => cx.error(
+            permission.span(),
+            format!("{who} is public, so a permission is never checked"),
+            "remove `permission`, or remove `public = true`",
+        ),
+        (None, false) => cx.error(
+            route.path.span(),
+            format!("{who} is neither public nor guarded by a permission"),
+            "add `permission = \"...\"` (or `public = true` for login and health routes)",
+        ),
+        (None, true) => {}
+    }
+    0
+}
+
 pub(crate) fn validate_routes(
     cx: &mut Cx,
     raw: &[RawRoute],
@@ -166,52 +292,9 @@ pub(crate) fn validate_routes(
     for route in raw {
         let who = format!("route {} {}", route.method.as_str(), route.path);
         let action = *route.action;
-        let (methods, wants_id, needs_table) = action_shape(action);
+        let (methods, _, needs_table) = action_shape(action);
         let path = route.path.get();
-        if !path.starts_with(API_PREFIX) {
-            cx.error(
-                route.path.span(),
-                format!("route path `{path}` is outside the API"),
-                format!("API paths start with `{API_PREFIX}`"),
-            );
-        }
-        let segments: Vec<&str> = path.split('/').skip(1).collect();
-        if segments.iter().any(|s| s.is_empty()) {
-            cx.error(
-                route.path.span(),
-                format!("route path `{path}` has an empty segment"),
-                "remove doubled or trailing slashes",
-            );
-        }
-        let params: Vec<&&str> = segments
-            .iter()
-            .filter(|s| s.starts_with('{') || s.ends_with('}'))
-            .collect();
-        if params.iter().any(|p| **p != "{id}") {
-            cx.error(
-                route.path.span(),
-                format!("route path `{path}` has a parameter other than `{{id}}`"),
-                "the only path parameter is `{id}`, the row id",
-            );
-        }
-        let has_id = segments.last() == Some(&"{id}");
-        if let Some(want) = wants_id
-            && want != has_id
-        {
-            let name = action_name(action);
-            let help = match segments.last() {
-                Some(last) if want && last.starts_with(':') => {
-                    format!("write the id parameter as `{{id}}`, not `{last}`")
-                }
-                _ if want => format!("a {name} route ends in `/{{id}}`"),
-                _ => format!("a {name} route has no `{{id}}` parameter"),
-            };
-            cx.error(
-                route.path.span(),
-                format!("{who}: path does not fit action `{name}`"),
-                help,
-            );
-        }
+        check_route_path(cx, route, &who);
         if !methods.contains(&route.method) {
             let allowed: Vec<&str> = methods.iter().map(Method::as_str).collect();
             cx.error(
@@ -260,28 +343,7 @@ pub(crate) fn validate_routes(
                 "API writes are tenant-scoped: point the route at a `tenant_scoped = true` table",
             );
         }
-        let mut required_mask = 0;
-        match (&route.permission, *route.public) {
-            (Some(permission), false) => {
-                if cx.expect_declared("permission", permission, &who)
-                    && let Some(p) = permissions.iter().find(|p| p.name == **permission)
-                    && p.bit < 64
-                {
-                    required_mask = p.mask();
-                }
-            }
-            (Some(permission), true) => cx.error(
-                permission.span(),
-                format!("{who} is public, so a permission is never checked"),
-                "remove `permission`, or remove `public = true`",
-            ),
-            (None, false) => cx.error(
-                route.path.span(),
-                format!("{who} is neither public nor guarded by a permission"),
-                "add `permission = \"...\"` (or `public = true` for login and health routes)",
-            ),
-            (None, true) => {}
-        }
+        let required_mask = check_route_access(cx, route, permissions, &who);
         if let Some(ttl) = &route.cache_ttl_s {
             if *route.method != Method::Get {
                 cx.error(

@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 use serde_json::Value as Json;
 
 use super::identity::Identities;
-use super::{Cx, is_identifier};
+use super::rfc3339::{self, is_rfc3339};
+use super::{Cx, IDENTIFIER_HELP, is_identifier};
 use crate::scenario::model::*;
 use crate::scenario::raw::{RawColumn, RawTable};
 use crate::scenario::span::Sp;
@@ -74,12 +75,29 @@ fn json_type_name(value: &Json) -> &'static str {
     }
 }
 
+/// Reports a `timestamp` value (`what` names it) that is not RFC 3339.
+fn check_timestamp(cx: &mut Cx, span: std::ops::Range<usize>, value: &Json, what: &str) {
+    if let Some(text) = value.as_str()
+        && !is_rfc3339(text)
+    {
+        cx.error(
+            span,
+            format!("{what} is `{text}`, which is not an RFC 3339 timestamp"),
+            format!(
+                "write a date, `T`, a time and `Z` or an offset, e.g. \"{}\" or \
+                 \"2026-01-12T10:00:00+01:00\"",
+                rfc3339::EXAMPLE
+            ),
+        );
+    }
+}
+
 fn validate_column(cx: &mut Cx, table: &str, raw: &RawColumn) -> Column {
     if !is_identifier(&raw.name) {
         cx.error(
             raw.name.span(),
             format!("column name `{}` is not an SQL identifier", raw.name),
-            "use letters, digits and `_`, starting with a letter",
+            IDENTIFIER_HELP,
         );
     }
     if let Some(max) = &raw.max_length {
@@ -114,18 +132,30 @@ fn validate_column(cx: &mut Cx, table: &str, raw: &RawColumn) -> Column {
                 ),
                 format!("give a default of type {}", raw.ty.as_str()),
             );
+        } else if *raw.ty == ColumnType::Timestamp {
+            check_timestamp(
+                cx,
+                default.span(),
+                &value,
+                &format!("default of `{table}.{}`", raw.name),
+            );
         }
     }
-    if let Some(auto) = raw.auto {
-        let fits = match auto {
+    if let Some(auto) = &raw.auto {
+        let fits = match **auto {
             AutoValue::Now => matches!(*raw.ty, ColumnType::Timestamp | ColumnType::Text),
             AutoValue::CurrentUser => matches!(*raw.ty, ColumnType::Integer),
         };
         if !fits {
             cx.error(
-                raw.ty.span(),
-                format!("`auto` value does not fit the {} column `{table}.{}`", raw.ty.as_str(), raw.name),
-                "`auto = \"now\"` needs a timestamp column, `auto = \"current_user\"` an integer one",
+                auto.span(),
+                format!(
+                    "`auto` value does not fit the {} column `{table}.{}`",
+                    raw.ty.as_str(),
+                    raw.name
+                ),
+                "`auto = \"now\"` fits a timestamp or text column, `auto = \"current_user\"` an \
+                 integer one: change `type` or `auto`",
             );
         }
     }
@@ -138,7 +168,7 @@ fn validate_column(cx: &mut Cx, table: &str, raw: &RawColumn) -> Column {
         references: None,
         max_length: raw.max_length.as_ref().map(|m| **m),
         default: raw.default.as_ref().map(|d| normalize(d)),
-        auto: raw.auto,
+        auto: raw.auto.as_ref().map(|a| **a),
         explain: raw.explain.clone(),
     }
 }
@@ -149,7 +179,7 @@ fn validate_table_shape(cx: &mut Cx, raw: &RawTable) -> Table {
         cx.error(
             raw.name.span(),
             format!("table name `{}` is not an SQL identifier", raw.name),
-            "use letters, digits and `_`, starting with a letter",
+            IDENTIFIER_HELP,
         );
     }
     let mut columns: Vec<Column> = Vec::new();
@@ -189,7 +219,7 @@ fn validate_table_shape(cx: &mut Cx, raw: &RawTable) -> Table {
             cx.error(
                 raw_index.name.span(),
                 format!("index name `{}` is not an SQL identifier", raw_index.name),
-                "use letters, digits and `_`, e.g. `projects_tenant_name`",
+                format!("{IDENTIFIER_HELP}, e.g. `projects_tenant_name`"),
             );
         }
         cx.declare("index", &raw_index.name);
@@ -259,6 +289,7 @@ fn validate_table_shape(cx: &mut Cx, raw: &RawTable) -> Table {
                 Some(_) => {}
             }
         }
+        check_unfilled_columns(cx, raw, **fill);
         if let Some(row) = raw.rows.first() {
             cx.error(
                 row.span(),
@@ -282,6 +313,39 @@ fn validate_table_shape(cx: &mut Cx, raw: &RawTable) -> Table {
         columns,
         indexes,
         rows: Vec::new(),
+    }
+}
+
+/// Extra columns of an identity-filled table: the identity rows give them no value, so each needs
+/// to be nullable or have a default (or be the database-assigned key).
+fn check_unfilled_columns(cx: &mut Cx, raw: &RawTable, fill: FillFrom) {
+    let filled = fill_columns(fill);
+    let single_key = raw.columns.iter().filter(|c| c.primary_key).count() == 1;
+    for column in &raw.columns {
+        let generated = column.primary_key && single_key && *column.ty == ColumnType::Integer;
+        if filled.iter().any(|(name, _)| *name == *column.name)
+            || column.nullable
+            || column.default.is_some()
+            || generated
+        {
+            continue;
+        }
+        let names: Vec<String> = filled.iter().map(|(name, _)| format!("`{name}`")).collect();
+        cx.error(
+            column.name.span(),
+            format!(
+                "column `{}.{}` gets no value from {}: it needs `nullable = true` or a `default`",
+                raw.name,
+                column.name,
+                fill_name(fill)
+            ),
+            format!(
+                "rows filled from {} set only {}; add `nullable = true` or `default = ...` to \
+                 the column, or remove it",
+                fill_name(fill),
+                names.join(", ")
+            ),
+        );
     }
 }
 
@@ -405,6 +469,73 @@ fn link_table(
     links
 }
 
+/// The personas-filled table's `tenant_id` and `role_id` hold ids of the tenants- and
+/// roles-filled tables, so they must be foreign keys to them. (`tenant_id` of a tenant-scoped
+/// table is already checked by the tenant-scoping rule.)
+fn check_personas_links(
+    cx: &mut Cx,
+    raw: &RawTable,
+    links: &[Option<ForeignKey>],
+    targets: &[(&str, Option<&str>, FillFrom)],
+) {
+    for &(name, target, source) in targets {
+        if name == TENANT_COLUMN && *raw.tenant_scoped {
+            continue;
+        }
+        let Some((column, link)) = raw.columns.iter().zip(links).find(|(c, _)| *c.name == name)
+        else {
+            continue; // a missing column is reported with `fill`
+        };
+        let Some(target) = target else {
+            if let Some(fill) = &raw.fill {
+                cx.error(
+                    fill.span(),
+                    format!(
+                        "table `{}` is filled from personas, but no table is filled from {}",
+                        raw.name,
+                        fill_name(source)
+                    ),
+                    format!(
+                        "add a table with `fill = \"{}\"` for `{name}` to reference",
+                        fill_name(source)
+                    ),
+                );
+            }
+            continue;
+        };
+        if link
+            .as_ref()
+            .is_some_and(|fk| fk.table == target && fk.column == "id")
+            || (column.references.is_some() && link.is_none())
+        {
+            continue; // right, or a broken reference already reported
+        }
+        let (span, help) = match &column.references {
+            Some(reference) => (
+                reference.span(),
+                format!("change it to `references = \"{target}.id\"`"),
+            ),
+            None => (
+                column.name.span(),
+                format!("add `references = \"{target}.id\"` to the `{name}` column"),
+            ),
+        };
+        cx.error(
+            span,
+            format!(
+                "`{}.{name}` must reference `{target}.id`: it holds the id of the persona's {}",
+                raw.name,
+                if name == TENANT_COLUMN {
+                    "tenant"
+                } else {
+                    "role"
+                }
+            ),
+            help,
+        );
+    }
+}
+
 fn identity_rows(fill: FillFrom, identities: &Identities) -> Vec<Row> {
     let row = |pairs: Vec<(&str, Json)>| {
         pairs
@@ -459,6 +590,24 @@ fn identity_rows(fill: FillFrom, identities: &Identities) -> Vec<Row> {
                 ])
             })
             .collect(),
+    }
+}
+
+fn auto_name(auto: AutoValue) -> &'static str {
+    match auto {
+        AutoValue::Now => "now",
+        AutoValue::CurrentUser => "current_user",
+    }
+}
+
+/// A value of type `ty` as written in a seed row, for help texts.
+fn example_value(ty: ColumnType) -> String {
+    match ty {
+        ColumnType::Integer => "1".to_string(),
+        ColumnType::Real => "1.5".to_string(),
+        ColumnType::Text => "\"text\"".to_string(),
+        ColumnType::Boolean => "false".to_string(),
+        ColumnType::Timestamp => format!("\"{}\"", rfc3339::EXAMPLE),
     }
 }
 
@@ -519,6 +668,9 @@ fn check_row<'r>(
                 ),
                 "shorten the value or raise `max_length`",
             );
+        } else if column.ty == ColumnType::Timestamp {
+            let what = format!("`{}.{name}`", table.name);
+            check_timestamp(cx, value.span(), &value_json, &what);
         }
         spanned.push((name.as_str(), value_json.clone(), value.span()));
         row.insert(name.clone(), value_json);
@@ -531,17 +683,28 @@ fn check_row<'r>(
             row.insert(column.name.clone(), Json::from(*next_id));
         } else if let Some(default) = &column.default {
             row.insert(column.name.clone(), default.clone());
-        } else if column.auto.is_none() && !column.nullable {
+        } else if !column.nullable {
+            let help = match column.auto {
+                // `auto` fills API creates; a seed row is inserted as written.
+                Some(auto) => format!(
+                    "`auto = \"{}\"` fills the column only for rows created through the API: \
+                     give seed rows a value, e.g. `{} = {}`",
+                    auto_name(auto),
+                    column.name,
+                    example_value(column.ty)
+                ),
+                None => format!(
+                    "add `{} = ...` to the row, or give the column a default",
+                    column.name
+                ),
+            };
             cx.error(
                 raw_row.span(),
                 format!(
                     "row of `{}` has no value for required column `{}`",
                     table.name, column.name
                 ),
-                format!(
-                    "add `{} = ...` to the row, or give the column a default",
-                    column.name
-                ),
+                help,
             );
         }
     }
@@ -590,14 +753,29 @@ pub(crate) fn validate_tables(
             );
         }
     }
-    let tenants_table = tables
-        .iter()
-        .find(|t| t.fill == Some(FillFrom::Tenants))
-        .map(|t| t.name.clone());
+    let filled_by = |fill: FillFrom| {
+        tables
+            .iter()
+            .find(|t| t.fill == Some(fill))
+            .map(|t| t.name.clone())
+    };
+    let tenants_table = filled_by(FillFrom::Tenants);
+    let roles_table = filled_by(FillFrom::Roles);
 
     // Pass 2.
     for raw_table in raw {
         let links = link_table(cx, raw_table, &tables, tenants_table.as_deref());
+        if raw_table
+            .fill
+            .as_ref()
+            .is_some_and(|f| **f == FillFrom::Personas)
+        {
+            let targets = [
+                (TENANT_COLUMN, tenants_table.as_deref(), FillFrom::Tenants),
+                ("role_id", roles_table.as_deref(), FillFrom::Roles),
+            ];
+            check_personas_links(cx, raw_table, &links, &targets);
+        }
         if let Some(table) = tables.iter_mut().find(|t| t.name == *raw_table.name) {
             for (column, link) in table.columns.iter_mut().zip(links) {
                 column.references = link;
@@ -624,6 +802,7 @@ pub(crate) fn validate_tables(
             spans.push(spanned);
         }
         tables[index].rows = rows;
+        check_id_choice(cx, &tables[index], &raw_table.rows);
         check_unique_indexes(cx, &tables[index], &raw_table.rows);
         spanned_rows.push((raw_table.name.get().clone(), spans));
     }
@@ -635,6 +814,54 @@ pub(crate) fn validate_tables(
         check_foreign_values(cx, table, spans, &tables);
     }
     tables
+}
+
+/// A database-assigned key is given in every seed row or in none: a generated id (one more than
+/// the largest before it) could collide with an id written in a later row.
+fn check_id_choice(
+    cx: &mut Cx,
+    table: &Table,
+    raw_rows: &[Sp<indexmap::IndexMap<String, Sp<Json>>>],
+) {
+    let [key] = table.primary_key()[..] else {
+        return;
+    };
+    let Some(first) = raw_rows.first().filter(|_| table.is_generated(key)) else {
+        return;
+    };
+    let first_gives = first.contains_key(&key.name);
+    let Some(odd) = raw_rows
+        .iter()
+        .find(|r| r.contains_key(&key.name) != first_gives)
+    else {
+        return;
+    };
+    let line = cx.line_of(first.span().start);
+    let (span, message) = match odd.get().get(&key.name) {
+        Some(value) => (
+            value.span(),
+            format!(
+                "this row of `{}` gives `{}`, but the row on line {line} leaves it out",
+                table.name, key.name
+            ),
+        ),
+        None => (
+            odd.span(),
+            format!(
+                "this row of `{}` leaves out `{}`, but the row on line {line} gives it",
+                table.name, key.name
+            ),
+        ),
+    };
+    cx.error(
+        span,
+        message,
+        format!(
+            "give every row an `{0}`, or none (they are then numbered 1, 2, 3, … in order): a \
+             generated `{0}` could collide with one written in another row",
+            key.name
+        ),
+    );
 }
 
 fn check_unique_values(cx: &mut Cx, table: &Table, spans: &[SpannedRow]) {
