@@ -9,6 +9,7 @@
 //! - [`cli`]: the headless commands.
 
 pub mod cli;
+pub mod engine;
 pub mod export;
 pub mod scenario;
 pub mod topology;

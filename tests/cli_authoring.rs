@@ -229,7 +229,7 @@ fn scenario_files_point_editors_at_the_schema() {
 #[test]
 fn commands_of_later_issues_say_so_and_exit_2() {
     cargo_bin_cmd!("archsim")
-        .args(["run", "--virtual"])
+        .args(["tui"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("not available yet"));

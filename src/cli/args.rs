@@ -45,25 +45,24 @@ pub enum Command {
         files: Vec<PathBuf>,
     },
     /// Send one request through the real pipeline and print every stage.
+    #[command(override_usage = "archsim trace [FILE] --as PERSONA [OPTIONS] METHOD PATH")]
     Trace {
-        /// Scenario file (default: the built-in scenario).
-        file: Option<PathBuf>,
+        /// `[FILE] METHOD PATH`: an optional scenario file (default: the built-in scenario), the
+        /// HTTP method and the request path.
+        #[arg(num_args = 1.., value_names = ["FILE", "METHOD", "PATH"], required = true, action = clap::ArgAction::Append)]
+        target: Vec<String>,
         /// Persona sending the request.
         #[arg(long = "as")]
         persona: String,
         /// Host header (default: the persona's tenant).
         #[arg(long)]
         host: Option<String>,
-        /// Bearer token (default: a fresh valid one).
+        /// Bearer token (default: a fresh valid one; `--token ''` sends none).
         #[arg(long)]
         token: Option<String>,
         /// Extra header, `'Name: value'` (repeatable).
         #[arg(long = "header")]
         headers: Vec<String>,
-        /// HTTP method.
-        method: String,
-        /// Request path.
-        path: String,
         /// JSON body.
         #[arg(long)]
         body: Option<String>,
@@ -131,6 +130,15 @@ impl Default for Command {
     }
 }
 
+/// `[FILE] METHOD PATH` of `trace`, split: (file, method, path).
+pub fn split_trace_target(target: &[String]) -> Option<(Option<PathBuf>, String, String)> {
+    match target {
+        [method, path] => Some((None, method.clone(), path.clone())),
+        [file, method, path] => Some((Some(PathBuf::from(file)), method.clone(), path.clone())),
+        _ => None,
+    }
+}
+
 impl Command {
     /// The subcommand's name.
     pub fn name(&self) -> &'static str {
@@ -153,6 +161,57 @@ impl Command {
             Command::Run { .. } => 4,
             Command::Tui { .. } => 5,
             Command::Check { .. } | Command::Export { .. } | Command::Schema => 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn trace_takes_an_optional_file_before_method_and_path() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|cli| cli.command);
+        match parse(&[
+            "archsim",
+            "trace",
+            "--as",
+            "alice",
+            "GET",
+            "/api/v1/projects",
+        ]) {
+            Ok(Some(Command::Trace { target, .. })) => {
+                assert_eq!(
+                    split_trace_target(&target),
+                    Some((None, "GET".into(), "/api/v1/projects".into()))
+                );
+            }
+            other => panic!("unexpected parse: {other:?}"),
+        }
+        match parse(&[
+            "archsim", "trace", "s.toml", "--as", "bob", "POST", "/x", "--json",
+        ]) {
+            Ok(Some(Command::Trace { target, json, .. })) => {
+                assert!(json);
+                assert_eq!(
+                    split_trace_target(&target),
+                    Some((Some(PathBuf::from("s.toml")), "POST".into(), "/x".into()))
+                );
+            }
+            other => panic!("unexpected parse: {other:?}"),
+        }
+        match parse(&["archsim", "trace", "--as", "alice", "GET"]) {
+            Ok(Some(Command::Trace { target, .. })) => {
+                assert_eq!(split_trace_target(&target), None, "a path is required")
+            }
+            other => panic!("unexpected parse: {other:?}"),
         }
     }
 }

@@ -5,6 +5,10 @@
 
 mod args;
 mod check;
+pub mod run;
+mod serve;
+mod token;
+pub mod trace;
 
 use std::io::Write;
 
@@ -39,6 +43,46 @@ pub fn run(cli: Cli) -> u8 {
                 Err(error) => report_load_error(&error),
             }
         }
+        Command::Trace {
+            target,
+            persona,
+            host,
+            token,
+            headers,
+            body,
+            json,
+        } => {
+            let Some((file, method, path)) = args::split_trace_target(&target) else {
+                eprintln!("archsim trace: expected [FILE] METHOD PATH");
+                return EXIT_USAGE;
+            };
+            trace::run(trace::TraceArgs {
+                file,
+                persona,
+                host,
+                token,
+                headers,
+                method,
+                path,
+                body,
+                json,
+            })
+        }
+        Command::Token { file, persona, ttl } => token::run(file, &persona, ttl),
+        Command::Serve { file, listen } => serve::run(file, &listen),
+        Command::Run {
+            file,
+            duration,
+            virtual_time,
+            seed,
+            json,
+        } => run::run(run::RunArgs {
+            file,
+            duration_s: duration,
+            virtual_time,
+            seed,
+            json,
+        }),
         other => not_yet(other.name(), other.issue()),
     }
 }

@@ -1,0 +1,69 @@
+//! `archsim serve`: the engine's API over real HTTP until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::{EXIT_OK, EXIT_USAGE, report_load_error};
+use crate::engine::{Engine, Mode};
+use crate::scenario;
+
+/// Serves the scenario's API on `listen`, logging one line per request, until Ctrl-C.
+pub fn run(file: Option<PathBuf>, listen: &str) -> u8 {
+    let scenario = match scenario::load_or_default(file.as_deref()) {
+        Ok(scenario) => scenario,
+        Err(error) => return report_load_error(&error),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "archsim=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("archsim serve: cannot start the runtime: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    runtime.block_on(async move {
+        let engine = match Engine::start(scenario, Mode::Live) {
+            Ok(engine) => engine,
+            Err(error) => {
+                eprintln!("archsim serve: {error}");
+                return EXIT_USAGE;
+            }
+        };
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("archsim serve: cannot listen on {listen}: {error}");
+                return EXIT_USAGE;
+            }
+        };
+        let address = listener.local_addr().map_or_else(|_| listen.to_string(), |a| a.to_string());
+        let example_tenant = engine.scenario().personas.first().map(|p| p.tenant.clone()).unwrap_or_default();
+        let example_persona = engine.scenario().personas.first().map(|p| p.name.clone()).unwrap_or_default();
+        eprintln!("archsim serve: {} on http://{address}", engine.scenario().meta.title);
+        eprintln!(
+            "  try: curl -H 'Host: {}' -H \"Authorization: Bearer $(archsim token --as {example_persona})\" http://{address}/api/v1/projects",
+            engine.host_of(&example_tenant)
+        );
+        let service = engine.router().into_make_service_with_connect_info::<SocketAddr>();
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("archsim serve: shutting down");
+        };
+        match axum::serve(listener, service).with_graceful_shutdown(shutdown).await {
+            Ok(()) => EXIT_OK,
+            Err(error) => {
+                eprintln!("archsim serve: {error}");
+                EXIT_USAGE
+            }
+        }
+    })
+}

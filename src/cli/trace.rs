@@ -1,0 +1,170 @@
+//! `archsim trace`: send one request through the real pipeline and print every stage.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::{EXIT_OK, EXIT_USAGE, report_load_error};
+use crate::engine::{ApiRequest, Engine, Mode};
+use crate::scenario::{self, TokenKind};
+
+/// The `trace` command's arguments.
+#[derive(Debug, Clone)]
+pub struct TraceArgs {
+    /// Scenario file, or the default.
+    pub file: Option<PathBuf>,
+    /// Persona sending the request.
+    pub persona: String,
+    /// Host header override.
+    pub host: Option<String>,
+    /// Token override.
+    pub token: Option<String>,
+    /// Extra `Name: value` headers.
+    pub headers: Vec<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Raw JSON body.
+    pub body: Option<String>,
+    /// JSON output.
+    pub json: bool,
+}
+
+/// Runs `trace`. The engine runs on a paused tokio clock that starts at the real time: modelled
+/// latencies advance the engine clock without making you wait, and tokens keep real timestamps.
+pub fn run(args: TraceArgs) -> u8 {
+    let scenario = match scenario::load_or_default(args.file.as_deref()) {
+        Ok(scenario) => scenario,
+        Err(error) => return report_load_error(&error),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("archsim trace: cannot start the runtime: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    runtime.block_on(async move {
+        let engine = match Engine::start(scenario, Mode::Live) {
+            Ok(engine) => engine,
+            Err(error) => {
+                eprintln!("archsim trace: {error}");
+                return EXIT_USAGE;
+            }
+        };
+        let request = match build_request(&engine, &args) {
+            Ok(request) => request,
+            Err(message) => {
+                eprintln!("archsim trace: {message}");
+                return EXIT_USAGE;
+            }
+        };
+        match engine.send(request).await {
+            Ok(exchange) => {
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&exchange.trace).unwrap_or_default()
+                    );
+                } else {
+                    print!("{}", render_text(&exchange.trace));
+                }
+                EXIT_OK
+            }
+            Err(error) => {
+                eprintln!("archsim trace: {error}");
+                EXIT_USAGE
+            }
+        }
+    })
+}
+
+fn build_request(engine: &Engine, args: &TraceArgs) -> Result<ApiRequest, String> {
+    let persona = engine.scenario().persona(&args.persona).ok_or_else(|| {
+        let known: Vec<&str> = engine
+            .scenario()
+            .personas
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        format!(
+            "no persona `{}`; the scenario has: {}",
+            args.persona,
+            known.join(", ")
+        )
+    })?;
+    let host = args
+        .host
+        .clone()
+        .unwrap_or_else(|| engine.host_of(&persona.tenant));
+    let mut request = ApiRequest::new(&args.method, &args.path, &host);
+    request.persona = Some(persona.name.clone());
+    let token = match &args.token {
+        Some(token) => Some(token.clone()),
+        None => engine
+            .token(&persona.name, TokenKind::Valid, None)
+            .map_err(|e| e.to_string())?,
+    };
+    if let Some(token) = token.filter(|t| !t.is_empty()) {
+        request = request.bearer(&token);
+    }
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| format!("header `{header}` is not `Name: value`"))?;
+        request = request.header(name.trim(), value.trim());
+    }
+    if let Some(body) = &args.body {
+        request = request.raw_body(body.clone().into_bytes());
+    }
+    Ok(request)
+}
+
+/// The trace as text: one line per stage, then the response.
+pub fn render_text(trace: &crate::engine::trace::Trace) -> String {
+    let mut out = format!(
+        "{} {}  host {}  as {}\n\n",
+        trace.request.method,
+        trace.request.path,
+        trace.request.host,
+        trace.request.persona.as_deref().unwrap_or("-")
+    );
+    out.push_str(&format!(
+        "  {:<18} {:<8} {:>9} {:>9}  what happened\n",
+        "stage", "outcome", "modelled", "measured"
+    ));
+    for stage in &trace.stages {
+        out.push_str(&format!(
+            "  {:<18} {:<8} {:>6.2} ms {:>6} µs  {}\n",
+            stage.stage,
+            stage.outcome.as_str(),
+            stage.modelled_ms,
+            stage.measured_us,
+            stage.summary()
+        ));
+    }
+    out.push_str(&format!(
+        "\n→ {}   total modelled {:.2} ms\n",
+        trace.status, trace.total_modelled_ms
+    ));
+    let body = match &trace.response {
+        Value::Null => String::new(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    };
+    let lines: Vec<&str> = body.lines().collect();
+    for line in lines.iter().take(40) {
+        out.push_str(&format!("  {line}\n"));
+    }
+    if lines.len() > 40 {
+        out.push_str(&format!(
+            "  … {} more lines (use --json for all)\n",
+            lines.len() - 40
+        ));
+    }
+    out
+}

@@ -1,0 +1,58 @@
+//! Request extensions: what earlier stages learned and later stages rely on.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::engine::auth::Claims;
+use crate::scenario::Route;
+
+/// The tenant the Host header resolved to (set by the DNS stage).
+#[derive(Debug, Clone)]
+pub struct HostTenant {
+    /// Database id.
+    pub id: i64,
+    /// Subdomain.
+    pub subdomain: String,
+}
+
+/// The authenticated caller (set by the auth stage).
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// User id (token `sub`).
+    pub user_id: i64,
+    /// Verified claims.
+    pub claims: Claims,
+}
+
+/// The client's IP address (from the connection, or given by the caller in-process).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// The app instance serving the request (set by the load balancer).
+#[derive(Debug, Clone, Copy)]
+pub struct Instance(pub usize);
+
+/// The request id (set by the request-id stage).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The matched route (set by the gateway stage).
+#[derive(Debug, Clone)]
+pub struct MatchedRoute(pub Arc<Route>);
+
+/// The persona named by an in-process caller, for the trace (never trusted for auth).
+#[derive(Debug, Clone)]
+pub struct PersonaLabel(pub String);
+
+/// The request body, read once (within the size limit) and shared by the stages that inspect it.
+#[derive(Debug, Clone)]
+pub struct BufferedBody(pub Bytes);
+
+impl Instance {
+    /// The instance's name, e.g. `app-2`.
+    pub fn name(&self) -> String {
+        format!("app-{}", self.0 + 1)
+    }
+}

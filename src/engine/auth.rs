@@ -1,0 +1,403 @@
+//! Access tokens: HS256 JWTs signed with the scenario's key, and their verification.
+//!
+//! Verification is strict and explains itself: the header is decoded first and any algorithm but
+//! HS256 (notably `none`) is refused before the signature is looked at; then the signature, the
+//! issuer and the audience are checked by `jsonwebtoken`, and `exp`/`nbf` against the *engine*
+//! clock (not the system clock), so tokens behave the same in virtual time. Every check lands in
+//! the trace.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::scenario::{AuthConfig, Persona, Scenario, TokenKind};
+
+/// The claims archsim puts in an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Subject: the user id.
+    pub sub: String,
+    /// Issued at (Unix seconds).
+    pub iat: u64,
+    /// Not before (Unix seconds).
+    pub nbf: u64,
+    /// Expires at (Unix seconds).
+    pub exp: u64,
+    /// Tenant subdomain the user belongs to.
+    pub tid: String,
+    /// Role name.
+    pub role: String,
+    /// Role permission bitmask.
+    pub perm: u64,
+    /// Persona (login) name, for logs and traces.
+    pub name: String,
+}
+
+/// A token that passed every check.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// Decoded header.
+    pub header: Value,
+    /// Verified claims.
+    pub claims: Claims,
+    /// The checks that ran, for the trace.
+    pub checks: Vec<Value>,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone)]
+pub struct AuthFailure {
+    /// Machine-readable error code, e.g. `token_expired`.
+    pub code: &'static str,
+    /// Human explanation.
+    pub message: String,
+    /// Decoded header, if it could be decoded.
+    pub header: Option<Value>,
+    /// Decoded (unverified) claims, if they could be decoded.
+    pub claims: Option<Value>,
+    /// The checks that ran, the last one failed.
+    pub checks: Vec<Value>,
+}
+
+/// Signs and verifies tokens with the scenario's key.
+#[derive(Clone)]
+pub struct TokenService {
+    config: AuthConfig,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService")
+            .field("issuer", &self.config.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+fn check(name: &str, ok: bool, detail: impl Into<String>) -> Value {
+    json!({ "check": name, "ok": ok, "detail": detail.into() })
+}
+
+fn decode_part(part: &str) -> Option<Value> {
+    let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+impl TokenService {
+    /// A token service for the scenario's auth settings.
+    pub fn new(config: &AuthConfig) -> Self {
+        let key = config.signing_key.as_bytes();
+        Self {
+            config: config.clone(),
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
+        }
+    }
+
+    /// The claims of a fresh token for `persona`, issued at `now` (Unix seconds), valid `ttl_s`.
+    pub fn claims_for(
+        &self,
+        scenario: &Scenario,
+        persona: &Persona,
+        now: u64,
+        ttl_s: u64,
+    ) -> Claims {
+        let mask = scenario.role(&persona.role).map_or(0, |r| r.mask);
+        Claims {
+            iss: self.config.issuer.clone(),
+            aud: self.config.audience.clone(),
+            sub: persona.id.to_string(),
+            iat: now,
+            nbf: now,
+            exp: now + ttl_s,
+            tid: persona.tenant.clone(),
+            role: persona.role.clone(),
+            perm: mask,
+            name: persona.name.clone(),
+        }
+    }
+
+    /// The default token lifetime in seconds.
+    pub fn default_ttl_s(&self) -> u64 {
+        self.config.token_ttl.as_secs()
+    }
+
+    /// Signs `claims` with HS256.
+    pub fn sign(&self, claims: &Claims) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .unwrap_or_default()
+    }
+
+    /// A token of `kind` for `claims` (which should be fresh), or `None` for [`TokenKind::Missing`].
+    /// The bad kinds are real attacks or mistakes, built the way an attacker would build them.
+    pub fn mint(&self, kind: TokenKind, mut claims: Claims) -> Option<String> {
+        match kind {
+            TokenKind::Missing => None,
+            TokenKind::Valid => Some(self.sign(&claims)),
+            TokenKind::Expired => {
+                let lifetime = claims.exp.saturating_sub(claims.iat);
+                claims.exp = claims.iat.saturating_sub(3600);
+                claims.iat = claims.exp.saturating_sub(lifetime);
+                claims.nbf = claims.iat;
+                Some(self.sign(&claims))
+            }
+            TokenKind::BadSignature => {
+                let forged = EncodingKey::from_secret(b"not-the-signing-key-of-this-scenario!!");
+                jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &forged).ok()
+            }
+            TokenKind::AlgNone => {
+                let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+                let payload =
+                    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
+                Some(format!("{header}.{payload}."))
+            }
+            TokenKind::WrongAudience => {
+                claims.aud = "some-other-api".to_string();
+                Some(self.sign(&claims))
+            }
+        }
+    }
+
+    /// Verifies `token` at engine time `now` (Unix seconds).
+    pub fn verify(&self, token: &str, now: u64) -> Result<Verified, Box<AuthFailure>> {
+        let mut checks = Vec::new();
+        let parts: Vec<&str> = token.split('.').collect();
+        let fail = |code: &'static str,
+                    message: String,
+                    header: Option<Value>,
+                    claims: Option<Value>,
+                    checks: Vec<Value>| {
+            Box::new(AuthFailure {
+                code,
+                message,
+                header,
+                claims,
+                checks,
+            })
+        };
+        if parts.len() != 3 {
+            checks.push(check(
+                "format",
+                false,
+                format!("a JWT has 3 dot-separated parts, this has {}", parts.len()),
+            ));
+            return Err(fail(
+                "invalid_token",
+                "the token is not a JWT".into(),
+                None,
+                None,
+                checks,
+            ));
+        }
+        let header = decode_part(parts[0]);
+        let unverified_claims = decode_part(parts[1]);
+        let Some(header_json) = header.clone() else {
+            checks.push(check(
+                "format",
+                false,
+                "the header is not base64url-encoded JSON",
+            ));
+            return Err(fail(
+                "invalid_token",
+                "the token header cannot be decoded".into(),
+                None,
+                unverified_claims,
+                checks,
+            ));
+        };
+        let alg = header_json
+            .get("alg")
+            .and_then(Value::as_str)
+            .unwrap_or("(missing)")
+            .to_string();
+        if alg != "HS256" {
+            checks.push(check(
+                "alg",
+                false,
+                format!("`{alg}` is not accepted; only HS256"),
+            ));
+            return Err(fail(
+                "unsupported_algorithm",
+                format!("token algorithm `{alg}` is not accepted; only HS256"),
+                header,
+                unverified_claims,
+                checks,
+            ));
+        }
+        checks.push(check("alg", true, "HS256"));
+
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        // exp and nbf are checked below against the engine clock, not the system clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let claims = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation) {
+            Ok(data) => data.claims,
+            Err(error) => {
+                let (code, name, message) = match error.kind() {
+                    ErrorKind::InvalidSignature => (
+                        "invalid_signature",
+                        "signature",
+                        "the signature does not match the signing key".to_string(),
+                    ),
+                    ErrorKind::InvalidIssuer => (
+                        "invalid_issuer",
+                        "iss",
+                        format!("the issuer is not `{}`", self.config.issuer),
+                    ),
+                    ErrorKind::InvalidAudience => (
+                        "invalid_audience",
+                        "aud",
+                        format!("the audience is not `{}`", self.config.audience),
+                    ),
+                    ErrorKind::MissingRequiredClaim(claim) => (
+                        "missing_claim",
+                        "claims",
+                        format!("the `{claim}` claim is missing"),
+                    ),
+                    other => (
+                        "invalid_token",
+                        "decode",
+                        format!("the token is invalid: {other:?}"),
+                    ),
+                };
+                if name != "signature" {
+                    checks.push(check("signature", true, "HMAC-SHA256 matches"));
+                }
+                checks.push(check(name, false, message.clone()));
+                return Err(fail(code, message, header, unverified_claims, checks));
+            }
+        };
+        checks.push(check("signature", true, "HMAC-SHA256 matches"));
+        checks.push(check("iss", true, claims.iss.clone()));
+        checks.push(check("aud", true, claims.aud.clone()));
+        let leeway = self.config.leeway.as_secs();
+        if now > claims.exp + leeway {
+            checks.push(check(
+                "exp",
+                false,
+                format!(
+                    "expired {} s ago (exp {} < now {now})",
+                    now - claims.exp,
+                    claims.exp
+                ),
+            ));
+            return Err(fail(
+                "token_expired",
+                format!("the token expired {} seconds ago", now - claims.exp),
+                header,
+                unverified_claims,
+                checks,
+            ));
+        }
+        checks.push(check(
+            "exp",
+            true,
+            format!(
+                "valid for {} s more (exp {} ≥ now {now})",
+                claims.exp.saturating_sub(now),
+                claims.exp
+            ),
+        ));
+        if now + leeway < claims.nbf {
+            checks.push(check(
+                "nbf",
+                false,
+                format!("not valid before {} (now {now})", claims.nbf),
+            ));
+            return Err(fail(
+                "token_not_yet_valid",
+                "the token is not valid yet".into(),
+                header,
+                unverified_claims,
+                checks,
+            ));
+        }
+        checks.push(check(
+            "nbf",
+            true,
+            format!("nbf {} ≤ now {now}", claims.nbf),
+        ));
+        Ok(Verified {
+            header: header_json,
+            claims,
+            checks,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::load_or_default;
+
+    const NOW: u64 = 1_767_225_600;
+
+    fn service() -> (TokenService, Claims) {
+        let scenario = load_or_default(None).expect("default scenario");
+        let tokens = TokenService::new(&scenario.auth);
+        let alice = scenario.persona("alice").expect("alice").clone();
+        let claims = tokens.claims_for(&scenario, &alice, NOW, 900);
+        (tokens, claims)
+    }
+
+    #[test]
+    fn a_fresh_token_verifies_and_carries_the_role_mask() {
+        let (tokens, claims) = service();
+        let token = tokens
+            .mint(TokenKind::Valid, claims.clone())
+            .expect("token");
+        let verified = tokens.verify(&token, NOW + 10).expect("valid");
+        assert_eq!(verified.claims, claims);
+        assert_eq!(verified.claims.tid, "acme");
+        assert_eq!(verified.claims.perm, 0b111_1111);
+    }
+
+    #[test]
+    fn every_bad_kind_is_refused_with_its_own_code() {
+        let (tokens, claims) = service();
+        let code = |kind| {
+            let token = tokens.mint(kind, claims.clone()).expect("token");
+            tokens.verify(&token, NOW + 10).err().map(|f| f.code)
+        };
+        assert_eq!(code(TokenKind::Expired), Some("token_expired"));
+        assert_eq!(code(TokenKind::BadSignature), Some("invalid_signature"));
+        assert_eq!(code(TokenKind::AlgNone), Some("unsupported_algorithm"));
+        assert_eq!(code(TokenKind::WrongAudience), Some("invalid_audience"));
+        assert!(tokens.mint(TokenKind::Missing, claims).is_none());
+    }
+
+    #[test]
+    fn expiry_follows_the_engine_clock_with_leeway() {
+        let (tokens, claims) = service();
+        let token = tokens.sign(&claims);
+        assert!(
+            tokens.verify(&token, claims.exp + 5).is_ok(),
+            "within the 5 s leeway"
+        );
+        let failure = tokens.verify(&token, claims.exp + 6).expect_err("expired");
+        assert_eq!(failure.code, "token_expired");
+        assert_eq!(
+            failure.claims.and_then(|c| c.get("sub").cloned()),
+            Some(json!("1"))
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_invalid_token_not_a_panic() {
+        let (tokens, _) = service();
+        for token in ["", "a.b", "a.b.c", "....", "eyJhbGciOiJIUzI1NiJ9.e30.xx"] {
+            assert!(tokens.verify(token, NOW).is_err(), "{token}");
+        }
+    }
+}

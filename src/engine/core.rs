@@ -1,0 +1,179 @@
+//! The engine's shared state: everything the stages of every app instance share.
+//!
+//! One `Core` per engine, behind an `Arc`. The app instances are stateless, like real ones: they
+//! share the database, the cache, the broker and the limiters through this struct and nothing
+//! else.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::HashMapStateStore;
+use governor::{Quota, RateLimiter};
+use serde_json::Value;
+
+use super::auth::TokenService;
+use super::broker::Broker;
+use super::cache::TtlCache;
+use super::clock::EngineClock;
+use super::latency::SeededRng;
+use super::metrics::Metrics;
+use super::store::Store;
+use super::trace::TraceRecorder;
+use super::traffic::TrafficControl;
+use crate::scenario::{Route, Scenario, Stage, StageKind};
+use crate::topology::Topology;
+
+/// A keyed GCRA limiter on the engine clock that reports the remaining burst.
+pub type KeyedLimiter =
+    RateLimiter<String, HashMapStateStore<String>, EngineClock, StateInformationMiddleware>;
+
+/// A static asset as the CDN keeps it.
+#[derive(Debug, Clone)]
+pub struct CachedAsset {
+    /// MIME type.
+    pub content_type: String,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// Load-balancer state: the round-robin cursor and in-flight requests per instance.
+#[derive(Debug)]
+pub struct BalancerState {
+    /// Next instance for round robin.
+    pub cursor: AtomicUsize,
+    /// Requests in progress per instance.
+    pub in_flight: Vec<AtomicUsize>,
+}
+
+/// Fault knobs the request path reads (set by scenario faults or live controls).
+#[derive(Debug, Default)]
+pub struct PathFaults {
+    /// Extra milliseconds added to every database query (f64 bits).
+    db_extra_ms_bits: AtomicU64,
+}
+
+impl PathFaults {
+    /// Extra database latency in milliseconds.
+    pub fn db_extra_ms(&self) -> f64 {
+        f64::from_bits(self.db_extra_ms_bits.load(Ordering::Relaxed))
+    }
+
+    /// Sets the extra database latency.
+    pub fn set_db_extra_ms(&self, ms: f64) {
+        self.db_extra_ms_bits
+            .store(ms.max(0.0).to_bits(), Ordering::Relaxed);
+    }
+}
+
+/// Shared state of one engine.
+pub struct Core {
+    /// The scenario the engine runs.
+    pub scenario: Arc<Scenario>,
+    /// Its stage graph.
+    pub topology: Topology,
+    /// Its API routes, shared with the gateway.
+    pub routes: Vec<Arc<Route>>,
+    stage_position: HashMap<String, usize>,
+    /// The engine clock.
+    pub clock: EngineClock,
+    /// The seeded random source (shared with the broker and the workers).
+    pub rng: Arc<SeededRng>,
+    /// The embedded database.
+    pub store: Store,
+    /// The app's read cache (cache-aside).
+    pub cache: TtlCache<Value>,
+    /// The CDN's edge cache.
+    pub cdn: TtlCache<CachedAsset>,
+    /// Token signing and verification.
+    pub tokens: TokenService,
+    /// Per tenant-and-user quota.
+    pub user_limiter: KeyedLimiter,
+    /// Per client-IP WAF limit.
+    pub ip_limiter: KeyedLimiter,
+    /// Load-balancer state.
+    pub balancer: BalancerState,
+    /// The event broker.
+    pub broker: Arc<Broker>,
+    /// Request metrics and per-second series.
+    pub metrics: Metrics,
+    /// Live traffic knobs.
+    pub traffic: TrafficControl,
+    /// Fault knobs of the request path.
+    pub faults: PathFaults,
+}
+
+fn quota(per_period: Duration, burst: u32) -> Quota {
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(per_period.max(Duration::from_nanos(1)))
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst)
+}
+
+impl Core {
+    /// Builds the shared state; the store is created and seeded here.
+    pub fn new(scenario: Arc<Scenario>, clock: EngineClock, store: Store) -> Self {
+        let topology = Topology::new(&scenario);
+        let stage_position = topology
+            .order()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
+        let rate = &scenario.rate_limit;
+        let user_quota = quota(
+            Duration::from_secs_f64(1.0 / rate.requests_per_second.max(1e-9)),
+            rate.burst,
+        );
+        let per_minute = scenario.edge.waf_requests_per_minute.max(1);
+        let ip_quota = quota(Duration::from_secs(60) / per_minute, per_minute);
+        let instances = scenario.load_balancer.instances.max(1) as usize;
+        let rng = Arc::new(SeededRng::new(scenario.meta.seed));
+        Self {
+            broker: Arc::new(Broker::new(&scenario, clock, rng.clone())),
+            metrics: Metrics::default(),
+            traffic: TrafficControl::default(),
+            rng,
+            cache: TtlCache::new(scenario.cache.max_entries),
+            cdn: TtlCache::new(1024),
+            tokens: TokenService::new(&scenario.auth),
+            user_limiter: KeyedLimiter::new(user_quota, HashMapStateStore::default(), clock),
+            ip_limiter: KeyedLimiter::new(ip_quota, HashMapStateStore::default(), clock),
+            balancer: BalancerState {
+                cursor: AtomicUsize::new(0),
+                in_flight: (0..instances).map(|_| AtomicUsize::new(0)).collect(),
+            },
+            faults: PathFaults::default(),
+            routes: scenario.routes.iter().cloned().map(Arc::new).collect(),
+            topology,
+            stage_position,
+            clock,
+            store,
+            scenario,
+        }
+    }
+
+    /// Position of stage `id` in pipeline order (unknown ids last).
+    pub fn stage_position(&self, id: &str) -> usize {
+        self.stage_position.get(id).copied().unwrap_or(usize::MAX)
+    }
+
+    /// The scenario's stages of `kind`, in pipeline order.
+    pub fn stages_of(&self, kind: StageKind) -> impl Iterator<Item = &Stage> {
+        self.topology.order().filter(move |s| s.kind == kind)
+    }
+
+    /// Draws stage `stage`'s modelled latency and applies it to the request `trace` on the
+    /// engine clock; returns the ms.
+    pub async fn model_latency(&self, stage: &Stage, trace: &TraceRecorder) -> f64 {
+        let Some(dist) = &stage.latency else {
+            return 0.0;
+        };
+        let ms = self.rng.sample_ms(dist);
+        trace.delay(ms).await;
+        ms
+    }
+}

@@ -1,0 +1,121 @@
+//! Queueing theory to hold measurements against: M/M/c (Erlang C), the Allen–Cunneen
+//! approximation for general arrivals and service, and Little's law.
+//!
+//! ```text
+//!  λ arrivals/s ─▶ [ queue ] ─▶ c servers, each μ = 1 / mean service time
+//!  ρ = λ / (c μ)            utilisation (must be < 1 for a steady state)
+//!  P(wait) = C(c, a)        Erlang C with offered load a = λ / μ
+//!  Wq = C(c, a) / (c μ − λ) mean wait in the queue
+//! ```
+
+use serde::Serialize;
+
+/// A prediction for one queue.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Prediction {
+    /// Which model: `"M/M/c (exact)"` or `"G/G/c (Allen–Cunneen approximation)"`.
+    pub model: &'static str,
+    /// Utilisation ρ = λ / (c μ).
+    pub utilization: f64,
+    /// Probability an arrival waits (Erlang C).
+    pub p_wait: f64,
+    /// Mean wait in the queue, ms (infinite when ρ ≥ 1).
+    pub wait_ms_mean: f64,
+    /// Mean number waiting (Little: Lq = λ Wq).
+    pub queue_length_mean: f64,
+}
+
+/// Erlang C: the probability that an arrival waits, for `servers` servers and offered load
+/// `load` = λ/μ (in Erlangs). Computed with the stable Erlang-B recursion.
+pub fn erlang_c(servers: u32, load: f64) -> f64 {
+    if servers == 0 {
+        return 1.0;
+    }
+    let rho = load / f64::from(servers);
+    if rho >= 1.0 {
+        return 1.0;
+    }
+    // Erlang B by recursion: B(0) = 1, B(k) = a B(k-1) / (k + a B(k-1)).
+    let mut b = 1.0;
+    for k in 1..=servers {
+        b = load * b / (f64::from(k) + load * b);
+    }
+    b / (1.0 - rho * (1.0 - b))
+}
+
+/// The M/M/c prediction for arrival rate `lambda` (per second), mean service time
+/// `service_ms` and `servers` servers; with squared coefficients of variation `ca2` (arrivals)
+/// and `cs2` (service) other than 1, the Allen–Cunneen approximation
+/// `Wq ≈ Wq(M/M/c) × (ca² + cs²) / 2`.
+pub fn predict(lambda: f64, service_ms: f64, servers: u32, ca2: f64, cs2: f64) -> Prediction {
+    let exact = (ca2 - 1.0).abs() < 1e-9 && (cs2 - 1.0).abs() < 1e-9;
+    let model = if exact {
+        "M/M/c (exact)"
+    } else {
+        "G/G/c (Allen–Cunneen approximation)"
+    };
+    let mu = if service_ms > 0.0 {
+        1000.0 / service_ms
+    } else {
+        f64::INFINITY
+    };
+    let load = lambda / mu;
+    let utilization = if servers == 0 {
+        f64::INFINITY
+    } else {
+        load / f64::from(servers)
+    };
+    if utilization >= 1.0 || servers == 0 {
+        return Prediction {
+            model,
+            utilization,
+            p_wait: 1.0,
+            wait_ms_mean: f64::INFINITY,
+            queue_length_mean: f64::INFINITY,
+        };
+    }
+    let p_wait = erlang_c(servers, load);
+    let wq_s =
+        p_wait / (f64::from(servers) * mu - lambda) * if exact { 1.0 } else { (ca2 + cs2) / 2.0 };
+    Prediction {
+        model,
+        utilization,
+        p_wait,
+        wait_ms_mean: wq_s * 1000.0,
+        queue_length_mean: lambda * wq_s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erlang_c_matches_known_values() {
+        // M/M/1: P(wait) = ρ.
+        assert!((erlang_c(1, 0.8) - 0.8).abs() < 1e-12);
+        // A classic table value: c = 2, a = 1 → 1/3.
+        assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(erlang_c(3, 3.5), 1.0, "overloaded");
+    }
+
+    #[test]
+    fn mm1_wait_is_rho_over_mu_minus_lambda() {
+        // λ = 8/s, mean service 100 ms (μ = 10/s): Wq = ρ/(μ−λ) = 0.8/2 s = 400 ms.
+        let p = predict(8.0, 100.0, 1, 1.0, 1.0);
+        assert!((p.wait_ms_mean - 400.0).abs() < 1e-9);
+        assert!((p.utilization - 0.8).abs() < 1e-12);
+        assert_eq!(p.model, "M/M/c (exact)");
+    }
+
+    #[test]
+    fn deterministic_service_halves_the_wait() {
+        let mm = predict(8.0, 100.0, 1, 1.0, 1.0);
+        let md = predict(8.0, 100.0, 1, 1.0, 0.0);
+        assert!(
+            (md.wait_ms_mean - mm.wait_ms_mean / 2.0).abs() < 1e-9,
+            "M/D/1 = half of M/M/1"
+        );
+        assert!(md.model.contains("approximation"));
+    }
+}

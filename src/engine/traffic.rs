@@ -1,0 +1,134 @@
+//! Load generators: the scenario's traffic entries as real requests through the pipeline.
+//!
+//! Each generator is an open-loop arrival process (constant gaps or Poisson, i.e. exponential
+//! gaps) at `rate_per_s`, multiplied by any scheduled burst, the live rate multiplier and any
+//! traffic-spike fault. Each arrival picks a named request by weight and is sent on its own task,
+//! so a slow backend does not slow the arrivals — exactly what makes queues grow.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand_distr::{Distribution as _, Exp};
+
+use super::Engine;
+use super::latency::ms_to_duration;
+use crate::scenario::{Arrival, Traffic};
+
+/// Live knobs shared by every generator.
+#[derive(Debug)]
+pub struct TrafficControl {
+    multiplier_bits: AtomicU64,
+    spike_bits: AtomicU64,
+}
+
+impl Default for TrafficControl {
+    fn default() -> Self {
+        Self {
+            multiplier_bits: AtomicU64::new(1f64.to_bits()),
+            spike_bits: AtomicU64::new(1f64.to_bits()),
+        }
+    }
+}
+
+impl TrafficControl {
+    /// The live rate multiplier (the `+`/`-` keys).
+    pub fn multiplier(&self) -> f64 {
+        f64::from_bits(self.multiplier_bits.load(Ordering::Relaxed))
+    }
+
+    /// Sets the live rate multiplier (clamped to 0–100).
+    pub fn set_multiplier(&self, value: f64) {
+        self.multiplier_bits
+            .store(value.clamp(0.0, 100.0).to_bits(), Ordering::Relaxed);
+    }
+
+    /// The traffic-spike fault's multiplier (1 when none is active).
+    pub fn spike(&self) -> f64 {
+        f64::from_bits(self.spike_bits.load(Ordering::Relaxed))
+    }
+
+    /// Sets the traffic-spike multiplier.
+    pub fn set_spike(&self, value: f64) {
+        self.spike_bits
+            .store(value.max(0.0).to_bits(), Ordering::Relaxed);
+    }
+}
+
+/// The rate of `traffic` at `elapsed` since the run started, before live multipliers.
+pub fn scheduled_rate(traffic: &Traffic, elapsed: Duration) -> f64 {
+    let burst: f64 = traffic
+        .bursts
+        .iter()
+        .filter(|b| elapsed >= b.at && elapsed < b.at + b.duration)
+        .map(|b| b.multiplier)
+        .product();
+    traffic.rate_per_s * burst
+}
+
+/// Runs one generator until the task is dropped.
+pub async fn run_generator(engine: Engine, traffic: Traffic, started: tokio::time::Instant) {
+    let total_weight: f64 = traffic.mix.iter().map(|(_, w)| *w).sum();
+    if total_weight <= 0.0 {
+        return;
+    }
+    let core = engine.core().clone();
+    loop {
+        let control = &core.traffic;
+        let rate =
+            scheduled_rate(&traffic, started.elapsed()) * control.multiplier() * control.spike();
+        if rate <= 0.0 {
+            // Nothing to send right now: look again shortly (the rate may change).
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        let gap_s = match traffic.arrival {
+            Arrival::Constant => 1.0 / rate,
+            Arrival::Poisson => core
+                .rng
+                .with(|rng| Exp::new(rate).map_or(1.0 / rate, |d| d.sample(rng))),
+        };
+        tokio::time::sleep(ms_to_duration(gap_s * 1000.0)).await;
+        let pick = core.rng.unit() * total_weight;
+        let mut acc = 0.0;
+        let chosen = traffic
+            .mix
+            .iter()
+            .find(|(_, w)| {
+                acc += w;
+                pick < acc
+            })
+            .or(traffic.mix.last())
+            .map(|(id, _)| id.clone());
+        let Some(id) = chosen else { continue };
+        if let Ok(request) = engine.named_request(&id) {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let _ = engine.send(request).await;
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Burst;
+
+    #[test]
+    fn bursts_multiply_the_rate_while_they_last() {
+        let traffic = Traffic {
+            name: "t".into(),
+            arrival: Arrival::Poisson,
+            rate_per_s: 10.0,
+            mix: vec![("r".into(), 1.0)],
+            bursts: vec![Burst {
+                at: Duration::from_secs(5),
+                duration: Duration::from_secs(2),
+                multiplier: 3.0,
+            }],
+        };
+        assert_eq!(scheduled_rate(&traffic, Duration::from_secs(4)), 10.0);
+        assert_eq!(scheduled_rate(&traffic, Duration::from_secs(6)), 30.0);
+        assert_eq!(scheduled_rate(&traffic, Duration::from_secs(7)), 10.0);
+    }
+}

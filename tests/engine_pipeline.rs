@@ -1,0 +1,608 @@
+//! The request pipeline end to end, in process, on the default scenario: every status a user can
+//! meet, what each stage recorded, and the cache, CDN, load balancer and modelled latency.
+
+use archsim::engine::trace::Outcome;
+use archsim::engine::{ApiRequest, Engine, Exchange, Mode};
+use archsim::scenario::{StageKind, TokenKind, load_or_default};
+use serde_json::{Value, json};
+
+fn engine() -> Engine {
+    let scenario = load_or_default(None).expect("default scenario");
+    Engine::start(scenario, Mode::Virtual).expect("engine starts")
+}
+
+async fn send(engine: &Engine, request: ApiRequest) -> Exchange {
+    engine.send(request).await.expect("request is well-formed")
+}
+
+async fn as_persona(engine: &Engine, persona: &str, method: &str, path: &str) -> Exchange {
+    let request = engine
+        .request_as(persona, method, path)
+        .expect("persona exists");
+    send(engine, request).await
+}
+
+fn error_code(exchange: &Exchange) -> String {
+    exchange
+        .json()
+        .and_then(|b| b["error"]["code"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn rejected_at(exchange: &Exchange) -> Option<StageKind> {
+    exchange.trace.rejected_at().map(|s| s.kind)
+}
+
+#[tokio::test(start_paused = true)]
+async fn alice_lists_only_acme_projects_through_every_stage() {
+    let engine = engine();
+    let exchange = as_persona(&engine, "alice", "GET", "/api/v1/projects").await;
+    assert_eq!(exchange.status, 200);
+    let body = exchange.json().expect("json");
+    let rows = body["data"].as_array().expect("rows");
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["tenant_id"] == 1));
+    let kinds: Vec<StageKind> = exchange.trace.stages.iter().map(|s| s.kind).collect();
+    use StageKind::*;
+    assert_eq!(
+        kinds,
+        [
+            Dns,
+            Cdn,
+            Waf,
+            LoadBalancer,
+            Gateway,
+            RequestId,
+            Sanitize,
+            Auth,
+            Tenant,
+            RateLimit,
+            Rbac,
+            Validate,
+            Controller,
+            Cache,
+            Database,
+            BrokerPublish,
+            Response
+        ]
+        .iter()
+        .copied()
+        .filter(|k| *k != BrokerPublish)
+        .collect::<Vec<_>>(),
+        "a read passes every stage except publishing"
+    );
+    let database = exchange.trace.stage(Database).expect("database ran");
+    let sql = database.detail["sql"].as_str().expect("sql");
+    assert!(sql.contains("\"tenant_id\" = ?1"), "{sql}");
+    assert_eq!(database.detail["params"][0], 1);
+    let plan = database.detail["plan"].to_string();
+    assert!(
+        plan.contains("INDEX") || plan.contains("PRIMARY KEY"),
+        "{plan}"
+    );
+    assert_eq!(
+        exchange.trace.stage(Cache).map(|s| s.outcome),
+        Some(Outcome::Miss)
+    );
+    assert!(
+        exchange
+            .header("x-request-id")
+            .is_some_and(|id| id.starts_with("req-"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_read_is_a_cache_hit_that_skips_the_database() {
+    let engine = engine();
+    as_persona(&engine, "alice", "GET", "/api/v1/projects").await;
+    let again = as_persona(&engine, "alice", "GET", "/api/v1/projects").await;
+    assert_eq!(again.status, 200);
+    let cache = again.trace.stage(StageKind::Cache).expect("cache ran");
+    assert_eq!(cache.outcome, Outcome::Hit);
+    assert_eq!(cache.detail["key"], "t1:projects:list");
+    assert!(
+        cache.detail["ttl_left_s"]
+            .as_f64()
+            .is_some_and(|t| t > 0.0 && t <= 30.0)
+    );
+    assert!(
+        again.trace.stage(StageKind::Database).is_none(),
+        "a hit never reaches the database"
+    );
+    // Another tenant's identical read is its own key: a miss.
+    let carol = as_persona(&engine, "carol", "GET", "/api/v1/projects").await;
+    assert_eq!(
+        carol.trace.stage(StageKind::Cache).map(|s| s.outcome),
+        Some(Outcome::Miss)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_write_invalidates_the_tenants_cached_reads() {
+    let engine = engine();
+    as_persona(&engine, "alice", "GET", "/api/v1/projects").await;
+    let create = engine
+        .request_as("alice", "POST", "/api/v1/projects")
+        .expect("alice")
+        .json(&json!({ "name": "Moon base" }));
+    let created = send(&engine, create).await;
+    assert_eq!(created.status, 201, "{:?}", created.json());
+    let row = &created.json().expect("json")["data"];
+    assert_eq!(row["tenant_id"], 1);
+    assert_eq!(row["owner_id"], 1, "owner set by the server from the token");
+    assert_eq!(row["status"], "active", "column default applied");
+    let cache = created.trace.stage(StageKind::Cache).expect("cache stage");
+    assert_eq!(cache.detail["invalidated"], json!(["t1:projects:list"]));
+    let after = as_persona(&engine, "alice", "GET", "/api/v1/projects").await;
+    assert_eq!(
+        after.trace.stage(StageKind::Cache).map(|s| s.outcome),
+        Some(Outcome::Miss)
+    );
+    assert_eq!(after.json().expect("json")["count"], 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn bob_the_viewer_is_refused_by_rbac_with_the_missing_bit() {
+    let engine = engine();
+    let request = engine
+        .request_as("bob", "POST", "/api/v1/projects")
+        .expect("bob")
+        .json(&json!({ "name": "Nope" }));
+    let exchange = send(&engine, request).await;
+    assert_eq!(exchange.status, 403);
+    assert_eq!(error_code(&exchange), "forbidden");
+    assert_eq!(
+        exchange.json().expect("json")["error"]["missing_permissions"],
+        json!(["projects.write"])
+    );
+    assert_eq!(rejected_at(&exchange), Some(StageKind::Rbac));
+    let rbac = exchange.trace.stage(StageKind::Rbac).expect("rbac");
+    assert_eq!(rbac.detail["role_mask"], "0b0000_0101");
+    assert_eq!(rbac.detail["required_mask"], "0b0000_0010");
+    assert_eq!(rbac.detail["missing_mask"], "0b0000_0010");
+    assert!(exchange.trace.stage(StageKind::Database).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn mallory_with_a_globex_token_on_acmes_host_is_refused_at_the_tenant_check() {
+    let engine = engine();
+    let mut request = engine
+        .request_as("mallory", "GET", "/api/v1/projects/1")
+        .expect("mallory");
+    request.host = engine.host_of("acme");
+    let exchange = send(&engine, request).await;
+    assert_eq!(exchange.status, 403);
+    assert_eq!(error_code(&exchange), "tenant_mismatch");
+    assert_eq!(rejected_at(&exchange), Some(StageKind::Tenant));
+    assert_eq!(
+        exchange.trace.stage(StageKind::Auth).map(|s| s.outcome),
+        Some(Outcome::Pass)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_tenants_row_id_is_not_found_without_a_leak() {
+    let engine = engine();
+    let exchange = as_persona(&engine, "carol", "GET", "/api/v1/projects/1").await;
+    assert_eq!(exchange.status, 404);
+    assert_eq!(error_code(&exchange), "not_found");
+    let database = exchange
+        .trace
+        .stage(StageKind::Database)
+        .expect("query ran");
+    assert_eq!(database.detail["params"], json!([2, 1]));
+    assert_eq!(database.detail["rows"], 0);
+    // The same answer as for an id that exists nowhere.
+    let nowhere = as_persona(&engine, "carol", "GET", "/api/v1/projects/999").await;
+    assert_eq!(
+        nowhere.json().map(|b| b["error"]["code"].clone()),
+        exchange.json().map(|b| b["error"]["code"].clone())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_subdomain_ends_at_dns_with_404() {
+    let engine = engine();
+    let token = engine
+        .token("alice", TokenKind::Valid, None)
+        .expect("alice")
+        .expect("token");
+    let request = ApiRequest::new("GET", "/api/v1/projects", "hooli.archsim.test").bearer(&token);
+    let exchange = send(&engine, request).await;
+    assert_eq!(exchange.status, 404);
+    assert_eq!(error_code(&exchange), "unknown_tenant");
+    assert_eq!(rejected_at(&exchange), Some(StageKind::Dns));
+    assert_eq!(
+        exchange.trace.stages.len(),
+        2,
+        "dns and the response only: {:?}",
+        exchange.trace.stages
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_routes_are_404_and_wrong_methods_405_with_allow() {
+    let engine = engine();
+    let missing = as_persona(&engine, "alice", "GET", "/api/v1/nothing-here").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(error_code(&missing), "no_route");
+    assert_eq!(rejected_at(&missing), Some(StageKind::Gateway));
+    let unversioned = as_persona(&engine, "alice", "GET", "/projects").await;
+    assert_eq!(unversioned.status, 404);
+    let wrong = as_persona(&engine, "alice", "PUT", "/api/v1/projects").await;
+    assert_eq!(wrong.status, 405);
+    assert_eq!(error_code(&wrong), "method_not_allowed");
+    assert_eq!(wrong.header("allow"), Some("GET, POST"));
+    assert_eq!(rejected_at(&wrong), Some(StageKind::Gateway));
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_bad_token_is_401_with_a_challenge() {
+    let engine = engine();
+    let host = engine.host_of("acme");
+    let missing = send(&engine, ApiRequest::new("GET", "/api/v1/projects", &host)).await;
+    assert_eq!(missing.status, 401);
+    assert_eq!(error_code(&missing), "missing_token");
+    assert!(
+        missing
+            .header("www-authenticate")
+            .is_some_and(|h| h.starts_with("Bearer realm="))
+    );
+    for (kind, code) in [
+        (TokenKind::Expired, "token_expired"),
+        (TokenKind::BadSignature, "invalid_signature"),
+        (TokenKind::AlgNone, "unsupported_algorithm"),
+        (TokenKind::WrongAudience, "invalid_audience"),
+    ] {
+        let token = engine
+            .token("alice", kind, None)
+            .expect("alice")
+            .expect("token");
+        let exchange = send(
+            &engine,
+            ApiRequest::new("GET", "/api/v1/projects", &host).bearer(&token),
+        )
+        .await;
+        assert_eq!(exchange.status, 401, "{kind:?}");
+        assert_eq!(error_code(&exchange), code, "{kind:?}");
+        assert!(
+            exchange
+                .header("www-authenticate")
+                .is_some_and(|h| h.contains("invalid_token"))
+        );
+        assert_eq!(rejected_at(&exchange), Some(StageKind::Auth));
+        let auth = exchange.trace.stage(StageKind::Auth).expect("auth");
+        assert!(
+            auth.detail["header"].is_object(),
+            "the decoded header is shown for {kind:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn malformed_json_is_400_and_bad_fields_are_422_listing_each() {
+    let engine = engine();
+    let malformed = engine
+        .request_as("alice", "POST", "/api/v1/projects")
+        .expect("alice")
+        .raw_body("{\"name\": ");
+    let exchange = send(&engine, malformed).await;
+    assert_eq!(exchange.status, 400);
+    assert_eq!(error_code(&exchange), "malformed_json");
+    assert_eq!(rejected_at(&exchange), Some(StageKind::Validate));
+
+    let bad = engine
+        .request_as("alice", "POST", "/api/v1/projects")
+        .expect("alice")
+        .json(&json!({ "name": 42, "colour": "red", "tenant_id": 2 }));
+    let exchange = send(&engine, bad).await;
+    assert_eq!(exchange.status, 422);
+    let fields = exchange.json().expect("json")["error"]["fields"].clone();
+    let named: Vec<&str> = fields
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    assert_eq!(named, ["name", "colour", "tenant_id"], "{fields}");
+
+    let too_long = engine
+        .request_as("alice", "POST", "/api/v1/projects")
+        .expect("alice")
+        .json(&json!({ "name": "x".repeat(81) }));
+    let exchange = send(&engine, too_long).await;
+    assert_eq!(exchange.status, 422);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_over_the_limit_is_413_at_the_waf() {
+    let engine = engine();
+    let huge = "y".repeat(20_000);
+    let request = engine
+        .request_as("alice", "POST", "/api/v1/projects")
+        .expect("alice")
+        .json(&json!({ "name": huge }));
+    let exchange = send(&engine, request).await;
+    assert_eq!(exchange.status, 413);
+    assert_eq!(rejected_at(&exchange), Some(StageKind::Waf));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_beyond_the_quota_is_429_with_retry_after_then_recovers() {
+    let engine = engine();
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    let requests = (0..40)
+        .map(|_| {
+            engine
+                .request_as("bob", "GET", "/api/v1/invoices")
+                .expect("bob")
+        })
+        .collect();
+    for exchange in engine.send_all(requests).await {
+        let exchange = exchange.expect("well-formed");
+        if exchange.status == 429 {
+            retry_after = exchange.header("retry-after").map(str::to_string);
+            assert_eq!(rejected_at(&exchange), Some(StageKind::RateLimit));
+        }
+        statuses.push(exchange.status);
+    }
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        limited, 10,
+        "a burst of 30 passes, the other 10 wait: {statuses:?}"
+    );
+    assert!(retry_after.is_some_and(|r| r.parse::<u64>().is_ok_and(|s| s >= 1)));
+    // Alice has her own quota.
+    assert_eq!(
+        as_persona(&engine, "alice", "GET", "/api/v1/invoices")
+            .await
+            .status,
+        200
+    );
+    // Time refills the bucket.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        as_persona(&engine, "bob", "GET", "/api/v1/invoices")
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn static_assets_miss_then_hit_at_the_cdn_without_reaching_the_app() {
+    let engine = engine();
+    let first = as_persona(&engine, "alice", "GET", "/static/app.js").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body.len(), 48213);
+    assert_eq!(first.header("x-cache"), Some("MISS"));
+    assert_eq!(
+        first.trace.stage(StageKind::Cdn).map(|s| s.outcome),
+        Some(Outcome::Miss)
+    );
+    assert!(
+        first.trace.stage(StageKind::LoadBalancer).is_some(),
+        "a miss is fetched from the origin"
+    );
+    let second = as_persona(&engine, "alice", "GET", "/static/app.js").await;
+    assert_eq!(second.header("x-cache"), Some("HIT"));
+    assert_eq!(second.body, first.body);
+    assert_eq!(
+        second.trace.stage(StageKind::Cdn).map(|s| s.outcome),
+        Some(Outcome::Hit)
+    );
+    assert!(
+        second.trace.stage(StageKind::LoadBalancer).is_none(),
+        "a hit never reaches the app"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn sql_injection_strings_are_inert_in_path_query_and_body() {
+    let engine = engine();
+    let path = as_persona(&engine, "alice", "GET", "/api/v1/projects/1%20OR%201=1").await;
+    assert_eq!(path.status, 404);
+    let query = as_persona(
+        &engine,
+        "alice",
+        "GET",
+        "/api/v1/projects?id=1%27%20OR%20%271%27=%271",
+    )
+    .await;
+    assert_eq!(query.status, 200);
+    assert_eq!(
+        query.json().expect("json")["count"],
+        3,
+        "the query string selects nothing extra"
+    );
+    let evil = "x'); DROP TABLE projects; --";
+    let request = engine
+        .request_as("alice", "POST", "/api/v1/projects")
+        .expect("alice")
+        .json(&json!({ "name": evil }));
+    let created = send(&engine, request).await;
+    assert_eq!(created.status, 201);
+    assert_eq!(
+        created.json().expect("json")["data"]["name"],
+        evil,
+        "stored verbatim"
+    );
+    let list = as_persona(&engine, "alice", "GET", "/api/v1/projects").await;
+    assert_eq!(list.status, 200, "the table is intact");
+    assert_eq!(list.json().expect("json")["count"], 4);
+    let other = as_persona(&engine, "carol", "GET", "/api/v1/projects").await;
+    assert_eq!(
+        other.json().expect("json")["count"],
+        2,
+        "other tenants untouched"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_payment_is_created_pending_and_publishes_its_event() {
+    let engine = engine();
+    let request = engine
+        .named_request("alice-pays-invoice")
+        .expect("named request");
+    let exchange = send(&engine, request).await;
+    assert_eq!(exchange.status, 201, "{:?}", exchange.json());
+    assert_eq!(exchange.json().expect("json")["data"]["status"], "pending");
+    let publish = exchange
+        .trace
+        .stage(StageKind::BrokerPublish)
+        .expect("publish stage");
+    assert_eq!(publish.outcome, Outcome::Pass);
+    assert_eq!(publish.detail["published"][0]["event"], "payment.requested");
+    assert_eq!(publish.detail["published"][0]["topic"], "payments");
+    let payments = engine
+        .core()
+        .broker
+        .snapshot()
+        .into_iter()
+        .find(|t| t.name == "payments")
+        .expect("payments topic");
+    assert_eq!(payments.published, 1, "the event is really in the broker");
+}
+
+#[tokio::test(start_paused = true)]
+async fn paying_another_tenants_invoice_is_refused() {
+    let engine = engine();
+    let request = engine
+        .request_as("carol", "POST", "/api/v1/payments")
+        .expect("carol")
+        .json(&json!({ "invoice_id": 2, "amount_cents": 100 }));
+    let exchange = send(&engine, request).await;
+    assert_eq!(exchange.status, 422);
+    assert_eq!(
+        exchange.json().expect("json")["error"]["fields"][0]["field"],
+        "invoice_id"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn login_exchanges_email_and_password_for_a_working_token() {
+    let engine = engine();
+    let host = engine.host_of("acme");
+    let login = ApiRequest::new("POST", "/api/v1/auth/token", &host)
+        .json(&json!({ "email": "alice@acme.test", "password": "alice-wonderland" }));
+    let exchange = send(&engine, login).await;
+    assert_eq!(exchange.status, 200, "{:?}", exchange.json());
+    let token = exchange.json().expect("json")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let use_it = send(
+        &engine,
+        ApiRequest::new("GET", "/api/v1/projects", &host).bearer(&token),
+    )
+    .await;
+    assert_eq!(use_it.status, 200);
+    let wrong = ApiRequest::new("POST", "/api/v1/auth/token", &host)
+        .json(&json!({ "email": "alice@acme.test", "password": "guess" }));
+    let refused = send(&engine, wrong).await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(error_code(&refused), "invalid_credentials");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_load_balancer_spreads_requests_round_robin() {
+    let engine = engine();
+    let mut instances = Vec::new();
+    for _ in 0..6 {
+        let exchange = as_persona(&engine, "alice", "GET", "/api/v1/health").await;
+        let lb = exchange.trace.stage(StageKind::LoadBalancer).expect("lb");
+        instances.push(
+            lb.detail["instance"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    assert_eq!(
+        instances,
+        ["app-1", "app-2", "app-3", "app-1", "app-2", "app-3"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn modelled_latency_is_real_time_on_the_engine_clock() {
+    let engine = engine();
+    let before = engine.core().clock.elapsed();
+    let exchange = as_persona(&engine, "alice", "GET", "/api/v1/projects").await;
+    let elapsed_ms = (engine.core().clock.elapsed() - before).as_secs_f64() * 1000.0;
+    let modelled = exchange.trace.total_modelled_ms;
+    assert!(modelled > 1.0);
+    assert!(
+        (elapsed_ms - modelled).abs() < 1.0,
+        "engine clock moved {elapsed_ms} ms for {modelled} ms modelled (whole-ms timer)"
+    );
+}
+
+/// Every sample request of the default scenario answers as its title promises, with a trace of
+/// the documented shape.
+#[tokio::test(start_paused = true)]
+async fn every_sample_request_has_the_documented_trace_shape() {
+    let engine = engine();
+    let expected = [
+        ("alice-lists-projects", 200),
+        ("alice-lists-projects-again", 200),
+        ("bob-creates-project", 403),
+        ("mallory-reads-acme", 403),
+        ("carol-guesses-an-id", 404),
+        ("alice-expired-token", 401),
+        ("alg-none-token", 401),
+        ("bob-burst", 429),
+        ("alice-bad-body", 422),
+        ("static-asset", 200),
+        ("alice-pays-invoice", 201),
+        ("alice-logs-in", 200),
+        ("health", 200),
+    ];
+    let scenario = engine.scenario().clone();
+    let samples: Vec<&str> = scenario
+        .requests
+        .iter()
+        .filter(|r| r.sample)
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(samples, expected.iter().map(|e| e.0).collect::<Vec<_>>());
+    for (id, status) in expected {
+        // A repeated request (a burst) shows the repeat that ended as its title says.
+        let exchanges = engine.send_named(id).await.expect("named request");
+        let exchange = exchanges
+            .iter()
+            .find(|e| e.status == status)
+            .or(exchanges.last())
+            .expect("sent at least once");
+        assert_eq!(exchange.status, status, "{id}: {:?}", exchange.json());
+        let trace = serde_json::to_value(&exchange.trace).expect("serialises");
+        for key in ["request", "status", "stages", "response"] {
+            assert!(trace.get(key).is_some(), "{id}: trace lacks {key}");
+        }
+        for stage in trace["stages"].as_array().expect("stages") {
+            for key in [
+                "stage",
+                "kind",
+                "outcome",
+                "detail",
+                "modelled_ms",
+                "measured_us",
+            ] {
+                assert!(stage.get(key).is_some(), "{id}: stage lacks {key}: {stage}");
+            }
+            let outcome = stage["outcome"].as_str().unwrap_or_default();
+            assert!(["pass", "hit", "miss", "reject", "error", "skip"].contains(&outcome));
+            assert!(stage["detail"].is_object());
+        }
+        assert_eq!(
+            trace["stages"]
+                .as_array()
+                .and_then(|s| s.last())
+                .map(|s| s["kind"].clone()),
+            Some(Value::from("response")),
+            "{id}"
+        );
+        assert_eq!(trace["status"], status);
+    }
+}
