@@ -61,6 +61,16 @@ pub struct PoolRuntime {
     failed: AtomicU64,
 }
 
+/// Sleeps `ms` on the engine clock in whole milliseconds, carrying the fraction in `owed_ms`.
+async fn sleep_owed(owed_ms: &mut f64, ms: f64) {
+    *owed_ms += ms.max(0.0);
+    let whole = owed_ms.floor();
+    *owed_ms -= whole;
+    if whole >= 1.0 {
+        tokio::time::sleep(ms_to_duration(whole)).await;
+    }
+}
+
 /// How long a worker pauses after a failed message before it polls again, in ms: a real worker
 /// does not hammer a failing dependency in a tight loop.
 pub const FAILURE_PAUSE_MS: f64 = 10.0;
@@ -258,6 +268,9 @@ impl PoolRuntime {
     }
 
     async fn work(self: Arc<Self>, index: usize, slot: Arc<Slot>) {
+        // Modelled time not slept yet (tokio's timer counts whole milliseconds; see
+        // `TraceRecorder::delay`): keeps a worker's mean service time exact.
+        let mut owed_ms = 0.0;
         loop {
             if slot.retire.load(Ordering::Relaxed) {
                 Self::set_state(&slot, WorkerState::Idle);
@@ -273,7 +286,7 @@ impl PoolRuntime {
                     attempt: delivery.attempt,
                 },
             );
-            let succeeded = self.process(&delivery).await;
+            let succeeded = self.process(&delivery, &mut owed_ms).await;
             if !succeeded {
                 Self::set_state(&slot, WorkerState::BackingOff { message });
                 tokio::time::sleep(ms_to_duration(FAILURE_PAUSE_MS)).await;
@@ -282,18 +295,18 @@ impl PoolRuntime {
     }
 
     /// Processes one delivery; true if it was acked.
-    async fn process(&self, delivery: &Delivery) -> bool {
+    async fn process(&self, delivery: &Delivery, owed_ms: &mut f64) -> bool {
         let started = self.clock.elapsed();
         let service_ms = self.rng.sample_ms(&self.config.service_time) + self.extra_ms();
         let fails = delivery.message.poison || self.rng.unit() < self.config.failure_probability;
         let timeout_ms = self.config.timeout.map(|t| t.as_secs_f64() * 1000.0);
         let outcome = match timeout_ms {
             Some(limit) if service_ms > limit => {
-                tokio::time::sleep(ms_to_duration(limit)).await;
+                sleep_owed(owed_ms, limit).await;
                 Err(format!("timed out after {limit:.0} ms"))
             }
             _ => {
-                tokio::time::sleep(ms_to_duration(service_ms)).await;
+                sleep_owed(owed_ms, service_ms).await;
                 if fails {
                     Err(if delivery.message.poison {
                         "poison message: the handler cannot process it".to_string()
