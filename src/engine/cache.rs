@@ -114,21 +114,6 @@ impl<V: Clone + Send + Sync + 'static> TtlCache<V> {
         self.entries.remove(key).is_some()
     }
 
-    /// Removes every key starting with `prefix`; returns the keys removed, sorted.
-    pub fn invalidate_prefix(&self, prefix: &str) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .entries
-            .iter()
-            .map(|(k, _)| k.as_ref().clone())
-            .filter(|k| k.starts_with(prefix))
-            .collect();
-        keys.sort();
-        for key in &keys {
-            self.entries.invalidate(key);
-        }
-        keys
-    }
-
     /// Drops every entry.
     pub fn clear(&self) {
         self.entries.invalidate_all();
@@ -177,15 +162,14 @@ mod tests {
     }
 
     #[test]
-    fn invalidating_a_prefix_removes_only_that_tenants_keys() {
+    fn invalidating_one_key_leaves_the_others() {
         let cache = TtlCache::new(100);
         for key in ["t1:projects:list", "t1:projects:2", "t2:projects:list"] {
             cache.put(key.into(), 1, Duration::from_secs(60));
         }
-        assert_eq!(
-            cache.invalidate_prefix("t1:projects:"),
-            vec!["t1:projects:2", "t1:projects:list"]
-        );
+        assert!(cache.invalidate("t1:projects:list"));
+        assert!(!cache.invalidate("t1:projects:list"), "already gone");
         assert!(matches!(cache.get("t2:projects:list"), Lookup::Hit { .. }));
+        assert!(matches!(cache.get("t1:projects:2"), Lookup::Hit { .. }));
     }
 }

@@ -14,7 +14,6 @@ use bytes::Bytes;
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
-use serde_json::Value;
 
 use super::auth::TokenService;
 use super::broker::Broker;
@@ -86,7 +85,7 @@ pub struct Core {
     /// The embedded database.
     pub store: Store,
     /// The app's read cache (cache-aside).
-    pub cache: TtlCache<Value>,
+    pub cache: TtlCache<Bytes>,
     /// The CDN's edge cache.
     pub cdn: TtlCache<CachedAsset>,
     /// Token signing and verification.

@@ -108,6 +108,12 @@ impl Metrics {
         stats.latency.record(latency);
     }
 
+    /// Responses and error responses so far (cheap: no histogram copy).
+    pub fn counts(&self) -> (u64, u64) {
+        let inner = self.lock();
+        (inner.all.count(), inner.all.errors())
+    }
+
     /// Every response so far.
     pub fn totals(&self) -> RequestStats {
         self.lock().all.clone()

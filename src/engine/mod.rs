@@ -368,9 +368,22 @@ impl Engine {
         self.send_all(requests).await.into_iter().collect()
     }
 
-    /// Sends `request` through the whole pipeline and returns the response with its trace.
-    pub async fn send(&self, request: ApiRequest) -> Result<Exchange, EngineError> {
-        let recorder = TraceRecorder::new();
+    /// Sends `request` through the whole pipeline like [`Engine::send`], but keeps only the
+    /// status: for load generators, whose traces nobody reads (the stages still run and record).
+    pub async fn fire(&self, request: ApiRequest) -> Result<u16, EngineError> {
+        let http_request = self.http_request(&request, TraceRecorder::new())?;
+        let response = match self.service.clone().oneshot(http_request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        Ok(response.status().as_u16())
+    }
+
+    fn http_request(
+        &self,
+        request: &ApiRequest,
+        recorder: TraceRecorder,
+    ) -> Result<axum::http::Request<Body>, EngineError> {
         let mut builder = axum::http::Request::builder()
             .method(request.method.as_str())
             .uri(&request.path)
@@ -386,7 +399,7 @@ impl Engine {
         let mut http_request = builder
             .body(body)
             .map_err(|e| EngineError::InvalidRequest(e.to_string()))?;
-        http_request.extensions_mut().insert(recorder.clone());
+        http_request.extensions_mut().insert(recorder);
         http_request
             .extensions_mut()
             .insert(ClientIp(request.client_ip));
@@ -395,6 +408,13 @@ impl Engine {
                 .extensions_mut()
                 .insert(PersonaLabel(persona.clone()));
         }
+        Ok(http_request)
+    }
+
+    /// Sends `request` through the whole pipeline and returns the response with its trace.
+    pub async fn send(&self, request: ApiRequest) -> Result<Exchange, EngineError> {
+        let recorder = TraceRecorder::new();
+        let http_request = self.http_request(&request, recorder.clone())?;
         let response = match self.service.clone().oneshot(http_request).await {
             Ok(response) => response,
             Err(never) => match never {},

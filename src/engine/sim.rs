@@ -205,23 +205,23 @@ impl Simulation {
             loop {
                 ticker.tick().await;
                 second += 1;
-                let totals = core.metrics.totals();
-                let topics = core.broker.snapshot();
-                let acked: Vec<u64> = topics.iter().map(|t| t.sum(|g| g.counters.acked)).collect();
+                let (requests, errors) = core.metrics.counts();
+                let depths = core.broker.depths();
+                let acked: Vec<u64> = depths.iter().map(|d| d.1).collect();
                 last_acked.resize(acked.len(), 0);
                 core.metrics.push_second(SecondSample {
                     second,
-                    requests: totals.count() - last_requests,
-                    errors: totals.errors() - last_errors,
-                    queued: topics.iter().map(TopicSnapshot::queued).collect(),
+                    requests: requests - last_requests,
+                    errors: errors - last_errors,
+                    queued: depths.iter().map(|d| d.0).collect(),
                     acked: acked
                         .iter()
                         .zip(&last_acked)
                         .map(|(now, before)| now - before)
                         .collect(),
                 });
-                last_requests = totals.count();
-                last_errors = totals.errors();
+                last_requests = requests;
+                last_errors = errors;
                 last_acked = acked;
             }
         }));

@@ -103,7 +103,7 @@ pub async fn run_generator(engine: Engine, traffic: Traffic, started: tokio::tim
         if let Ok(request) = engine.named_request(&id) {
             let engine = engine.clone();
             tokio::spawn(async move {
-                let _ = engine.send(request).await;
+                let _ = engine.fire(request).await;
             });
         }
     }

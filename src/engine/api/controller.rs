@@ -307,8 +307,8 @@ async fn read(app: &AppState, trace: &TraceRecorder, call: &Call) -> Result<Resp
     if let Some(timer) = cache_timer.take() {
         match core.cache.get(&key) {
             Lookup::Hit { value, ttl_left } => {
-                cache.record(Some(timer), Outcome::Hit, json!({ "key": key, "result": "hit", "ttl_left_s": round3(ttl_left.as_secs_f64()) }));
-                return Ok(axum::Json(value).into_response());
+                cache.record(Some(timer), Outcome::Hit, json!({ "key": key, "result": "hit", "ttl_left_s": round3(ttl_left.as_secs_f64()), "bytes": value.len() }));
+                return Ok(json_bytes_response(value));
             }
             Lookup::Miss {
                 expired: was_expired,
@@ -353,12 +353,19 @@ async fn read(app: &AppState, trace: &TraceRecorder, call: &Call) -> Result<Resp
         },
         None => json!({ "data": record.rows, "count": record.rows.len() }),
     };
+    // Serialised once: the cache keeps the response bytes, so a hit is a cheap copy of them.
+    let bytes = bytes::Bytes::from(serde_json::to_vec(&body).map_err(ApiError::internal)?);
     if let (Some(mut timer), Some(ttl)) = (cache_timer, call.route.cache_ttl) {
         timer.resume();
-        core.cache.put(key.clone(), body.clone(), ttl);
-        timer.finish(trace, Outcome::Miss, json!({ "key": key, "result": "miss", "expired": expired, "stored": true, "ttl_s": ttl.as_secs_f64() }));
+        core.cache.put(key.clone(), bytes.clone(), ttl);
+        timer.finish(trace, Outcome::Miss, json!({ "key": key, "result": "miss", "expired": expired, "stored": true, "ttl_s": ttl.as_secs_f64(), "bytes": bytes.len() }));
     }
-    Ok(axum::Json(body).into_response())
+    Ok(json_bytes_response(bytes))
+}
+
+/// A 200 response with an already-serialised JSON body.
+fn json_bytes_response(body: bytes::Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn round3(value: f64) -> f64 {
@@ -457,12 +464,20 @@ async fn write(app: &AppState, trace: &TraceRecorder, call: &Call) -> Result<Res
         trace,
     };
     let timer = cache.enter(0.0).await;
-    let prefix = format!("t{}:{}:", call.tenant_id, table.name);
-    let invalidated = core.cache.invalidate_prefix(&prefix);
+    // The reads a write makes stale are exactly the tenant's list of the table and, for an
+    // update or delete, the row's own entry.
+    let list_key = format!("t{}:{}:list", call.tenant_id, table.name);
+    let row_key = call
+        .id
+        .map(|id| format!("t{}:{}:{id}", call.tenant_id, table.name));
+    let invalidated: Vec<String> = std::iter::once(list_key.clone())
+        .chain(row_key.clone())
+        .filter(|key| core.cache.invalidate(key))
+        .collect();
     cache.record(
         timer,
         Outcome::Pass,
-        json!({ "result": "invalidate", "prefix": prefix, "invalidated": invalidated }),
+        json!({ "result": "invalidate", "keys": std::iter::once(list_key).chain(row_key).collect::<Vec<_>>(), "invalidated": invalidated }),
     );
 
     let row = record

@@ -956,6 +956,21 @@ impl Broker {
             .collect()
     }
 
+    /// Per topic, in order: messages queued (ready + backing off) and acked, over groups. Cheap
+    /// enough to call every second (no histogram summaries).
+    pub fn depths(&self) -> Vec<(u64, u64)> {
+        self.lock()
+            .topics
+            .iter()
+            .map(|t| {
+                (
+                    t.groups.iter().map(Group::queued).sum(),
+                    t.groups.iter().map(|g| g.counters.acked).sum(),
+                )
+            })
+            .collect()
+    }
+
     /// Whether every group of every topic balances its books right now.
     pub fn balanced(&self) -> bool {
         let state = self.lock();
