@@ -1,5 +1,6 @@
 //! `archsim serve`: the engine's API over real HTTP until Ctrl-C.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -19,6 +20,8 @@ pub fn run(file: Option<PathBuf>, listen: &str) -> u8 {
                 .unwrap_or_else(|_| "archsim=info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: a log piped to a file or a test must stay plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -45,6 +48,16 @@ pub fn run(file: Option<PathBuf>, listen: &str) -> u8 {
                 return EXIT_USAGE;
             }
         };
+        // Listen for Ctrl-C before announcing the address: tokio installs its handler only when
+        // the signal is first awaited, and a SIGINT before that would kill the process outright
+        // (no clean shutdown) — a script that starts `serve` and stops it at once would see it.
+        let interrupted = match interrupt_signal() {
+            Ok(interrupted) => interrupted,
+            Err(error) => {
+                eprintln!("archsim serve: cannot listen for Ctrl-C: {error}");
+                return EXIT_USAGE;
+            }
+        };
         let address = listener.local_addr().map_or_else(|_| listen.to_string(), |a| a.to_string());
         let example_tenant = engine.scenario().personas.first().map(|p| p.tenant.clone()).unwrap_or_default();
         let example_persona = engine.scenario().personas.first().map(|p| p.name.clone()).unwrap_or_default();
@@ -55,7 +68,7 @@ pub fn run(file: Option<PathBuf>, listen: &str) -> u8 {
         );
         let service = engine.router().into_make_service_with_connect_info::<SocketAddr>();
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            interrupted.await;
             eprintln!("archsim serve: shutting down");
         };
         match axum::serve(listener, service).with_graceful_shutdown(shutdown).await {
@@ -65,5 +78,23 @@ pub fn run(file: Option<PathBuf>, listen: &str) -> u8 {
                 EXIT_USAGE
             }
         }
+    })
+}
+
+/// A future that completes on Ctrl-C (SIGINT), with the handler installed right away.
+#[cfg(unix)]
+fn interrupt_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        interrupt.recv().await;
+    })
+}
+
+/// A future that completes on Ctrl-C.
+#[cfg(not(unix))]
+fn interrupt_signal() -> std::io::Result<impl Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
     })
 }

@@ -373,8 +373,15 @@ pub async fn root(State(core): State<Arc<Core>>, mut request: Request, next: Nex
         .unwrap_or_else(|| format!("(stopped at {})", stopped_at.unwrap_or("edge")));
     core.metrics
         .record(&route, response.status().as_u16(), entered.elapsed());
+    // The request-id stage put the id on the response (absent if the edge refused earlier).
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
     tracing::info!(
         target: "archsim::request",
+        request_id,
         %method,
         path,
         status = response.status().as_u16(),
