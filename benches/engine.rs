@@ -39,23 +39,31 @@ fn pipeline(c: &mut Criterion) {
     relaxed.rate_limit.requests_per_second = 1e9;
     relaxed.rate_limit.burst = u32::MAX;
     relaxed.edge.waf_requests_per_minute = u32::MAX;
-    let engine = rt.block_on(async { Engine::start(Arc::new(relaxed), Mode::Virtual) }).expect("engine");
+    let engine = rt
+        .block_on(async { Engine::start(Arc::new(relaxed), Mode::Virtual) })
+        .expect("engine");
     let mut group = c.benchmark_group("pipeline");
     group.bench_function("health_check (baseline)", |b| {
         b.to_async(&rt).iter(|| async {
-            let request = engine.request_as("alice", "GET", "/api/v1/health").expect("alice");
+            let request = engine
+                .request_as("alice", "GET", "/api/v1/health")
+                .expect("alice");
             engine.send(request).await.expect("sent").status
         })
     });
     group.bench_function("list_projects_cache_hit", |b| {
         b.to_async(&rt).iter(|| async {
-            let request = engine.request_as("alice", "GET", "/api/v1/projects").expect("alice");
+            let request = engine
+                .request_as("alice", "GET", "/api/v1/projects")
+                .expect("alice");
             engine.send(request).await.expect("sent").status
         })
     });
     group.bench_function("get_project_uncached", |b| {
         b.to_async(&rt).iter(|| async {
-            let request = engine.request_as("alice", "GET", "/api/v1/payments").expect("alice");
+            let request = engine
+                .request_as("alice", "GET", "/api/v1/payments")
+                .expect("alice");
             engine.send(request).await.expect("sent").status
         })
     });
@@ -67,12 +75,17 @@ fn broker(c: &mut Criterion) {
     let scenario = load_or_default(None).expect("default scenario");
     let mut no_workers = (*scenario).clone();
     no_workers.workers.clear();
-    // A consumer group the benchmark drives by hand: reuse the payments topic's pool name.
-    let engine = rt.block_on(async { Engine::start(Arc::new(no_workers), Mode::Virtual) }).expect("engine");
+    let engine = rt
+        .block_on(async { Engine::start(Arc::new(no_workers), Mode::Virtual) })
+        .expect("engine");
     let broker = engine.core().broker.clone();
     let mut group = c.benchmark_group("broker");
     group.bench_function("publish_to_retained_topic (baseline)", |b| {
-        b.iter(|| broker.try_publish("payments.dlq", "e", json!(null), false).is_ok())
+        b.iter(|| {
+            broker
+                .try_publish("payments.dlq", "e", json!(null), false)
+                .is_ok()
+        })
     });
     group.finish();
     drop(engine);
@@ -81,13 +94,17 @@ fn broker(c: &mut Criterion) {
     for pool in &mut paused.workers {
         pool.concurrency = 0;
     }
-    let engine = rt.block_on(async { Engine::start(Arc::new(paused), Mode::Virtual) }).expect("engine");
+    let engine = rt
+        .block_on(async { Engine::start(Arc::new(paused), Mode::Virtual) })
+        .expect("engine");
     let broker = engine.core().broker.clone();
     let topic = broker.topic_index("payments").expect("topic");
     let mut group = c.benchmark_group("broker");
     group.bench_function("publish_lease_ack", |b| {
         b.iter(|| {
-            broker.try_publish("payments", "e", json!(null), false).expect("room");
+            broker
+                .try_publish("payments", "e", json!(null), false)
+                .expect("room");
             let delivery = broker.lease(topic, 0, 0).expect("ready");
             broker.ack(&delivery)
         })

@@ -91,6 +91,9 @@ pub enum Command {
         /// Run in virtual time (deterministic, as fast as possible).
         #[arg(long = "virtual")]
         virtual_time: bool,
+        /// Live runs only: engine seconds per wall second (2 = twice as fast).
+        #[arg(long, default_value_t = 1.0, conflicts_with = "virtual_time")]
+        time_scale: f64,
         /// Seed (default: the scenario's).
         #[arg(long)]
         seed: Option<u64>,

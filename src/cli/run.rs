@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{EXIT_INVARIANT, EXIT_OK, EXIT_USAGE, report_load_error};
+use crate::engine::pacer::{self, TimeScale};
 use crate::engine::sim::{SimOptions, Simulation, Snapshot};
 use crate::engine::{Engine, Mode};
 use crate::scenario::{self, Scenario};
@@ -21,6 +22,8 @@ pub struct RunArgs {
     pub duration_s: f64,
     /// Virtual time.
     pub virtual_time: bool,
+    /// Live time scale (engine seconds per wall second).
+    pub time_scale: f64,
     /// Seed override.
     pub seed: Option<u64>,
     /// JSON output.
@@ -51,12 +54,15 @@ pub fn run(args: RunArgs) -> u8 {
     } else {
         Mode::Live
     };
-    // Only the timer: the run does no I/O, and without an I/O driver wake-ups avoid a syscall.
-    let mut builder = tokio::runtime::Builder::new_current_thread();
-    builder.enable_time();
-    if args.virtual_time {
-        builder.start_paused(true);
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        eprintln!("archsim run: --time-scale must be a positive number");
+        return EXIT_USAGE;
     }
+    // Only the timer: the run does no I/O, and without an I/O driver wake-ups avoid a syscall.
+    // Both modes use tokio's paused clock: virtual time jumps ahead whenever everything is
+    // idle; live time is driven by the pacer at `time_scale` × the wall clock.
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_time().start_paused(true);
     let runtime = match builder.build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -64,11 +70,14 @@ pub fn run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let report = runtime.block_on(run_for(
-        scenario,
-        mode,
-        Duration::from_secs_f64(args.duration_s),
-    ));
+    let duration = Duration::from_secs_f64(args.duration_s);
+    let scale = Arc::new(TimeScale::new(args.time_scale));
+    let report = runtime.block_on(async move {
+        if mode == Mode::Live {
+            tokio::spawn(pacer::drive(scale));
+        }
+        run_for(scenario, mode, duration).await
+    });
     let report = match report {
         Ok(report) => report,
         Err(message) => {

@@ -21,6 +21,7 @@ pub mod edge;
 pub mod faults;
 pub mod latency;
 pub mod metrics;
+pub mod pacer;
 pub mod sim;
 pub mod store;
 pub mod theory;
