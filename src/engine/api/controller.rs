@@ -341,14 +341,7 @@ async fn read(app: &AppState, trace: &TraceRecorder, call: &Call) -> Result<Resp
                 if let Some(timer) = cache_timer {
                     timer.finish_paused(trace, Outcome::Miss, json!({ "key": key, "result": "miss", "expired": expired, "stored": false }));
                 }
-                return Err(ApiError::not_found(
-                    "not_found",
-                    format!(
-                        "no {} with id {} in this tenant",
-                        singular(&table.name),
-                        call.id.unwrap_or_default()
-                    ),
-                ));
+                return Err(row_not_found(table, call.id));
             }
         },
         None => json!({ "data": record.rows, "count": record.rows.len() }),
@@ -370,6 +363,19 @@ fn json_bytes_response(body: bytes::Bytes) -> Response {
 
 fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
+}
+
+/// The 404 for a row id that is not in this tenant — the same answer whether the row exists in
+/// another tenant or nowhere, so ids leak nothing.
+fn row_not_found(table: &Table, id: Option<i64>) -> ApiError {
+    ApiError::not_found(
+        "not_found",
+        format!(
+            "no {} with id {} in this tenant",
+            singular(&table.name),
+            id.unwrap_or_default()
+        ),
+    )
 }
 
 fn singular(table: &str) -> &str {
@@ -449,14 +455,7 @@ async fn write(app: &AppState, trace: &TraceRecorder, call: &Call) -> Result<Res
         _ => return Err(ApiError::internal("write without an id")),
     };
     if call.route.action != Action::Create && record.rows_affected == 0 {
-        return Err(ApiError::not_found(
-            "not_found",
-            format!(
-                "no {} with id {} in this tenant",
-                singular(&table.name),
-                call.id.unwrap_or_default()
-            ),
-        ));
+        return Err(row_not_found(table, call.id));
     }
     // Cache-aside: a write makes this tenant's cached reads of the table stale.
     let cache = HandlerStage {
