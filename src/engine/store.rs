@@ -40,9 +40,10 @@ pub const SECRET_COLUMN: &str = "password_hash";
 ///
 /// Light but real parameters for a demo: OWASP's minimum for Argon2id is 19 MiB, t = 2, but the
 /// simulator hashes every persona each time a store opens (scenario load, hot reload, every test),
-/// and logs in on the request path. With m = 4 MiB, t = 2, p = 1 one hash takes about 4 ms in a
-/// release build on this machine, so the five default personas hash in about 20 ms, well under the
-/// 100 ms budget. The parameters are written into each PHC string, so verification always uses
+/// and logs in on the request path. With m = 4 MiB, t = 2, p = 1 one hash (or one verification)
+/// took about 4.5–5 ms in a release build on the 2-core dev machine, so the five default personas
+/// hash in about 25 ms (a whole `Store::open` of the default scenario: about 30 ms), well under
+/// the 100 ms budget. The parameters are written into each PHC string, so verification always uses
 /// the ones a hash was made with.
 const ARGON2_M_COST_KIB: u32 = 4096;
 /// Argon2id passes over memory.
