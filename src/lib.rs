@@ -6,10 +6,12 @@
 //! - [`scenario`]: the TOML scenario format, loading with positioned diagnostics, the model;
 //! - [`topology`]: the request-stage graph (petgraph) and its layering for drawing;
 //! - [`export`]: diagrams of the stage graph and the schema as Mermaid or Graphviz text;
-//! - [`cli`]: the headless commands.
+//! - [`cli`]: the headless commands;
+//! - [`tui`]: the terminal UI (`archsim` / `archsim tui`).
 
 pub mod cli;
 pub mod engine;
 pub mod export;
 pub mod scenario;
 pub mod topology;
+pub mod tui;

@@ -12,7 +12,7 @@ pub mod trace;
 
 use std::io::Write;
 
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, Theme};
 
 use crate::export::export;
 use crate::scenario::{self, LoadError};
@@ -21,7 +21,7 @@ use crate::scenario::{self, LoadError};
 pub const EXIT_OK: u8 = 0;
 /// Exit code: the input is invalid (`check`).
 pub const EXIT_INVALID: u8 = 1;
-/// Exit code: usage or I/O error, or a command that is not available yet.
+/// Exit code: usage or I/O error (including `tui` without a terminal).
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: a run broke an invariant (`run`).
 pub const EXIT_INVARIANT: u8 = 3;
@@ -85,7 +85,7 @@ pub fn run(cli: Cli) -> u8 {
             seed,
             json,
         }),
-        other => not_yet(other.name(), other.issue()),
+        Command::Tui { file, theme } => crate::tui::run(file.as_deref(), theme),
     }
 }
 
@@ -106,11 +106,4 @@ fn print_stdout(text: &str) {
     // A closed pipe (`archsim export | head`) is not an error worth a panic.
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
-}
-
-fn not_yet(command: &str, issue: u32) -> u8 {
-    eprintln!(
-        "archsim {command}: not available yet — it is built in issue #{issue}. Today: `archsim check`, `archsim export`, `archsim schema`."
-    );
-    EXIT_USAGE
 }

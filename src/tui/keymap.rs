@@ -1,0 +1,477 @@
+//! Which key does what, as tables: one for keys that work everywhere and one per view.
+//!
+//! The same tables drive input ([`action_for`]) and the `?` overlay ([`help_for`]), so the help
+//! can never drift from what the keys do. A binding matches on the key alone; `Shift` only
+//! matters through the character it produces (`K` is not `k`).
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::action::{Action, Tab};
+
+/// A key as the tables name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A printable character (already shifted: `K`, `+`, `?`).
+    Char(char),
+    /// Enter.
+    Enter,
+    /// Escape.
+    Esc,
+    /// Backspace.
+    Backspace,
+    /// Tab.
+    Tab,
+    /// Shift-Tab.
+    BackTab,
+    /// ←.
+    Left,
+    /// →.
+    Right,
+    /// ↑.
+    Up,
+    /// ↓.
+    Down,
+    /// Page Up.
+    PageUp,
+    /// Page Down.
+    PageDown,
+    /// Home.
+    Home,
+    /// End.
+    End,
+    /// Ctrl-C.
+    CtrlC,
+}
+
+impl Key {
+    /// The key of a terminal key event, if the tables know it (releases and other chords are
+    /// ignored).
+    pub fn from_event(event: &KeyEvent) -> Option<Key> {
+        if event.kind == KeyEventKind::Release {
+            return None;
+        }
+        let ctrl = event.modifiers.contains(KeyModifiers::CONTROL);
+        Some(match event.code {
+            KeyCode::Char('c') | KeyCode::Char('C') if ctrl => Key::CtrlC,
+            _ if ctrl => return None,
+            KeyCode::Char(c) => Key::Char(c),
+            KeyCode::Enter => Key::Enter,
+            KeyCode::Esc => Key::Esc,
+            KeyCode::Backspace => Key::Backspace,
+            KeyCode::Tab => Key::Tab,
+            KeyCode::BackTab => Key::BackTab,
+            KeyCode::Left => Key::Left,
+            KeyCode::Right => Key::Right,
+            KeyCode::Up => Key::Up,
+            KeyCode::Down => Key::Down,
+            KeyCode::PageUp => Key::PageUp,
+            KeyCode::PageDown => Key::PageDown,
+            KeyCode::Home => Key::Home,
+            KeyCode::End => Key::End,
+            _ => return None,
+        })
+    }
+}
+
+/// One row of a keymap table.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    /// The keys that trigger it.
+    pub keys: &'static [Key],
+    /// How the keys are written in the help.
+    pub label: &'static str,
+    /// What they do.
+    pub action: Action,
+    /// The help text.
+    pub help: &'static str,
+}
+
+const fn bind(
+    keys: &'static [Key],
+    label: &'static str,
+    action: Action,
+    help: &'static str,
+) -> Binding {
+    Binding {
+        keys,
+        label,
+        action,
+        help,
+    }
+}
+
+use Key::Char as C;
+
+/// Keys that work in every view.
+pub const GLOBAL: &[Binding] = &[
+    bind(&[C('q'), Key::CtrlC], "q  Ctrl-C", Action::Quit, "quit"),
+    bind(&[C('?')], "?", Action::ToggleHelp, "show / hide this help"),
+    bind(&[Key::Esc], "Esc", Action::CloseOverlay, "close the help"),
+    bind(
+        &[C('1')],
+        "1",
+        Action::GoTo(Tab::Lifecycle),
+        "Request lifecycle view",
+    ),
+    bind(&[C('2')], "2", Action::GoTo(Tab::Erd), "Tenant schema view"),
+    bind(
+        &[C('3')],
+        "3",
+        Action::GoTo(Tab::Broker),
+        "Broker queue view",
+    ),
+    bind(&[C('4')], "4", Action::GoTo(Tab::Logs), "Logs view"),
+    bind(&[Key::Tab], "Tab", Action::NextTab, "next view"),
+    bind(
+        &[Key::BackTab],
+        "Shift-Tab",
+        Action::PrevTab,
+        "previous view",
+    ),
+    bind(
+        &[C(' ')],
+        "Space",
+        Action::TogglePause,
+        "pause / resume generated traffic (rate ×0; workers keep draining)",
+    ),
+];
+
+/// Keys of the Request lifecycle view.
+pub const LIFECYCLE: &[Binding] = &[
+    bind(
+        &[Key::Up, C('k')],
+        "↑ k",
+        Action::Up,
+        "previous sample request",
+    ),
+    bind(
+        &[Key::Down, C('j')],
+        "↓ j",
+        Action::Down,
+        "next sample request",
+    ),
+    bind(
+        &[Key::Enter],
+        "Enter",
+        Action::Enter,
+        "send it through the real engine",
+    ),
+    bind(&[Key::Left, C('h')], "← h", Action::Left, "previous stage"),
+    bind(&[Key::Right, C('l')], "→ l", Action::Right, "next stage"),
+    bind(&[Key::Home, C('g')], "Home g", Action::First, "first stage"),
+    bind(&[Key::End, C('G')], "End G", Action::Last, "last stage"),
+    bind(
+        &[Key::PageUp],
+        "PgUp",
+        Action::PageUp,
+        "scroll the details up",
+    ),
+    bind(
+        &[Key::PageDown],
+        "PgDn",
+        Action::PageDown,
+        "scroll the details down",
+    ),
+    bind(
+        &[C('[')],
+        "[",
+        Action::PrevCopy,
+        "previous copy of a repeated request",
+    ),
+    bind(
+        &[C(']')],
+        "]",
+        Action::NextCopy,
+        "next copy of a repeated request",
+    ),
+];
+
+/// Keys of the Tenant schema view.
+pub const ERD: &[Binding] = &[
+    bind(&[Key::Up, C('k')], "↑ k", Action::Up, "move up"),
+    bind(&[Key::Down, C('j')], "↓ j", Action::Down, "move down"),
+    bind(
+        &[Key::Left, C('h')],
+        "← h",
+        Action::Left,
+        "focus the table list (rows: scroll left)",
+    ),
+    bind(
+        &[Key::Right, C('l')],
+        "→ l",
+        Action::Right,
+        "focus the columns (rows: scroll right)",
+    ),
+    bind(
+        &[Key::Enter],
+        "Enter",
+        Action::Enter,
+        "open the table / follow the foreign key",
+    ),
+    bind(
+        &[Key::Backspace],
+        "Backspace",
+        Action::Back,
+        "go back (breadcrumb)",
+    ),
+    bind(
+        &[C('/')],
+        "/",
+        Action::StartFilter,
+        "filter tables (type, then Enter or Esc)",
+    ),
+    bind(&[C('r')], "r", Action::ToggleRows, "schema ⇄ real rows"),
+    bind(
+        &[C('t')],
+        "t",
+        Action::CycleTenant,
+        "rows of tenant 1, 2, … or of all tenants",
+    ),
+    bind(&[Key::PageUp], "PgUp", Action::PageUp, "page up"),
+    bind(&[Key::PageDown], "PgDn", Action::PageDown, "page down"),
+];
+
+/// Keys of the Broker queue view.
+pub const BROKER: &[Binding] = &[
+    bind(&[Key::Up, C('k')], "↑ k", Action::Up, "previous topic"),
+    bind(&[Key::Down, C('j')], "↓ j", Action::Down, "next topic"),
+    bind(
+        &[C('+'), C('=')],
+        "+",
+        Action::RateUp,
+        "more traffic (rate ×1.5)",
+    ),
+    bind(&[C('-')], "-", Action::RateDown, "less traffic (rate ÷1.5)"),
+    bind(
+        &[C('w')],
+        "w",
+        Action::AddWorker,
+        "add a worker to the topic's pool",
+    ),
+    bind(
+        &[C('W')],
+        "W",
+        Action::RemoveWorker,
+        "retire a worker after its current message",
+    ),
+    bind(
+        &[C('K')],
+        "K",
+        Action::KillWorker,
+        "kill a worker (restarts after 30 s; its message is redelivered)",
+    ),
+    bind(
+        &[C('d')],
+        "d",
+        Action::SlowDatabase,
+        "slow the database: +50 ms per query for 30 s",
+    ),
+    bind(&[C('c')], "c", Action::FlushCache, "flush the read cache"),
+    bind(
+        &[C('x')],
+        "x",
+        Action::PoisonMessage,
+        "inject a poison message into the topic",
+    ),
+    bind(
+        &[Key::Enter],
+        "Enter",
+        Action::Enter,
+        "fire one real payment request and follow its message",
+    ),
+];
+
+/// Keys of the Logs view.
+pub const LOGS: &[Binding] = &[
+    bind(
+        &[Key::Up, C('k')],
+        "↑ k",
+        Action::Up,
+        "scroll up (stops following)",
+    ),
+    bind(&[Key::Down, C('j')], "↓ j", Action::Down, "scroll down"),
+    bind(&[Key::PageUp], "PgUp", Action::PageUp, "page up"),
+    bind(&[Key::PageDown], "PgDn", Action::PageDown, "page down"),
+    bind(&[Key::Home, C('g')], "Home g", Action::First, "oldest line"),
+    bind(
+        &[Key::End, C('G')],
+        "End G",
+        Action::Last,
+        "newest line, follow",
+    ),
+    bind(
+        &[C('f')],
+        "f",
+        Action::ToggleFollow,
+        "follow new lines on / off",
+    ),
+    bind(
+        &[C('l')],
+        "l",
+        Action::CycleLevel,
+        "level filter: debug → info → warn → error",
+    ),
+];
+
+/// Keys while typing the ERD table filter.
+pub const FILTER: &[Binding] = &[
+    bind(&[], "letters", Action::FilterChar('a'), "type the filter"),
+    bind(
+        &[Key::Backspace],
+        "Backspace",
+        Action::FilterBackspace,
+        "delete a character",
+    ),
+    bind(
+        &[Key::Enter, Key::Esc],
+        "Enter Esc",
+        Action::FilterDone,
+        "stop typing",
+    ),
+    bind(&[Key::CtrlC], "Ctrl-C", Action::Quit, "quit"),
+];
+
+/// The view's own table.
+pub fn view_bindings(tab: Tab) -> &'static [Binding] {
+    match tab {
+        Tab::Lifecycle => LIFECYCLE,
+        Tab::Erd => ERD,
+        Tab::Broker => BROKER,
+        Tab::Logs => LOGS,
+    }
+}
+
+/// What the input is going to right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyContext {
+    /// The visible view.
+    pub tab: Tab,
+    /// The help overlay is open.
+    pub help_open: bool,
+    /// The ERD filter is being typed.
+    pub filtering: bool,
+}
+
+fn find(table: &[Binding], key: Key) -> Option<Action> {
+    table
+        .iter()
+        .find(|b| b.keys.contains(&key))
+        .map(|b| b.action)
+}
+
+/// The action of `key` in `context`, if any.
+pub fn action_for(context: KeyContext, key: Key) -> Option<Action> {
+    if context.filtering {
+        return match key {
+            Key::Char(c) if !c.is_control() => Some(Action::FilterChar(c)),
+            other => find(FILTER, other),
+        };
+    }
+    if context.help_open {
+        // Any key closes the overlay; the global keys still work.
+        return Some(find(GLOBAL, key).unwrap_or(Action::CloseOverlay));
+    }
+    find(view_bindings(context.tab), key).or_else(|| find(GLOBAL, key))
+}
+
+/// The help of the current context: (section title, bindings), the view's keys first.
+pub fn help_for(context: KeyContext) -> Vec<(&'static str, &'static [Binding])> {
+    if context.filtering {
+        return vec![("Typing a filter", FILTER)];
+    }
+    vec![
+        (context.tab.title(), view_bindings(context.tab)),
+        ("Everywhere", GLOBAL),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(tab: Tab) -> KeyContext {
+        KeyContext {
+            tab,
+            help_open: false,
+            filtering: false,
+        }
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_in_a_view_or_shadows_a_global_key_unintentionally() {
+        for tab in Tab::ALL {
+            let view = view_bindings(tab);
+            let mut seen: Vec<Key> = Vec::new();
+            for binding in view {
+                for key in binding.keys {
+                    assert!(!seen.contains(key), "{key:?} bound twice in {tab:?}");
+                    seen.push(*key);
+                    assert!(
+                        find(GLOBAL, *key).is_none(),
+                        "{key:?} of {tab:?} hides a global key"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn quit_works_from_every_view_and_from_the_help() {
+        for tab in Tab::ALL {
+            assert_eq!(action_for(ctx(tab), Key::Char('q')), Some(Action::Quit));
+            assert_eq!(action_for(ctx(tab), Key::CtrlC), Some(Action::Quit));
+            let help = KeyContext {
+                help_open: true,
+                ..ctx(tab)
+            };
+            assert_eq!(action_for(help, Key::Char('q')), Some(Action::Quit));
+            assert_eq!(action_for(help, Key::Char('x')), Some(Action::CloseOverlay));
+        }
+    }
+
+    #[test]
+    fn typing_a_filter_takes_letters_but_ctrl_c_still_quits() {
+        let typing = KeyContext {
+            filtering: true,
+            ..ctx(Tab::Erd)
+        };
+        assert_eq!(
+            action_for(typing, Key::Char('q')),
+            Some(Action::FilterChar('q'))
+        );
+        assert_eq!(action_for(typing, Key::CtrlC), Some(Action::Quit));
+        assert_eq!(action_for(typing, Key::Esc), Some(Action::FilterDone));
+    }
+
+    #[test]
+    fn destructive_keys_are_capitals_and_differ_from_navigation() {
+        assert_eq!(
+            action_for(ctx(Tab::Broker), Key::Char('K')),
+            Some(Action::KillWorker)
+        );
+        assert_eq!(
+            action_for(ctx(Tab::Broker), Key::Char('k')),
+            Some(Action::Up)
+        );
+    }
+
+    #[test]
+    fn key_events_map_to_keys() {
+        let press = |code, modifiers| KeyEvent::new(code, modifiers);
+        assert_eq!(
+            Key::from_event(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Key::CtrlC)
+        );
+        assert_eq!(
+            Key::from_event(&press(KeyCode::Char('K'), KeyModifiers::SHIFT)),
+            Some(Key::Char('K'))
+        );
+        assert_eq!(
+            Key::from_event(&press(KeyCode::Char('x'), KeyModifiers::CONTROL)),
+            None
+        );
+        let mut release = press(KeyCode::Char('q'), KeyModifiers::NONE);
+        release.kind = KeyEventKind::Release;
+        assert_eq!(Key::from_event(&release), None);
+    }
+}

@@ -1,0 +1,403 @@
+//! The whole UI state and its two entry points: [`AppState::update`] for user actions and
+//! [`AppState::apply`] for engine updates.
+//!
+//! ```text
+//!   key ─▶ keymap ─▶ Action ─▶ update() ─▶ Vec<EngineCommand> ─▶ engine thread
+//!   engine thread ─▶ EngineUpdate ─▶ apply()
+//!   draw(&AppState) reads only
+//! ```
+//!
+//! Each view keeps its own state in a submodule; this one holds what the views share (the
+//! scenario, the latest snapshot, the pause) and routes actions to the visible view.
+
+pub mod broker;
+pub mod erd;
+pub mod lifecycle;
+pub mod logs;
+
+use std::sync::Arc;
+
+use self::broker::BrokerState;
+use self::erd::{ErdState, RowsView};
+use self::lifecycle::LifecycleState;
+use self::logs::LogsState;
+use super::action::{Action, Tab};
+use super::engine_link::{EngineCommand, EngineUpdate, Origin};
+use super::keymap::{self, Key, KeyContext};
+use super::theme::Theme;
+use crate::engine::Mode;
+use crate::engine::sim::Snapshot;
+use crate::scenario::Scenario;
+use crate::topology::Topology;
+
+/// Lowest and highest traffic-rate multiplier the `+`/`-` keys reach.
+pub const RATE_RANGE: (f64, f64) = (0.1, 20.0);
+
+/// Everything the screen shows.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The scenario running.
+    pub scenario: Arc<Scenario>,
+    /// Its stage graph.
+    pub topology: Arc<Topology>,
+    /// Colours.
+    pub theme: Theme,
+    /// Live or virtual clock.
+    pub mode: Mode,
+    /// The visible view.
+    pub tab: Tab,
+    /// The key overlay is open.
+    pub help: bool,
+    /// The user asked to quit.
+    pub quit: bool,
+    /// Generated traffic is paused (rate ×0).
+    pub paused: bool,
+    /// The traffic-rate multiplier chosen with `+`/`-` (restored on resume).
+    pub rate: f64,
+    /// The latest engine snapshot.
+    pub snapshot: Option<Snapshot>,
+    /// A one-line message for the status bar (feedback to the last key).
+    pub notice: Option<String>,
+    /// The engine stopped (with the reason).
+    pub engine_stopped: Option<String>,
+    /// Terminal size (columns, rows), for paging.
+    pub size: (u16, u16),
+    /// Request lifecycle view.
+    pub lifecycle: LifecycleState,
+    /// Tenant schema view.
+    pub erd: ErdState,
+    /// Broker queue view.
+    pub broker: BrokerState,
+    /// Logs view.
+    pub logs: LogsState,
+}
+
+impl AppState {
+    /// The state at start, before any engine update.
+    pub fn new(scenario: Arc<Scenario>, theme: Theme, mode: Mode) -> Self {
+        Self {
+            topology: Arc::new(Topology::new(&scenario)),
+            lifecycle: LifecycleState::new(&scenario),
+            erd: ErdState::new(scenario.clone()),
+            broker: BrokerState::default(),
+            logs: LogsState::default(),
+            scenario,
+            theme,
+            mode,
+            tab: Tab::Lifecycle,
+            help: false,
+            quit: false,
+            paused: false,
+            rate: 1.0,
+            snapshot: None,
+            notice: None,
+            engine_stopped: None,
+            size: (80, 24),
+        }
+    }
+
+    /// What keys go to right now.
+    pub fn key_context(&self) -> KeyContext {
+        KeyContext {
+            tab: self.tab,
+            help_open: self.help,
+            filtering: self.tab == Tab::Erd && self.erd.filtering,
+        }
+    }
+
+    /// Reads a key: looks it up in the keymap and applies its action.
+    pub fn handle_key(&mut self, key: Key) -> Vec<EngineCommand> {
+        match keymap::action_for(self.key_context(), key) {
+            Some(action) => self.update(action),
+            None => Vec::new(),
+        }
+    }
+
+    /// Applies a user action; returns the commands for the engine.
+    pub fn update(&mut self, action: Action) -> Vec<EngineCommand> {
+        self.notice = None;
+        match action {
+            Action::Quit => {
+                self.quit = true;
+                Vec::new()
+            }
+            Action::ToggleHelp => {
+                self.help = !self.help;
+                Vec::new()
+            }
+            Action::CloseOverlay => {
+                self.help = false;
+                Vec::new()
+            }
+            Action::NextTab => self.go_to(self.tab.next()),
+            Action::PrevTab => self.go_to(self.tab.prev()),
+            Action::GoTo(tab) => self.go_to(tab),
+            Action::TogglePause => {
+                self.paused = !self.paused;
+                self.notice = Some(if self.paused {
+                    "traffic paused: generators at ×0; workers keep draining the queues".into()
+                } else {
+                    format!("traffic resumed at ×{:.2}", self.rate)
+                });
+                vec![EngineCommand::SetRate(self.effective_rate())]
+            }
+            Action::RateUp | Action::RateDown => {
+                let factor = if action == Action::RateUp {
+                    1.5
+                } else {
+                    1.0 / 1.5
+                };
+                self.rate = (self.rate * factor).clamp(RATE_RANGE.0, RATE_RANGE.1);
+                if self.paused {
+                    self.notice = Some(format!(
+                        "rate ×{:.2} applies when traffic resumes (Space)",
+                        self.rate
+                    ));
+                    Vec::new()
+                } else {
+                    self.notice = Some(format!("traffic rate ×{:.2}", self.rate));
+                    vec![EngineCommand::SetRate(self.rate)]
+                }
+            }
+            other => self.update_view(other),
+        }
+    }
+
+    fn effective_rate(&self) -> f64 {
+        if self.paused { 0.0 } else { self.rate }
+    }
+
+    fn go_to(&mut self, tab: Tab) -> Vec<EngineCommand> {
+        self.tab = tab;
+        self.help = false;
+        match tab {
+            Tab::Erd => self.erd.rows_request().into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn update_view(&mut self, action: Action) -> Vec<EngineCommand> {
+        match self.tab {
+            Tab::Lifecycle => self.lifecycle.update(action),
+            Tab::Erd => self.erd.update(action),
+            Tab::Broker => {
+                self.notice = self.broker.pool_missing(action, &self.scenario);
+                let commands = self.broker.update(action, &self.scenario);
+                if self.notice.is_none() {
+                    self.notice = broker_feedback(action);
+                }
+                commands
+            }
+            Tab::Logs => {
+                let height = usize::from(self.size.1.saturating_sub(5));
+                self.logs.update(action, height);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Applies an engine update.
+    pub fn apply(&mut self, update: EngineUpdate) {
+        match update {
+            EngineUpdate::Snapshot(snapshot) => self.snapshot = Some(*snapshot),
+            EngineUpdate::Events(events) => {
+                self.logs.push_events(events.iter());
+                self.broker.push_events(events);
+            }
+            EngineUpdate::Logs(lines) => self.logs.push(lines),
+            EngineUpdate::Sent { id, origin, result } => match origin {
+                Origin::Lifecycle => self.lifecycle.receive(id, result),
+                Origin::Broker => self.broker.receive_payment(result),
+            },
+            EngineUpdate::Rows {
+                table,
+                tenant,
+                result,
+            } => self.erd.receive_rows(RowsView {
+                table,
+                tenant,
+                result,
+            }),
+            EngineUpdate::Notice(message) => self.notice = Some(message),
+        }
+    }
+
+    /// Records the terminal size (for paging in the views).
+    pub fn resize(&mut self, columns: u16, rows: u16) {
+        self.size = (columns, rows);
+    }
+
+    /// Requests per second in the last full second, from the snapshot's series.
+    pub fn requests_per_second(&self) -> u64 {
+        self.snapshot
+            .as_ref()
+            .and_then(|s| s.series.last())
+            .map_or(0, |s| s.requests)
+    }
+
+    /// Error responses (status ≥ 400) so far.
+    pub fn error_count(&self) -> u64 {
+        self.snapshot.as_ref().map_or(0, |s| {
+            s.requests
+                .by_status
+                .iter()
+                .filter(|(status, _)| status.parse::<u16>().is_ok_and(|s| s >= 400))
+                .map(|(_, n)| n)
+                .sum()
+        })
+    }
+}
+
+fn broker_feedback(action: Action) -> Option<String> {
+    let text = match action {
+        Action::AddWorker => "adding a worker…",
+        Action::RemoveWorker => "retiring a worker after its current message…",
+        Action::KillWorker => {
+            "killing a worker: its message comes back when the lease expires (restart in 30 s)"
+        }
+        Action::SlowDatabase => "database +50 ms per query for 30 s",
+        Action::FlushCache => "flushing the read cache: the next reads miss",
+        Action::PoisonMessage => "publishing a poison message: watch it retry, then dead-letter",
+        Action::Enter => "firing a payment: watch its message (highlighted) through the broker",
+        _ => return None,
+    };
+    Some(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{DEFAULT_SCENARIO, load_str};
+
+    fn state() -> AppState {
+        let scenario = load_str("saas.toml", DEFAULT_SCENARIO).expect("default scenario");
+        AppState::new(scenario, Theme::new(crate::cli::Theme::Dark), Mode::Virtual)
+    }
+
+    #[test]
+    fn tabs_cycle_by_number_and_tab() {
+        let mut s = state();
+        s.handle_key(Key::Char('3'));
+        assert_eq!(s.tab, Tab::Broker);
+        s.handle_key(Key::Tab);
+        assert_eq!(s.tab, Tab::Logs);
+        s.handle_key(Key::Tab);
+        assert_eq!(s.tab, Tab::Lifecycle);
+        s.handle_key(Key::BackTab);
+        assert_eq!(s.tab, Tab::Logs);
+    }
+
+    #[test]
+    fn space_pauses_and_restores_the_chosen_rate() {
+        let mut s = state();
+        s.handle_key(Key::Char('3'));
+        assert_eq!(
+            s.handle_key(Key::Char('+')),
+            vec![EngineCommand::SetRate(1.5)]
+        );
+        assert_eq!(
+            s.handle_key(Key::Char(' ')),
+            vec![EngineCommand::SetRate(0.0)]
+        );
+        assert!(s.paused);
+        assert!(
+            s.handle_key(Key::Char('-')).is_empty(),
+            "no change while paused"
+        );
+        assert_eq!(
+            s.handle_key(Key::Char(' ')),
+            vec![EngineCommand::SetRate(1.0)]
+        );
+    }
+
+    #[test]
+    fn enter_in_the_lifecycle_view_sends_the_selected_sample() {
+        let mut s = state();
+        s.handle_key(Key::Char('j'));
+        let commands = s.handle_key(Key::Enter);
+        assert_eq!(
+            commands,
+            vec![EngineCommand::SendNamed {
+                id: "alice-lists-projects-again".into(),
+                origin: Origin::Lifecycle
+            }]
+        );
+        assert!(s.lifecycle.pending.is_some());
+    }
+
+    #[test]
+    fn following_a_foreign_key_and_going_back() {
+        let mut s = state();
+        s.handle_key(Key::Char('2'));
+        // tenants → roles → users: users has tenant_id and role_id foreign keys.
+        s.handle_key(Key::Char('/'));
+        for c in "users".chars() {
+            s.handle_key(Key::Char(c));
+        }
+        s.handle_key(Key::Enter);
+        assert_eq!(s.erd.current_name(), "users");
+        s.handle_key(Key::Enter); // focus the columns
+        let fk = s
+            .erd
+            .current()
+            .and_then(|t| t.columns.iter().position(|c| c.references.is_some()))
+            .expect("users has a foreign key");
+        for _ in 0..fk {
+            s.handle_key(Key::Char('j'));
+        }
+        s.handle_key(Key::Enter);
+        assert_ne!(s.erd.current_name(), "users");
+        assert_eq!(s.erd.trail.len(), 2);
+        s.handle_key(Key::Backspace);
+        assert_eq!(s.erd.current_name(), "users");
+    }
+
+    #[test]
+    fn the_rows_tab_asks_for_rows_once_per_table_and_tenant() {
+        let mut s = state();
+        s.handle_key(Key::Char('2'));
+        let first = s.handle_key(Key::Char('r'));
+        assert!(matches!(
+            first.as_slice(),
+            [EngineCommand::Rows { tenant: None, .. }]
+        ));
+        let tenant = s.handle_key(Key::Char('t'));
+        assert!(matches!(
+            tenant.as_slice(),
+            [EngineCommand::Rows {
+                tenant: Some(1),
+                ..
+            }]
+        ));
+        assert!(s.handle_key(Key::Char('j')).is_empty());
+    }
+
+    #[test]
+    fn broker_keys_act_on_the_selected_topics_pool() {
+        let mut s = state();
+        s.handle_key(Key::Char('3'));
+        let commands = s.handle_key(Key::Char('w'));
+        assert_eq!(
+            commands,
+            vec![EngineCommand::AddWorker("payment-processor".into())]
+        );
+        assert!(matches!(
+            s.handle_key(Key::Char('K')).as_slice(),
+            [EngineCommand::Inject(
+                crate::scenario::FaultAction::KillWorkers { .. },
+                Some(_)
+            )]
+        ));
+    }
+
+    #[test]
+    fn q_quits_and_help_toggles() {
+        let mut s = state();
+        s.handle_key(Key::Char('?'));
+        assert!(s.help);
+        s.handle_key(Key::Char('?'));
+        assert!(!s.help);
+        s.handle_key(Key::Char('q'));
+        assert!(s.quit);
+    }
+}

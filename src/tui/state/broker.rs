@@ -1,0 +1,215 @@
+//! State of the Broker queue view: the selected topic, the event stream and the payment being
+//! followed.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::engine::broker::{BrokerEvent, MessageId};
+use crate::engine::sim::EngineEvent;
+use crate::engine::trace::Trace;
+use crate::engine::workers::WorkerState;
+use crate::scenario::{FaultAction, Scenario, StageKind};
+
+use super::super::action::Action;
+use super::super::engine_link::{EngineCommand, Origin};
+
+/// Events kept for the stream.
+pub const EVENTS_KEPT: usize = 500;
+
+/// The request `Enter` fires.
+pub const PAYMENT_REQUEST: &str = "alice-pays-invoice";
+
+/// How long a killed worker stays dead and a slowed database stays slow.
+pub const FAULT_FOR: Duration = Duration::from_secs(30);
+
+/// Extra milliseconds per query of the `d` fault.
+pub const SLOW_DB_MS: f64 = 50.0;
+
+/// A payment fired from this view, and what became of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Followed {
+    /// HTTP status of the request.
+    pub status: u16,
+    /// Messages it published: (topic, id, event).
+    pub messages: Vec<(String, MessageId, String)>,
+}
+
+/// The Broker view's state.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerState {
+    /// Selected topic (scenario order).
+    pub selected: usize,
+    /// The event stream, oldest first.
+    pub events: VecDeque<EngineEvent>,
+    /// A payment request on its way.
+    pub payment_pending: bool,
+    /// The last payment fired and the messages to follow.
+    pub followed: Option<Followed>,
+    /// Why the last payment could not be sent.
+    pub error: Option<String>,
+}
+
+impl BrokerState {
+    /// Applies an action; returns the engine commands it needs. Rate keys are handled by the
+    /// app state (they share the pause).
+    pub fn update(&mut self, action: Action, scenario: &Scenario) -> Vec<EngineCommand> {
+        let topics = scenario.topics.len();
+        let topic = scenario.topics.get(self.selected).map(|t| t.name.clone());
+        let pool = topic.as_ref().and_then(|topic| {
+            scenario
+                .workers
+                .iter()
+                .find(|w| &w.topic == topic)
+                .map(|w| w.name.clone())
+        });
+        match action {
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down => self.selected = (self.selected + 1).min(topics.saturating_sub(1)),
+            Action::First => self.selected = 0,
+            Action::Last => self.selected = topics.saturating_sub(1),
+            Action::AddWorker => return pool.map(EngineCommand::AddWorker).into_iter().collect(),
+            Action::RemoveWorker => {
+                return pool.map(EngineCommand::RemoveWorker).into_iter().collect();
+            }
+            Action::KillWorker => {
+                return pool
+                    .map(|pool| {
+                        EngineCommand::Inject(
+                            FaultAction::KillWorkers { pool, count: 1 },
+                            Some(FAULT_FOR),
+                        )
+                    })
+                    .into_iter()
+                    .collect();
+            }
+            Action::SlowDatabase => {
+                return vec![EngineCommand::Inject(
+                    FaultAction::SlowDatabase {
+                        extra_ms: SLOW_DB_MS,
+                    },
+                    Some(FAULT_FOR),
+                )];
+            }
+            Action::FlushCache => {
+                return vec![EngineCommand::Inject(FaultAction::FlushCache, None)];
+            }
+            Action::PoisonMessage => {
+                // Into the selected topic if a pool consumes it, else into the first that has one.
+                let consumed = |name: &str| scenario.workers.iter().any(|w| w.topic == name);
+                let target = topic
+                    .filter(|t| consumed(t))
+                    .or_else(|| scenario.workers.first().map(|w| w.topic.clone()));
+                return target
+                    .map(|topic| EngineCommand::Inject(FaultAction::PoisonMessage { topic }, None))
+                    .into_iter()
+                    .collect();
+            }
+            Action::Enter if scenario.request(PAYMENT_REQUEST).is_some() => {
+                self.payment_pending = true;
+                self.error = None;
+                return vec![EngineCommand::SendNamed {
+                    id: PAYMENT_REQUEST.to_string(),
+                    origin: Origin::Broker,
+                }];
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// Why a pool key does nothing on the selected topic, if it does not.
+    pub fn pool_missing(&self, action: Action, scenario: &Scenario) -> Option<String> {
+        let topic = scenario.topics.get(self.selected)?;
+        let needs_pool = matches!(
+            action,
+            Action::AddWorker | Action::RemoveWorker | Action::KillWorker
+        );
+        let has_pool = scenario.workers.iter().any(|w| w.topic == topic.name);
+        (needs_pool && !has_pool).then(|| {
+            format!(
+                "no worker pool consumes {}: select a topic with workers (j/k)",
+                topic.name
+            )
+        })
+    }
+
+    /// Appends events, keeping the newest [`EVENTS_KEPT`]. Routine worker transitions (idle ⇄
+    /// busy, several per message) are left out: the worker grid shows them.
+    pub fn push_events(&mut self, events: impl IntoIterator<Item = EngineEvent>) {
+        for event in events.into_iter().filter(worth_listing) {
+            if self.events.len() == EVENTS_KEPT {
+                self.events.pop_front();
+            }
+            self.events.push_back(event);
+        }
+    }
+
+    /// Takes the trace of a fired payment and remembers its messages to follow.
+    pub fn receive_payment(&mut self, result: Result<Vec<Trace>, String>) {
+        self.payment_pending = false;
+        match result {
+            Ok(traces) => {
+                if let Some(trace) = traces.last() {
+                    self.followed = Some(Followed {
+                        status: trace.status,
+                        messages: published_messages(trace),
+                    });
+                }
+            }
+            Err(error) => self.error = Some(error),
+        }
+    }
+
+    /// Whether `event` concerns a followed message.
+    pub fn is_followed(&self, event: &EngineEvent) -> bool {
+        let Some(followed) = &self.followed else {
+            return false;
+        };
+        let EngineEvent::Broker { event, .. } = event else {
+            return false;
+        };
+        let (topic, id) = match event {
+            BrokerEvent::Published { topic, id, .. }
+            | BrokerEvent::Acked { topic, id, .. }
+            | BrokerEvent::Retried { topic, id, .. }
+            | BrokerEvent::DeadLettered { topic, id, .. }
+            | BrokerEvent::LeaseExpired { topic, id, .. } => (topic, id),
+            BrokerEvent::Rejected { .. } => return false,
+        };
+        followed
+            .messages
+            .iter()
+            .any(|(t, i, _)| t == topic && i == id)
+    }
+}
+
+/// Whether the event stream lists `event`.
+pub fn worth_listing(event: &EngineEvent) -> bool {
+    match event {
+        EngineEvent::Worker { change, .. } => matches!(change.state, WorkerState::Crashed),
+        _ => true,
+    }
+}
+
+/// The messages a request's publish stage put on the broker: (topic, id, event).
+pub fn published_messages(trace: &Trace) -> Vec<(String, MessageId, String)> {
+    trace
+        .stage(StageKind::BrokerPublish)
+        .and_then(|s| s.detail.get("published"))
+        .and_then(Value::as_array)
+        .map(|published| {
+            published
+                .iter()
+                .filter_map(|m| {
+                    Some((
+                        m.get("topic")?.as_str()?.to_string(),
+                        m.get("id")?.as_u64()?,
+                        m.get("event")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,348 @@
+//! State of the Tenant schema (ERD) view: the table list with its filter, the selected table's
+//! columns and foreign keys with a breadcrumb of followed keys, and the real rows.
+
+use std::sync::Arc;
+
+use crate::engine::store::QueryRecord;
+use crate::scenario::{Scenario, Table};
+
+use super::super::action::Action;
+use super::super::engine_link::EngineCommand;
+
+/// Which pane has the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErdFocus {
+    /// The table list.
+    #[default]
+    Tables,
+    /// The selected table's columns and incoming keys.
+    Columns,
+}
+
+/// What the right side shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErdMode {
+    /// Columns, keys and indexes.
+    #[default]
+    Schema,
+    /// The rows in the embedded database.
+    Rows,
+}
+
+/// A foreign key pointing at the selected table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingKey {
+    /// Referencing table.
+    pub table: String,
+    /// Referencing column.
+    pub column: String,
+    /// Referenced column of the selected table.
+    pub target: String,
+}
+
+/// Rows read from the database.
+#[derive(Debug, Clone)]
+pub struct RowsView {
+    /// Table.
+    pub table: String,
+    /// Tenant, or `None` for all.
+    pub tenant: Option<i64>,
+    /// The query and its rows, or the error.
+    pub result: Result<QueryRecord, String>,
+}
+
+/// The Tenant schema view's state.
+#[derive(Debug, Clone)]
+pub struct ErdState {
+    scenario: Arc<Scenario>,
+    /// Filter text.
+    pub filter: String,
+    /// The filter is being typed.
+    pub filtering: bool,
+    /// The pane with the keyboard.
+    pub focus: ErdFocus,
+    /// Schema or rows.
+    pub mode: ErdMode,
+    /// Tables visited by following keys; the last is the one shown.
+    pub trail: Vec<String>,
+    /// Selected column (or incoming key, after the columns).
+    pub item: usize,
+    /// Tenant whose rows are shown, or `None` for all.
+    pub tenant: Option<i64>,
+    /// The rows last read.
+    pub rows: Option<RowsView>,
+    /// Rows asked for and not back yet.
+    pub rows_pending: Option<(String, Option<i64>)>,
+    /// First row shown.
+    pub row_scroll: usize,
+    /// First column shown (rows view).
+    pub column_offset: usize,
+}
+
+const PAGE: usize = 10;
+
+impl ErdState {
+    /// The view of `scenario`, on its first table.
+    pub fn new(scenario: Arc<Scenario>) -> Self {
+        let first = scenario
+            .tables
+            .first()
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        Self {
+            scenario,
+            filter: String::new(),
+            filtering: false,
+            focus: ErdFocus::Tables,
+            mode: ErdMode::Schema,
+            trail: vec![first],
+            item: 0,
+            tenant: None,
+            rows: None,
+            rows_pending: None,
+            row_scroll: 0,
+            column_offset: 0,
+        }
+    }
+
+    /// The name of the table shown.
+    pub fn current_name(&self) -> &str {
+        self.trail.last().map_or("", String::as_str)
+    }
+
+    /// The table shown.
+    pub fn current(&self) -> Option<&Table> {
+        self.scenario.table(self.current_name())
+    }
+
+    /// The tables the filter lets through, in scenario order.
+    pub fn visible_tables(&self) -> Vec<&Table> {
+        let filter = self.filter.to_lowercase();
+        self.scenario
+            .tables
+            .iter()
+            .filter(|t| filter.is_empty() || t.name.to_lowercase().contains(&filter))
+            .collect()
+    }
+
+    /// Foreign keys of other tables (or this one) pointing at `table`.
+    pub fn incoming(&self, table: &str) -> Vec<IncomingKey> {
+        self.scenario
+            .tables
+            .iter()
+            .flat_map(|t| {
+                t.columns.iter().filter_map(move |c| {
+                    let fk = c.references.as_ref()?;
+                    (fk.table == table).then(|| IncomingKey {
+                        table: t.name.clone(),
+                        column: c.name.clone(),
+                        target: fk.column.clone(),
+                    })
+                })
+            })
+            .collect()
+    }
+
+    fn item_count(&self) -> usize {
+        self.current().map_or(0, |t| t.columns.len()) + self.incoming(self.current_name()).len()
+    }
+
+    /// Shows `table` (following a key or picking it in the list), selecting `column` if given.
+    fn open(&mut self, table: &str, column: Option<&str>, remember: bool) {
+        let Some(target) = self.scenario.table(table) else {
+            return;
+        };
+        let item = column
+            .and_then(|c| target.columns.iter().position(|col| col.name == c))
+            .unwrap_or(0);
+        if remember {
+            if self.current_name() != table {
+                self.trail.push(table.to_string());
+            }
+        } else {
+            self.trail = vec![table.to_string()];
+        }
+        if !self.visible_tables().iter().any(|t| t.name == table) {
+            self.filter.clear();
+        }
+        self.item = item;
+        self.row_scroll = 0;
+        self.column_offset = 0;
+    }
+
+    fn list_position(&self) -> usize {
+        self.visible_tables()
+            .iter()
+            .position(|t| t.name == self.current_name())
+            .unwrap_or(0)
+    }
+
+    fn move_in_list(&mut self, to: impl Fn(usize, usize) -> usize) {
+        let names: Vec<String> = self
+            .visible_tables()
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        if names.is_empty() {
+            return;
+        }
+        let position = to(self.list_position(), names.len() - 1).min(names.len() - 1);
+        self.open(&names[position], None, false);
+    }
+
+    fn move_item(&mut self, to: impl Fn(usize, usize) -> usize) {
+        let last = self.item_count().saturating_sub(1);
+        self.item = to(self.item, last).min(last);
+    }
+
+    fn follow(&mut self) {
+        let Some(table) = self.current() else { return };
+        let columns = table.columns.len();
+        if self.item < columns {
+            if let Some(fk) = table.columns[self.item].references.clone() {
+                self.open(&fk.table, Some(&fk.column), true);
+            }
+        } else if let Some(key) = self
+            .incoming(self.current_name())
+            .get(self.item - columns)
+            .cloned()
+        {
+            self.open(&key.table, Some(&key.column), true);
+        }
+    }
+
+    /// Applies an action; returns the engine commands it needs.
+    pub fn update(&mut self, action: Action) -> Vec<EngineCommand> {
+        match (action, self.mode, self.focus) {
+            (Action::StartFilter, _, _) => {
+                self.filtering = true;
+                self.focus = ErdFocus::Tables;
+            }
+            (Action::FilterChar(c), _, _) => {
+                self.filter.push(c);
+                self.snap_to_filter();
+            }
+            (Action::FilterBackspace, _, _) => {
+                self.filter.pop();
+                self.snap_to_filter();
+            }
+            (Action::FilterDone, _, _) => self.filtering = false,
+            (Action::ToggleRows, mode, _) => {
+                self.mode = match mode {
+                    ErdMode::Schema => ErdMode::Rows,
+                    ErdMode::Rows => ErdMode::Schema,
+                };
+                // Traffic writes rows all the time: read them afresh each time the tab opens.
+                self.rows = None;
+                self.row_scroll = 0;
+            }
+            (Action::CycleTenant, _, _) => {
+                let ids: Vec<i64> = self.scenario.tenants.iter().map(|t| t.id).collect();
+                self.tenant = match self.tenant {
+                    None => ids.first().copied(),
+                    Some(id) => ids.iter().skip_while(|&&t| t != id).nth(1).copied(),
+                };
+                self.mode = ErdMode::Rows;
+                self.row_scroll = 0;
+            }
+            (Action::Back, _, _) => {
+                if self.trail.len() > 1 {
+                    self.trail.pop();
+                    self.item = 0;
+                    self.row_scroll = 0;
+                    self.column_offset = 0;
+                }
+            }
+            (Action::Up, ErdMode::Rows, _) => self.row_scroll = self.row_scroll.saturating_sub(1),
+            (Action::Down, ErdMode::Rows, _) => self.row_scroll = self.row_scroll.saturating_add(1),
+            (Action::PageUp, ErdMode::Rows, _) => {
+                self.row_scroll = self.row_scroll.saturating_sub(PAGE)
+            }
+            (Action::PageDown, ErdMode::Rows, _) => {
+                self.row_scroll = self.row_scroll.saturating_add(PAGE)
+            }
+            (Action::Left, ErdMode::Rows, _) => {
+                self.column_offset = self.column_offset.saturating_sub(1)
+            }
+            (Action::Right, ErdMode::Rows, _) => {
+                let columns = self.current().map_or(0, |t| t.columns.len());
+                self.column_offset = (self.column_offset + 1).min(columns.saturating_sub(1));
+            }
+            (Action::Enter, ErdMode::Rows, _) => self.mode = ErdMode::Schema,
+            (Action::Up, _, ErdFocus::Tables) => self.move_in_list(|p, _| p.saturating_sub(1)),
+            (Action::Down, _, ErdFocus::Tables) => self.move_in_list(|p, last| (p + 1).min(last)),
+            (Action::PageUp, _, ErdFocus::Tables) => {
+                self.move_in_list(|p, _| p.saturating_sub(PAGE))
+            }
+            (Action::PageDown, _, ErdFocus::Tables) => {
+                self.move_in_list(|p, last| (p + PAGE).min(last))
+            }
+            (Action::Right | Action::Enter, _, ErdFocus::Tables) => self.focus = ErdFocus::Columns,
+            (Action::Left, _, ErdFocus::Columns) => self.focus = ErdFocus::Tables,
+            (Action::Up, _, ErdFocus::Columns) => self.move_item(|i, _| i.saturating_sub(1)),
+            (Action::Down, _, ErdFocus::Columns) => self.move_item(|i, _| i + 1),
+            (Action::PageUp, _, ErdFocus::Columns) => self.move_item(|i, _| i.saturating_sub(PAGE)),
+            (Action::PageDown, _, ErdFocus::Columns) => self.move_item(|i, _| i + PAGE),
+            (Action::Enter, _, ErdFocus::Columns) => self.follow(),
+            _ => {}
+        }
+        self.rows_request().into_iter().collect()
+    }
+
+    fn snap_to_filter(&mut self) {
+        let first = self.visible_tables().first().map(|t| t.name.clone());
+        let shown = self
+            .visible_tables()
+            .iter()
+            .any(|t| t.name == self.current_name());
+        if let (false, Some(first)) = (shown, first) {
+            self.open(&first, None, false);
+        }
+    }
+
+    /// The rows query the Rows tab needs now, if its rows are not there or on their way.
+    pub fn rows_request(&mut self) -> Option<EngineCommand> {
+        if self.mode != ErdMode::Rows {
+            return None;
+        }
+        let want = (self.current_name().to_string(), self.tenant);
+        let have = self
+            .rows
+            .as_ref()
+            .is_some_and(|r| r.table == want.0 && r.tenant == want.1);
+        if have || self.rows_pending.as_ref() == Some(&want) {
+            return None;
+        }
+        self.rows_pending = Some(want.clone());
+        Some(EngineCommand::Rows {
+            table: want.0,
+            tenant: want.1,
+        })
+    }
+
+    /// Takes rows read from the database.
+    pub fn receive_rows(&mut self, rows: RowsView) {
+        if self
+            .rows_pending
+            .as_ref()
+            .is_some_and(|(t, n)| *t == rows.table && *n == rows.tenant)
+        {
+            self.rows_pending = None;
+        }
+        self.rows = Some(rows);
+    }
+
+    /// The rows of the table shown, if they are the ones read.
+    pub fn shown_rows(&self) -> Option<&RowsView> {
+        self.rows
+            .as_ref()
+            .filter(|r| r.table == self.current_name() && r.tenant == self.tenant)
+    }
+
+    /// Forgets the rows read so the next look reads them again (after writes).
+    pub fn invalidate_rows(&mut self) -> Option<EngineCommand> {
+        self.rows = None;
+        self.rows_pending = None;
+        self.rows_request()
+    }
+}

@@ -1,0 +1,187 @@
+//! State of the Request lifecycle view: the sample-request picker and the trace being stepped.
+
+use crate::engine::trace::{Outcome, Trace};
+use crate::scenario::Scenario;
+
+use super::super::action::Action;
+use super::super::engine_link::{EngineCommand, Origin};
+
+/// A request the picker offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Request id.
+    pub id: String,
+    /// Picker line.
+    pub title: String,
+    /// What to notice.
+    pub explain: String,
+    /// `METHOD path`.
+    pub line: String,
+    /// Copies sent at once.
+    pub repeat: u32,
+}
+
+/// The result of the last request sent from the picker.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// Request id.
+    pub id: String,
+    /// One trace per copy, in sending order.
+    pub traces: Vec<Trace>,
+    /// The copy shown.
+    pub copy: usize,
+    /// The stage shown (index into the copy's stages).
+    pub stage: usize,
+}
+
+impl Sent {
+    /// The copy shown.
+    pub fn trace(&self) -> Option<&Trace> {
+        self.traces.get(self.copy)
+    }
+}
+
+/// The Request lifecycle view's state.
+#[derive(Debug, Clone, Default)]
+pub struct LifecycleState {
+    /// The picker's requests (those marked `sample`).
+    pub samples: Vec<Sample>,
+    /// Selected picker line.
+    pub selected: usize,
+    /// A request on its way (its id).
+    pub pending: Option<String>,
+    /// The last result.
+    pub sent: Option<Sent>,
+    /// Why the last request could not be sent.
+    pub error: Option<String>,
+    /// Lines the detail pane is scrolled down.
+    pub detail_scroll: u16,
+}
+
+/// Lines one PgUp/PgDn moves the details.
+const PAGE: u16 = 8;
+
+impl LifecycleState {
+    /// The picker of `scenario`.
+    pub fn new(scenario: &Scenario) -> Self {
+        let samples = scenario
+            .requests
+            .iter()
+            .filter(|r| r.sample)
+            .map(|r| Sample {
+                id: r.id.clone(),
+                title: r.title.clone(),
+                explain: r.explain.clone(),
+                line: format!("{} {}", r.method, r.path),
+                repeat: r.repeat.max(1),
+            })
+            .collect();
+        Self {
+            samples,
+            ..Self::default()
+        }
+    }
+
+    /// The selected sample.
+    pub fn selected_sample(&self) -> Option<&Sample> {
+        self.samples.get(self.selected)
+    }
+
+    /// Applies a navigation action; returns the engine commands it needs.
+    pub fn update(&mut self, action: Action) -> Vec<EngineCommand> {
+        let last = self.samples.len().saturating_sub(1);
+        match action {
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down => self.selected = (self.selected + 1).min(last),
+            Action::Enter => {
+                if let Some(sample) = self.selected_sample() {
+                    let id = sample.id.clone();
+                    self.pending = Some(id.clone());
+                    self.error = None;
+                    return vec![EngineCommand::SendNamed {
+                        id,
+                        origin: Origin::Lifecycle,
+                    }];
+                }
+            }
+            Action::Left => self.step(|stage, _| stage.saturating_sub(1)),
+            Action::Right => self.step(|stage, last| (stage + 1).min(last)),
+            Action::First => self.step(|_, _| 0),
+            Action::Last => self.step(|_, last| last),
+            Action::PageUp => self.detail_scroll = self.detail_scroll.saturating_sub(PAGE),
+            Action::PageDown => self.detail_scroll = self.detail_scroll.saturating_add(PAGE),
+            Action::PrevCopy => self.pick_copy(|copy, _| copy.saturating_sub(1)),
+            Action::NextCopy => self.pick_copy(|copy, last| (copy + 1).min(last)),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn step(&mut self, to: impl Fn(usize, usize) -> usize) {
+        if let Some(sent) = &mut self.sent {
+            let last = sent.trace().map_or(0, |t| t.stages.len().saturating_sub(1));
+            let stage = to(sent.stage, last);
+            if stage != sent.stage {
+                sent.stage = stage;
+                self.detail_scroll = 0;
+            }
+        }
+    }
+
+    fn pick_copy(&mut self, to: impl Fn(usize, usize) -> usize) {
+        if let Some(sent) = &mut self.sent {
+            let last = sent.traces.len().saturating_sub(1);
+            sent.copy = to(sent.copy, last);
+            let stages = sent.trace().map_or(0, |t| t.stages.len());
+            sent.stage = sent.stage.min(stages.saturating_sub(1));
+            self.detail_scroll = 0;
+        }
+    }
+
+    /// Takes the traces of a request sent from the picker. Of a repeated request it shows the
+    /// first copy that was refused (the interesting one), else the last; it starts at the first
+    /// stage, so the learner walks the request from the edge in.
+    pub fn receive(&mut self, id: String, result: Result<Vec<Trace>, String>) {
+        if self.pending.as_deref() == Some(id.as_str()) {
+            self.pending = None;
+        }
+        match result {
+            Ok(traces) if !traces.is_empty() => {
+                let copy = traces
+                    .iter()
+                    .position(|t| t.rejected_at().is_some() || t.status >= 400)
+                    .unwrap_or(traces.len() - 1);
+                self.sent = Some(Sent {
+                    id,
+                    traces,
+                    copy,
+                    stage: 0,
+                });
+                self.error = None;
+                self.detail_scroll = 0;
+            }
+            Ok(_) => self.error = Some(format!("{id}: the engine returned no response")),
+            Err(error) => self.error = Some(format!("{id}: {error}")),
+        }
+    }
+
+    /// Outcome counts of the copies, for a repeated request: (status, count) in status order.
+    pub fn status_counts(&self) -> Vec<(u16, usize)> {
+        let mut counts: Vec<(u16, usize)> = Vec::new();
+        if let Some(sent) = &self.sent {
+            for trace in &sent.traces {
+                match counts.iter_mut().find(|(s, _)| *s == trace.status) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((trace.status, 1)),
+                }
+            }
+        }
+        counts.sort();
+        counts
+    }
+}
+
+/// Whether the outcome ended the request.
+pub fn is_refusal(outcome: Outcome) -> bool {
+    matches!(outcome, Outcome::Reject | Outcome::Error)
+}

@@ -1,0 +1,459 @@
+//! The Broker queue view: one panel per topic (queue-depth sparkline, counters, wait
+//! percentiles, utilisation against M/M/c theory, the worker grid) and the live event stream.
+//!
+//! ```text
+//!  wide                                         narrow
+//!  ┌ payments ───────────────┐┌ events ─┐      ┌ topics table ────────────┐
+//!  │ ▁▂▅▇ depth · counters   ││ …       │      ├ selected topic panel ────┤
+//!  │ wait p50/95/99 · ρ gauge││         │      ├ events ──────────────────┤
+//!  │ theory · ●●○ workers    ││         │      └──────────────────────────┘
+//!  ├ webhooks … analytics …  ┤│         │
+//!  └ dead-letter topics ─────┘└─────────┘
+//! ```
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{LineGauge, Paragraph, Sparkline};
+
+use super::super::state::AppState;
+use super::super::theme::Theme;
+use super::super::widgets::{clock, fit, hint, ms, pad, pane};
+use crate::engine::broker::BrokerEvent;
+use crate::engine::sim::{EngineEvent, TopicView};
+use crate::engine::workers::WorkerState;
+
+/// Draws the view into `area`.
+pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
+    let Some(snapshot) = state.snapshot.as_ref() else {
+        frame.render_widget(
+            Paragraph::new("waiting for the engine's first snapshot…")
+                .style(state.theme.dim)
+                .block(pane(" Broker ", false, &state.theme)),
+            area,
+        );
+        return;
+    };
+    let topics = &snapshot.topics;
+    if area.width >= 120 && area.height >= 30 {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                .areas(area);
+        let consumed: Vec<usize> = (0..topics.len())
+            .filter(|&i| topics[i].pool.is_some())
+            .collect();
+        let others: Vec<usize> = (0..topics.len())
+            .filter(|&i| topics[i].pool.is_none())
+            .collect();
+        let others_h = if others.is_empty() {
+            0
+        } else {
+            others.len() as u16 + 3
+        };
+        let [panels, rest, keys] = Layout::vertical([
+            Constraint::Min(10),
+            Constraint::Length(others_h),
+            Constraint::Length(2),
+        ])
+        .areas(left);
+        let rows = Layout::vertical(
+            consumed
+                .iter()
+                .map(|_| Constraint::Ratio(1, consumed.len().max(1) as u32)),
+        )
+        .split(panels);
+        for (slot, &index) in consumed.iter().enumerate() {
+            draw_topic_panel(frame, rows[slot], state, index, true);
+        }
+        if others_h > 0 {
+            draw_topic_table(frame, rest, state, &others, " Other topics (dead letters) ");
+        }
+        draw_keys(frame, keys, state);
+        draw_events(frame, right, state);
+    } else {
+        let all: Vec<usize> = (0..topics.len()).collect();
+        let table_h = (topics.len() as u16 + 3).min(area.height / 3);
+        let [table, panel, events, keys] = Layout::vertical([
+            Constraint::Length(table_h),
+            Constraint::Length(8),
+            Constraint::Min(3),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        draw_topic_table(frame, table, state, &all, " Topics (j/k) ");
+        draw_topic_panel(frame, panel, state, state.broker.selected, false);
+        draw_events(frame, events, state);
+        draw_keys(frame, keys, state);
+    }
+}
+
+fn draw_keys(frame: &mut Frame, area: Rect, state: &AppState) {
+    let theme = &state.theme;
+    let mut spans = Vec::new();
+    for (key, text) in [
+        ("Enter", "pay"),
+        ("+/-", "rate"),
+        ("w/W", "workers"),
+        ("K", "kill"),
+        ("d", "slow db"),
+        ("c", "flush"),
+        ("x", "poison"),
+        ("?", "all keys"),
+    ] {
+        spans.extend(hint(key, text, theme));
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).wrap(ratatui::widgets::Wrap { trim: true }),
+        area,
+    );
+}
+
+fn topic_style(state: &AppState, index: usize) -> Style {
+    if index == state.broker.selected {
+        state.theme.selected
+    } else {
+        state.theme.text
+    }
+}
+
+/// A compact table: one line per topic.
+fn draw_topic_table(
+    frame: &mut Frame,
+    area: Rect,
+    state: &AppState,
+    indexes: &[usize],
+    title: &str,
+) {
+    let theme = &state.theme;
+    let Some(snapshot) = state.snapshot.as_ref() else {
+        return;
+    };
+    let block = pane(title.to_string(), false, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    let mut lines = vec![Line::styled(
+        fit(
+            &format!(
+                "{:<16}{:>7}{:>7}{:>8}{:>7}{:>7}{:>8}  workers",
+                "topic", "queued", "flight", "acked", "retry", "dead", "util"
+            ),
+            width,
+        ),
+        theme.dim,
+    )];
+    for &index in indexes {
+        let Some(view) = snapshot.topics.get(index) else {
+            continue;
+        };
+        let t = &view.topic;
+        let workers = if view.pool.is_some() {
+            worker_summary(&view.workers)
+        } else {
+            "-".into()
+        };
+        let text = format!(
+            "{:<16}{:>7}{:>7}{:>8}{:>7}{:>7}{:>7.0}%  {workers}",
+            fit(&t.name, 15),
+            t.queued(),
+            t.in_flight(),
+            t.sum(|g| g.counters.acked),
+            t.sum(|g| g.counters.retried),
+            t.sum(|g| g.counters.dead_lettered),
+            view.utilization * 100.0,
+        );
+        lines.push(Line::styled(pad(&text, width), topic_style(state, index)));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn worker_summary(workers: &[WorkerState]) -> String {
+    let count = |f: fn(&WorkerState) -> bool| workers.iter().filter(|w| f(w)).count();
+    let busy = count(|w| matches!(w, WorkerState::Busy { .. }));
+    let crashed = count(|w| matches!(w, WorkerState::Crashed));
+    let mut text = format!("{busy}/{} busy", workers.len());
+    if crashed > 0 {
+        text.push_str(&format!(", {crashed} crashed"));
+    }
+    text
+}
+
+/// A worker's symbol, style and label.
+pub fn worker_cell(worker: &WorkerState, theme: &Theme) -> (String, Style) {
+    match worker {
+        WorkerState::Idle => ("○ idle".into(), theme.dim),
+        WorkerState::Busy { message, attempt } => {
+            let retry = if *attempt > 1 {
+                format!(" try {attempt}")
+            } else {
+                String::new()
+            };
+            (format!("● #{message}{retry}"), theme.pass)
+        }
+        WorkerState::BackingOff { message } => (format!("◐ #{message} backoff"), theme.warn),
+        WorkerState::Crashed => ("✗ crashed".into(), theme.reject),
+    }
+}
+
+fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usize, wide: bool) {
+    let theme = &state.theme;
+    let Some(snapshot) = state.snapshot.as_ref() else {
+        return;
+    };
+    let Some(view) = snapshot.topics.get(index) else {
+        return;
+    };
+    let t = &view.topic;
+    let selected = index == state.broker.selected;
+    let paused = if t.paused { " · PAUSED" } else { "" };
+    let title = format!(
+        " {} · {} · {}{paused} ",
+        t.name,
+        view.pool.as_deref().unwrap_or("no workers"),
+        state
+            .scenario
+            .topic(&t.name)
+            .map_or("", |topic| topic.explain.as_str())
+    );
+    let block = pane(
+        fit(&title, usize::from(area.width.saturating_sub(4))),
+        selected,
+        theme,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height < 2 || inner.width < 20 {
+        return;
+    }
+    let spark_w = if wide {
+        inner.width / 3
+    } else {
+        inner.width / 4
+    }
+    .max(8);
+    let [spark_area, stats_area] =
+        Layout::horizontal([Constraint::Length(spark_w), Constraint::Min(10)]).areas(inner);
+    // Queue depth per second, newest on the right.
+    let depth: Vec<u64> = snapshot
+        .series
+        .iter()
+        .map(|s| s.queued.get(index).copied().unwrap_or(0))
+        .collect();
+    let shown = &depth[depth.len().saturating_sub(usize::from(spark_w))..];
+    let [spark_label, spark] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(spark_area);
+    frame.render_widget(
+        Paragraph::new(fit(
+            &format!("depth/s, max {}", shown.iter().max().copied().unwrap_or(0)),
+            usize::from(spark_w),
+        ))
+        .style(theme.dim),
+        spark_label,
+    );
+    frame.render_widget(Sparkline::default().data(shown).style(theme.accent), spark);
+
+    let counters = format!(
+        "published {}  acked {}  retried {}  dead {}  in flight {}  queued {}{}",
+        t.published,
+        t.sum(|g| g.counters.acked),
+        t.sum(|g| g.counters.retried),
+        t.sum(|g| g.counters.dead_lettered),
+        t.in_flight(),
+        t.queued(),
+        if t.rejected > 0 {
+            format!("  refused {}", t.rejected)
+        } else {
+            String::new()
+        }
+    );
+    let wait = format!(
+        "wait p50 {}  p95 {}  p99 {}   service mean {}",
+        ms(t.wait_ms.p50),
+        ms(t.wait_ms.p95),
+        ms(t.wait_ms.p99),
+        ms(t.service_ms.mean)
+    );
+    let theory = match &view.theory {
+        Some(p) => format!(
+            "theory {}: ρ {:.2}, P(wait) {:.2}, mean wait {} (measured {})",
+            p.model,
+            p.utilization,
+            p.p_wait,
+            ms(p.wait_ms_mean),
+            ms(t.wait_ms.mean)
+        ),
+        None => "no worker pool: messages wait here until someone reads them".into(),
+    };
+    let width = usize::from(stats_area.width);
+    let [lines_area, gauge_area, workers_area] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(1),
+        Constraint::Min(1),
+    ])
+    .areas(stats_area);
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::styled(fit(&counters, width), theme.text),
+            Line::styled(fit(&wait, width), theme.text),
+            Line::styled(fit(&theory, width), theme.dim),
+        ]),
+        lines_area,
+    );
+    let utilization = view.utilization.clamp(0.0, 1.0);
+    let gauge_style = if utilization > 0.85 {
+        theme.reject
+    } else if utilization > 0.6 {
+        theme.warn
+    } else {
+        theme.pass
+    };
+    frame.render_widget(
+        LineGauge::default()
+            .ratio(utilization)
+            .label(format!("utilisation {:>3.0}% ", view.utilization * 100.0))
+            .filled_style(gauge_style)
+            .unfilled_style(theme.dim),
+        gauge_area,
+    );
+    draw_workers(frame, workers_area, view, theme);
+}
+
+fn draw_workers(frame: &mut Frame, area: Rect, view: &TopicView, theme: &Theme) {
+    if view.pool.is_none() || area.height == 0 {
+        return;
+    }
+    let mut spans = vec![Span::styled("workers ", theme.dim)];
+    for worker in &view.workers {
+        let (text, style) = worker_cell(worker, theme);
+        spans.push(Span::styled(format!("[{text}] "), style));
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).wrap(ratatui::widgets::Wrap { trim: true }),
+        area,
+    );
+}
+
+/// One event as a line: time, text, style.
+pub fn event_text(event: &EngineEvent, theme: &Theme) -> (u64, String, Style) {
+    match event {
+        EngineEvent::Log {
+            at_ms,
+            level,
+            message,
+        } => {
+            let style = match *level {
+                "error" => theme.error,
+                "warn" => theme.warn,
+                _ => theme.accent,
+            };
+            (*at_ms, message.clone(), style)
+        }
+        EngineEvent::Fault { at_ms, message } => (*at_ms, format!("FAULT {message}"), theme.warn),
+        EngineEvent::Worker { at_ms, change } => {
+            let (text, style) = worker_cell(&change.state, theme);
+            (
+                *at_ms,
+                format!("{} worker {}: {text}", change.pool, change.worker),
+                style,
+            )
+        }
+        EngineEvent::Broker { at_ms, event } => {
+            let (text, style) = match event {
+                BrokerEvent::Published { topic, id, event } => {
+                    (format!("{topic} #{id} published ({event})"), theme.text)
+                }
+                BrokerEvent::Rejected { topic, event } => (
+                    format!("{topic}: publish of {event} refused (topic full → 503)"),
+                    theme.reject,
+                ),
+                BrokerEvent::Acked {
+                    topic,
+                    group,
+                    id,
+                    attempt,
+                } => (
+                    format!("{topic} #{id} acked by {group} (attempt {attempt})"),
+                    theme.pass,
+                ),
+                BrokerEvent::Retried {
+                    topic,
+                    id,
+                    attempt,
+                    delay_ms,
+                    error,
+                    ..
+                } => (
+                    format!(
+                        "{topic} #{id} failed attempt {attempt}: {error}; retry in {delay_ms} ms"
+                    ),
+                    theme.warn,
+                ),
+                BrokerEvent::DeadLettered {
+                    topic, id, error, ..
+                } => (
+                    format!("{topic} #{id} dead-lettered: {error}"),
+                    theme.reject,
+                ),
+                BrokerEvent::LeaseExpired {
+                    topic, id, worker, ..
+                } => (
+                    format!("{topic} #{id} lease expired (worker {worker} gone): redelivered"),
+                    theme.warn,
+                ),
+            };
+            (*at_ms, text, style)
+        }
+    }
+}
+
+fn draw_events(frame: &mut Frame, area: Rect, state: &AppState) {
+    let theme = &state.theme;
+    let broker = &state.broker;
+    let mut title = " Event stream ".to_string();
+    if broker.payment_pending {
+        title.push_str("· paying… ");
+    } else if let Some(followed) = &broker.followed {
+        let ids = followed
+            .messages
+            .iter()
+            .map(|(topic, id, _)| format!("{topic} #{id}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        title.push_str(&format!(
+            "· payment → {} · following {ids} ",
+            followed.status
+        ));
+    }
+    let block = pane(
+        fit(&title, usize::from(area.width.saturating_sub(4))),
+        false,
+        theme,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let height = usize::from(inner.height);
+    let width = usize::from(inner.width);
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(error) = &broker.error {
+        lines.push(Line::styled(
+            fit(&format!("payment failed: {error}"), width),
+            theme.reject,
+        ));
+    }
+    let room = height.saturating_sub(lines.len());
+    let start = broker.events.len().saturating_sub(room);
+    for event in broker.events.iter().skip(start) {
+        let (at_ms, text, style) = event_text(event, theme);
+        let style = if broker.is_followed(event) {
+            theme.selected
+        } else {
+            style
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} ", clock(at_ms)), theme.dim),
+            Span::styled(fit(&text, width.saturating_sub(8)), style),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}

@@ -1,0 +1,138 @@
+//! Drawing: a pure function of [`AppState`]. No I/O, no engine calls — so every screen can be
+//! rendered into ratatui's `TestBackend` and snapshot-tested.
+//!
+//! ```text
+//!  ┌ tab bar ─────────────────────────────────────────┐  1 line
+//!  │ the current view (lifecycle / erd / broker / logs)│
+//!  └ status bar ──────────────────────────────────────┘  1 line
+//!    + the `?` overlay on top when open
+//! ```
+
+pub mod broker;
+pub mod erd;
+pub mod help;
+pub mod lifecycle;
+pub mod logs;
+pub mod stage_detail;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::action::Tab;
+use super::state::AppState;
+use super::widgets::{clock, fit};
+
+/// Below this width tabs use their short titles.
+const WIDE_TABS: u16 = 100;
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, state: &AppState) {
+    let area = frame.area();
+    let theme = &state.theme;
+    frame.buffer_mut().set_style(area, theme.text);
+    if area.width < 20 || area.height < 6 {
+        frame.render_widget(
+            Paragraph::new("archsim: the terminal is too small (q quits)").style(theme.text),
+            area,
+        );
+        return;
+    }
+    let [tabs, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_tabs(frame, tabs, state);
+    match state.tab {
+        Tab::Lifecycle => lifecycle::draw(frame, body, state),
+        Tab::Erd => erd::draw(frame, body, state),
+        Tab::Broker => broker::draw(frame, body, state),
+        Tab::Logs => logs::draw(frame, body, state),
+    }
+    draw_status(frame, status, state);
+    if state.help {
+        help::draw(frame, body, state);
+    }
+}
+
+fn draw_tabs(frame: &mut Frame, area: Rect, state: &AppState) {
+    let theme = &state.theme;
+    let mut spans = vec![Span::styled(" archsim ", theme.accent)];
+    for tab in Tab::ALL {
+        let title = if area.width >= WIDE_TABS {
+            tab.title()
+        } else {
+            tab.short_title()
+        };
+        let style = if tab == state.tab {
+            theme.tab_active
+        } else {
+            theme.text
+        };
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(
+            format!(" {} {title} ", tab.index() + 1),
+            style,
+        ));
+    }
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let hint = "  ? keys  q quit ";
+    if usize::from(area.width) >= used + hint.len() {
+        spans.push(Span::raw(
+            " ".repeat(usize::from(area.width) - used - hint.len()),
+        ));
+        spans.push(Span::styled(hint, theme.dim));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
+    let theme = &state.theme;
+    frame.buffer_mut().set_style(area, theme.status);
+    let snapshot = state.snapshot.as_ref();
+    let elapsed = snapshot.map_or(0, |s| s.elapsed_ms);
+    let running = if state.paused {
+        "⏸ paused".to_string()
+    } else {
+        format!("▶ ×{:.2}", state.rate)
+    };
+    let errors = state.error_count();
+    let parts: Vec<(String, Style)> = vec![
+        (format!(" {} ", state.scenario.meta.title), theme.status),
+        (
+            format!("│ {} {} ", state.mode.as_str(), clock(elapsed)),
+            theme.status,
+        ),
+        (format!("│ {running} "), theme.status),
+        (
+            format!("│ {} req/s ", state.requests_per_second()),
+            theme.status,
+        ),
+        (format!("│ {errors} errors "), theme.status),
+    ];
+    let width = usize::from(area.width);
+    let mut spans: Vec<Span> = Vec::new();
+    let mut used = 0;
+    // Drop the title first when narrow: the numbers matter more.
+    let fixed: usize = parts[1..].iter().map(|(t, _)| t.chars().count()).sum();
+    let title_room = width.saturating_sub(fixed).min(40);
+    for (i, (text, style)) in parts.into_iter().enumerate() {
+        let text = if i == 0 { fit(&text, title_room) } else { text };
+        used += text.chars().count();
+        spans.push(Span::styled(text, style));
+    }
+    let message = match (&state.engine_stopped, &state.notice) {
+        (Some(reason), _) => Some(format!("│ engine stopped: {reason}")),
+        (None, Some(notice)) => Some(format!("│ {notice}")),
+        (None, None) => None,
+    };
+    if let Some(message) = message {
+        let room = width.saturating_sub(used);
+        spans.push(Span::styled(fit(&message, room), theme.status));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.status), area);
+}

@@ -1,0 +1,176 @@
+//! The detail pane of the Request lifecycle view: what a stage is for and what really happened
+//! there, with the parts a learner should look at brought forward (the permission bits that
+//! are missing, the SQL with its parameters and query plan, the token's checks…).
+
+use ratatui::text::{Line, Span};
+use serde_json::Value;
+
+use super::super::theme::{Theme, outcome_symbol};
+use super::super::widgets::json_lines::{self, scalar};
+use super::super::widgets::ms;
+use crate::engine::trace::{StageRecord, Trace};
+use crate::scenario::{Scenario, StageKind};
+
+/// The lines describing stage `record` of `trace`.
+pub fn lines(
+    scenario: &Scenario,
+    trace: &Trace,
+    record: &StageRecord,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let stage = scenario.stage(&record.stage);
+    let title = stage.map_or(record.stage.clone(), |s| s.title.clone());
+    out.push(Line::from(vec![
+        Span::styled(
+            format!("{} {} ", outcome_symbol(record.outcome), title),
+            theme.outcome(record.outcome),
+        ),
+        Span::styled(
+            format!("{} · {}", record.kind.as_str(), record.outcome.as_str()),
+            theme.outcome(record.outcome),
+        ),
+        Span::styled(
+            format!(
+                "   modelled {} · measured {} µs",
+                ms(record.modelled_ms),
+                record.measured_us
+            ),
+            theme.dim,
+        ),
+    ]));
+    if let Some(stage) = stage {
+        out.push(Line::styled(stage.explain.clone(), theme.text));
+    }
+    out.push(Line::raw(""));
+    out.push(Line::from(vec![
+        Span::styled("What happened: ", theme.accent),
+        Span::styled(record.summary(), theme.outcome(record.outcome)),
+    ]));
+    let detail = &record.detail;
+    let shown: &[&str] = match record.kind {
+        StageKind::Rbac => {
+            rbac(&mut out, detail, theme);
+            &["role_mask", "required_mask", "and", "missing_mask", "rule"]
+        }
+        StageKind::Database => {
+            database(&mut out, detail, theme);
+            &["sql", "params", "plan"]
+        }
+        StageKind::Auth => {
+            auth(&mut out, detail, theme);
+            &["checks", "verdict"]
+        }
+        _ => &[],
+    };
+    let rest = json_lines::lines(detail, shown, 2, theme);
+    if !rest.is_empty() {
+        out.push(Line::raw(""));
+        out.push(Line::styled("Detail", theme.accent));
+        out.extend(rest);
+    }
+    if record.kind == StageKind::Response {
+        out.push(Line::raw(""));
+        out.push(Line::from(vec![
+            Span::styled("Response ", theme.accent),
+            Span::styled(trace.status.to_string(), theme.status_code(trace.status)),
+            Span::styled(
+                format!("   total modelled {}", ms(trace.total_modelled_ms)),
+                theme.dim,
+            ),
+        ]));
+        out.extend(json_lines::lines(&trace.response, &[], 2, theme));
+    }
+    out
+}
+
+fn text(detail: &Value, key: &str) -> String {
+    detail.get(key).map(scalar).unwrap_or_default()
+}
+
+/// The role's mask against the route's, with the missing bits marked under them.
+fn rbac(out: &mut Vec<Line<'static>>, detail: &Value, theme: &Theme) {
+    let role = text(detail, "role_mask");
+    let required = text(detail, "required_mask");
+    let missing = text(detail, "missing_mask");
+    if role.is_empty() {
+        return;
+    }
+    out.push(Line::raw(""));
+    out.push(Line::styled("Permission bits", theme.accent));
+    let row = |label: &str, mask: &str| {
+        Line::from(vec![
+            Span::styled(format!("  {label:<10}"), theme.dim),
+            Span::styled(mask.to_string(), theme.text),
+        ])
+    };
+    out.push(row(&format!("role {}", text(detail, "role")), &role));
+    out.push(row("required", &required));
+    out.push(row("role & req", &text(detail, "and")));
+    // Mark the bits that are required but not granted.
+    let mut marks = vec![Span::styled(format!("  {:<10}", "missing"), theme.dim)];
+    for c in missing.chars() {
+        let (mark, style) = match c {
+            '1' => ("^", theme.reject),
+            _ => (" ", theme.text),
+        };
+        marks.push(Span::styled(mark, style));
+    }
+    if missing.contains('1') {
+        out.push(Line::from(marks));
+    }
+    out.push(Line::styled(
+        format!("  rule: {}", text(detail, "rule")),
+        theme.dim,
+    ));
+}
+
+/// The SQL that ran, its parameters and SQLite's query plan.
+fn database(out: &mut Vec<Line<'static>>, detail: &Value, theme: &Theme) {
+    let sql = text(detail, "sql");
+    if sql.is_empty() {
+        return;
+    }
+    out.push(Line::raw(""));
+    out.push(Line::styled("SQL", theme.accent));
+    out.push(Line::styled(format!("  {sql}"), theme.hit));
+    if let Some(params) = detail.get("params").and_then(Value::as_array) {
+        let bound = params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("?{} = {}", i + 1, p))
+            .collect::<Vec<_>>()
+            .join("   ");
+        if !bound.is_empty() {
+            out.push(Line::styled(format!("  {bound}"), theme.text));
+        }
+    }
+    if let Some(plan) = detail.get("plan").and_then(Value::as_array) {
+        if !plan.is_empty() {
+            out.push(Line::styled("Query plan", theme.accent));
+        }
+        for step in plan {
+            out.push(Line::styled(format!("  {}", scalar(step)), theme.text));
+        }
+    }
+}
+
+/// The token's checks, each passed or failed.
+fn auth(out: &mut Vec<Line<'static>>, detail: &Value, theme: &Theme) {
+    let Some(checks) = detail.get("checks").and_then(Value::as_array) else {
+        return;
+    };
+    out.push(Line::raw(""));
+    out.push(Line::styled("Token checks", theme.accent));
+    for check in checks {
+        let ok = check.get("ok").and_then(Value::as_bool).unwrap_or(false);
+        out.push(Line::from(vec![
+            Span::styled(
+                if ok { "  ✓ " } else { "  ✗ " },
+                if ok { theme.pass } else { theme.reject },
+            ),
+            Span::styled(format!("{:<10}", text(check, "check")), theme.text),
+            Span::styled(text(check, "detail"), theme.dim),
+        ]));
+    }
+}

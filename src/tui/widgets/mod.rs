@@ -1,0 +1,101 @@
+//! Small drawing helpers shared by the views: panes, text fitting, number formats, and the
+//! bigger widgets in their own modules.
+
+pub mod json_lines;
+pub mod stage_graph;
+pub mod waterfall;
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType};
+
+use super::theme::Theme;
+
+/// A bordered pane titled `title`; the focused pane's border stands out.
+pub fn pane<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme) -> Block<'a> {
+    Block::bordered()
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(if focused {
+            theme.border_focus
+        } else {
+            theme.border
+        })
+        .title(title)
+        .title_style(theme.accent)
+}
+
+/// `text` cut to `width` display columns, with `…` when cut.
+pub fn fit(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut cut: String = text.chars().take(width - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// `text` cut or padded to exactly `width` columns.
+pub fn pad(text: &str, width: usize) -> String {
+    format!("{:<width$}", fit(text, width))
+}
+
+/// Milliseconds for people: `0.05 ms`, `12.3 ms`, `1.20 s`.
+pub fn ms(value: f64) -> String {
+    if !value.is_finite() {
+        "∞".to_string()
+    } else if value >= 1000.0 {
+        format!("{:.2} s", value / 1000.0)
+    } else if value >= 10.0 {
+        format!("{value:.1} ms")
+    } else {
+        format!("{value:.2} ms")
+    }
+}
+
+/// Engine time as `h:mm:ss`.
+pub fn clock(ms: u64) -> String {
+    let s = ms / 1000;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// A key hint: the key highlighted, then its meaning.
+pub fn hint<'a>(key: &'a str, text: &'a str, theme: &Theme) -> Vec<Span<'a>> {
+    vec![
+        Span::styled(key, theme.accent),
+        Span::styled(format!(" {text}  "), theme.dim),
+    ]
+}
+
+/// Whether `area` can hold anything at all.
+pub fn usable(area: Rect) -> bool {
+    area.width >= 3 && area.height >= 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitting_text() {
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
+        assert_eq!(fit("abc", 0), "");
+        assert_eq!(pad("ab", 4), "ab  ");
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(ms(0.05), "0.05 ms");
+        assert_eq!(ms(12.34), "12.3 ms");
+        assert_eq!(ms(1500.0), "1.50 s");
+        assert_eq!(clock(3_723_000), "1:02:03");
+    }
+}
