@@ -551,3 +551,45 @@ proptest::proptest! {
         });
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_event_stream_starts_ready_and_reports_faults_and_worker_crashes() {
+    let engine = start(load_or_default(None).expect("default"));
+    let sim = Simulation::start(
+        engine.clone(),
+        SimOptions {
+            traffic: false,
+            faults: false,
+        },
+    );
+    let mut events = sim.subscribe();
+    sim.inject(
+        FaultAction::KillWorkers {
+            pool: "payment-processor".into(),
+            count: 1,
+        },
+        Some(Duration::from_secs(1)),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(serde_json::to_value(&event).expect("serialises"));
+    }
+    let kinds: Vec<&str> = seen.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert!(kinds.contains(&"fault"), "{seen:?}");
+    let crashed = seen
+        .iter()
+        .any(|e| e["kind"] == "worker" && e["change"]["state"]["state"] == "crashed");
+    let restarted = seen
+        .iter()
+        .any(|e| e["kind"] == "worker" && e["change"]["state"]["state"] == "idle");
+    assert!(
+        crashed && restarted,
+        "a crash and the restart after 1 s: {seen:?}"
+    );
+    assert!(seen.iter().any(|e| {
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("restarted"))
+    }));
+}

@@ -186,6 +186,7 @@ pub struct Engine {
     service: Router,
     pools: Arc<Vec<Arc<PoolRuntime>>>,
     timers: Arc<tokio::task::JoinHandle<()>>,
+    worker_changes: tokio::sync::broadcast::Sender<workers::WorkerChange>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -207,25 +208,40 @@ impl Engine {
         let store = Store::open(scenario.clone())?;
         let core = Arc::new(Core::new(scenario, clock, store));
         let service = api::service(&core);
+        let (worker_changes, _) = tokio::sync::broadcast::channel(4096);
         let timer_core = core.clone();
         let timers = tokio::spawn(async move { timer_core.broker.run_timers().await });
         let pools = core
             .scenario
             .workers
             .iter()
-            .filter_map(|pool| PoolRuntime::start(pool, &core.broker, &core.rng, core.clock))
+            .filter_map(|pool| {
+                PoolRuntime::start(
+                    pool,
+                    &core.broker,
+                    &core.rng,
+                    core.clock,
+                    worker_changes.clone(),
+                )
+            })
             .collect();
         Ok(Self {
             core,
             service,
             pools: Arc::new(pools),
             timers: Arc::new(timers),
+            worker_changes,
         })
     }
 
     /// The running worker pool `name`.
     pub fn pool(&self, name: &str) -> Option<Arc<PoolRuntime>> {
         self.pools.iter().find(|p| p.config.name == name).cloned()
+    }
+
+    /// Subscribes to worker state changes.
+    pub fn subscribe_workers(&self) -> tokio::sync::broadcast::Receiver<workers::WorkerChange> {
+        self.worker_changes.subscribe()
     }
 
     /// Stops the broker's timers and every worker.

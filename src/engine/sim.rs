@@ -18,7 +18,7 @@ use super::broker::{BrokerEvent, TopicSnapshot};
 use super::cache::CacheStats;
 use super::metrics::{RequestReport, SecondSample};
 use super::theory::{Prediction, predict};
-use super::workers::WorkerState;
+use super::workers::{WorkerChange, WorkerState};
 use super::{Engine, faults, traffic};
 use crate::scenario::{Arrival, FaultAction};
 
@@ -41,6 +41,13 @@ pub enum EngineEvent {
         at_ms: u64,
         /// What happened.
         event: BrokerEvent,
+    },
+    /// A worker changed state.
+    Worker {
+        /// Engine time, ms.
+        at_ms: u64,
+        /// What changed.
+        change: WorkerChange,
     },
     /// A fault was applied or reverted.
     Fault {
@@ -130,6 +137,7 @@ impl Simulation {
             "System ready. Event Broker initialized.".to_string(),
         );
         sim.spawn_forwarder();
+        sim.spawn_worker_forwarder();
         sim.spawn_sampler();
         if options.traffic {
             for generator in sim.engine.scenario().traffic.clone() {
@@ -186,6 +194,24 @@ impl Simulation {
                             message: format!("event stream skipped {missed} broker events"),
                         });
                     }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }));
+    }
+
+    fn spawn_worker_forwarder(&mut self) {
+        let mut changes = self.engine.subscribe_workers();
+        let events = self.events.clone();
+        let core = self.engine.core().clone();
+        self.tasks.push(tokio::spawn(async move {
+            loop {
+                match changes.recv().await {
+                    Ok(change) => {
+                        let at_ms = core.clock.elapsed().as_millis() as u64;
+                        let _ = events.send(EngineEvent::Worker { at_ms, change });
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
             }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use super::broker::{Broker, Delivery, MessageId};
@@ -39,6 +40,17 @@ pub enum WorkerState {
     Crashed,
 }
 
+/// A worker changed state (for the live event stream).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkerChange {
+    /// Pool name.
+    pub pool: String,
+    /// Worker index within the pool.
+    pub worker: usize,
+    /// Its new state.
+    pub state: WorkerState,
+}
+
 struct Slot {
     state: Mutex<WorkerState>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -59,6 +71,7 @@ pub struct PoolRuntime {
     busy_us: AtomicU64,
     processed: AtomicU64,
     failed: AtomicU64,
+    changes: broadcast::Sender<WorkerChange>,
 }
 
 /// Sleeps `ms` on the engine clock in whole milliseconds, carrying the fraction in `owed_ms`.
@@ -91,6 +104,7 @@ impl PoolRuntime {
         broker: &Arc<Broker>,
         rng: &Arc<SeededRng>,
         clock: EngineClock,
+        changes: broadcast::Sender<WorkerChange>,
     ) -> Option<Arc<Self>> {
         let topic = broker.topic_index(&config.topic)?;
         let group = broker.group_index(topic, &config.name)?;
@@ -106,6 +120,7 @@ impl PoolRuntime {
             busy_us: AtomicU64::new(0),
             processed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            changes,
         });
         for _ in 0..config.concurrency {
             pool.add_worker();
@@ -183,7 +198,7 @@ impl PoolRuntime {
             {
                 task.abort();
             }
-            *slots[i].state.lock().unwrap_or_else(|p| p.into_inner()) = WorkerState::Crashed;
+            self.set_state(i, &slots[i], WorkerState::Crashed);
             killed.push(i);
         }
         killed
@@ -201,7 +216,7 @@ impl PoolRuntime {
             .map(|(i, s)| (i, s.clone()))
             .collect();
         for (index, slot) in &crashed {
-            *slot.state.lock().unwrap_or_else(|p| p.into_inner()) = WorkerState::Idle;
+            self.set_state(*index, slot, WorkerState::Idle);
             self.spawn(*index, slot.clone());
         }
         crashed.len()
@@ -263,8 +278,19 @@ impl PoolRuntime {
         }
     }
 
-    fn set_state(slot: &Slot, state: WorkerState) {
-        *slot.state.lock().unwrap_or_else(|p| p.into_inner()) = state;
+    fn set_state(&self, worker: usize, slot: &Slot, state: WorkerState) {
+        let previous = std::mem::replace(
+            &mut *slot.state.lock().unwrap_or_else(|p| p.into_inner()),
+            state,
+        );
+        if previous != state {
+            // Nobody listening is fine: the stream is for whoever watches.
+            let _ = self.changes.send(WorkerChange {
+                pool: self.config.name.clone(),
+                worker,
+                state,
+            });
+        }
     }
 
     async fn work(self: Arc<Self>, index: usize, slot: Arc<Slot>) {
@@ -273,13 +299,14 @@ impl PoolRuntime {
         let mut owed_ms = 0.0;
         loop {
             if slot.retire.load(Ordering::Relaxed) {
-                Self::set_state(&slot, WorkerState::Idle);
+                self.set_state(index, &slot, WorkerState::Idle);
                 return;
             }
-            Self::set_state(&slot, WorkerState::Idle);
+            self.set_state(index, &slot, WorkerState::Idle);
             let delivery = self.broker.next(self.topic, self.group, index).await;
             let message = delivery.message.id;
-            Self::set_state(
+            self.set_state(
+                index,
                 &slot,
                 WorkerState::Busy {
                     message,
@@ -288,7 +315,7 @@ impl PoolRuntime {
             );
             let succeeded = self.process(&delivery, &mut owed_ms).await;
             if !succeeded {
-                Self::set_state(&slot, WorkerState::BackingOff { message });
+                self.set_state(index, &slot, WorkerState::BackingOff { message });
                 tokio::time::sleep(ms_to_duration(FAILURE_PAUSE_MS)).await;
             }
         }
