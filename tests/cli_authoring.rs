@@ -227,10 +227,14 @@ fn scenario_files_point_editors_at_the_schema() {
 }
 
 #[test]
-fn commands_of_later_issues_say_so_and_exit_2() {
-    cargo_bin_cmd!("archsim")
-        .args(["tui"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("not available yet"));
+fn the_tui_without_a_terminal_fails_cleanly_with_a_message() {
+    for args in [&["tui"][..], &[][..]] {
+        cargo_bin_cmd!("archsim")
+            .args(args)
+            .write_stdin("")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("needs an interactive terminal"))
+            .stderr(predicate::str::contains("panicked").not());
+    }
 }

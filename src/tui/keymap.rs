@@ -132,7 +132,7 @@ pub const GLOBAL: &[Binding] = &[
         &[C(' ')],
         "Space",
         Action::TogglePause,
-        "pause / resume generated traffic (rate ×0; workers keep draining)",
+        "pause / resume traffic (rate ×0)",
     ),
 ];
 
@@ -194,13 +194,13 @@ pub const ERD: &[Binding] = &[
         &[Key::Left, C('h')],
         "← h",
         Action::Left,
-        "focus the table list (rows: scroll left)",
+        "focus tables (rows: scroll left)",
     ),
     bind(
         &[Key::Right, C('l')],
         "→ l",
         Action::Right,
-        "focus the columns (rows: scroll right)",
+        "focus columns (rows: scroll right)",
     ),
     bind(
         &[Key::Enter],
@@ -246,38 +246,38 @@ pub const BROKER: &[Binding] = &[
         &[C('w')],
         "w",
         Action::AddWorker,
-        "add a worker to the topic's pool",
+        "add a worker to the pool",
     ),
     bind(
         &[C('W')],
         "W",
         Action::RemoveWorker,
-        "retire a worker after its current message",
+        "retire a worker (after its message)",
     ),
     bind(
         &[C('K')],
         "K",
         Action::KillWorker,
-        "kill a worker (restarts after 30 s; its message is redelivered)",
+        "kill a worker (back in 30 s)",
     ),
     bind(
         &[C('d')],
         "d",
         Action::SlowDatabase,
-        "slow the database: +50 ms per query for 30 s",
+        "slow DB: +50 ms a query, 30 s",
     ),
     bind(&[C('c')], "c", Action::FlushCache, "flush the read cache"),
     bind(
         &[C('x')],
         "x",
         Action::PoisonMessage,
-        "inject a poison message into the topic",
+        "poison message into the topic",
     ),
     bind(
         &[Key::Enter],
         "Enter",
         Action::Enter,
-        "fire one real payment request and follow its message",
+        "fire a real payment, follow it",
     ),
 ];
 

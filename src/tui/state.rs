@@ -271,7 +271,11 @@ mod tests {
 
     fn state() -> AppState {
         let scenario = load_str("saas.toml", DEFAULT_SCENARIO).expect("default scenario");
-        AppState::new(scenario, Theme::new(crate::cli::Theme::Dark), Mode::Virtual)
+        AppState::new(
+            Arc::new(scenario),
+            Theme::new(crate::cli::Theme::Dark),
+            Mode::Virtual,
+        )
     }
 
     #[test]

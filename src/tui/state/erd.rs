@@ -245,13 +245,11 @@ impl ErdState {
                 self.mode = ErdMode::Rows;
                 self.row_scroll = 0;
             }
-            (Action::Back, _, _) => {
-                if self.trail.len() > 1 {
-                    self.trail.pop();
-                    self.item = 0;
-                    self.row_scroll = 0;
-                    self.column_offset = 0;
-                }
+            (Action::Back, _, _) if self.trail.len() > 1 => {
+                self.trail.pop();
+                self.item = 0;
+                self.row_scroll = 0;
+                self.column_offset = 0;
             }
             (Action::Up, ErdMode::Rows, _) => self.row_scroll = self.row_scroll.saturating_sub(1),
             (Action::Down, ErdMode::Rows, _) => self.row_scroll = self.row_scroll.saturating_add(1),

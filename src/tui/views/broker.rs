@@ -76,7 +76,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
         let table_h = (topics.len() as u16 + 3).min(area.height / 3);
         let [table, panel, events, keys] = Layout::vertical([
             Constraint::Length(table_h),
-            Constraint::Length(8),
+            Constraint::Length(9),
             Constraint::Min(3),
             Constraint::Length(1),
         ])
@@ -143,7 +143,13 @@ fn draw_topic_table(
         ),
         theme.dim,
     )];
-    for &index in indexes {
+    let room = usize::from(inner.height).saturating_sub(1).max(1);
+    let at = indexes
+        .iter()
+        .position(|&i| i == state.broker.selected)
+        .unwrap_or(0);
+    let offset = at.saturating_sub(room - 1);
+    for &index in indexes.iter().skip(offset).take(room) {
         let Some(view) = snapshot.topics.get(index) else {
             continue;
         };
@@ -254,40 +260,44 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
     frame.render_widget(Sparkline::default().data(shown).style(theme.accent), spark);
 
     let counters = format!(
-        "published {}  acked {}  retried {}  dead {}  in flight {}  queued {}{}",
+        "published {} · acked {} · retried {} · dead {}{}",
         t.published,
         t.sum(|g| g.counters.acked),
         t.sum(|g| g.counters.retried),
         t.sum(|g| g.counters.dead_lettered),
-        t.in_flight(),
-        t.queued(),
         if t.rejected > 0 {
-            format!("  refused {}", t.rejected)
+            format!(" · refused {}", t.rejected)
         } else {
             String::new()
         }
     );
+    let now = format!(
+        "now: queued {} · in flight {} · arrivals {:.1}/s · service mean {}",
+        t.queued(),
+        t.in_flight(),
+        view.arrival_rate,
+        ms(t.service_ms.mean)
+    );
     let wait = format!(
-        "wait p50 {}  p95 {}  p99 {}   service mean {}",
+        "wait p50 {} · p95 {} · p99 {} · mean {}",
         ms(t.wait_ms.p50),
         ms(t.wait_ms.p95),
         ms(t.wait_ms.p99),
-        ms(t.service_ms.mean)
+        ms(t.wait_ms.mean)
     );
     let theory = match &view.theory {
         Some(p) => format!(
-            "theory {}: ρ {:.2}, P(wait) {:.2}, mean wait {} (measured {})",
-            p.model,
+            "theory {}: ρ {:.2}, P(wait) {:.2}, mean wait {}",
+            p.model.split(" (").next().unwrap_or(p.model),
             p.utilization,
             p.p_wait,
             ms(p.wait_ms_mean),
-            ms(t.wait_ms.mean)
         ),
         None => "no worker pool: messages wait here until someone reads them".into(),
     };
     let width = usize::from(stats_area.width);
     let [lines_area, gauge_area, workers_area] = Layout::vertical([
-        Constraint::Length(3),
+        Constraint::Length(4),
         Constraint::Length(1),
         Constraint::Min(1),
     ])
@@ -295,6 +305,7 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
     frame.render_widget(
         Paragraph::new(vec![
             Line::styled(fit(&counters, width), theme.text),
+            Line::styled(fit(&now, width), theme.text),
             Line::styled(fit(&wait, width), theme.text),
             Line::styled(fit(&theory, width), theme.dim),
         ]),
@@ -332,6 +343,18 @@ fn draw_workers(frame: &mut Frame, area: Rect, view: &TopicView, theme: &Theme) 
         Paragraph::new(Line::from(spans)).wrap(ratatui::widgets::Wrap { trim: true }),
         area,
     );
+}
+
+/// The topic a broker event is about.
+pub fn event_topic(event: &BrokerEvent) -> &str {
+    match event {
+        BrokerEvent::Published { topic, .. }
+        | BrokerEvent::Rejected { topic, .. }
+        | BrokerEvent::Acked { topic, .. }
+        | BrokerEvent::Retried { topic, .. }
+        | BrokerEvent::DeadLettered { topic, .. }
+        | BrokerEvent::LeaseExpired { topic, .. } => topic,
+    }
 }
 
 /// One event as a line: time, text, style.
@@ -410,7 +433,10 @@ pub fn event_text(event: &EngineEvent, theme: &Theme) -> (u64, String, Style) {
 fn draw_events(frame: &mut Frame, area: Rect, state: &AppState) {
     let theme = &state.theme;
     let broker = &state.broker;
-    let mut title = " Event stream ".to_string();
+    let mut title = match state.scenario.topics.get(broker.selected) {
+        Some(topic) => format!(" Events · {} ", topic.name),
+        None => " Events ".to_string(),
+    };
     if broker.payment_pending {
         title.push_str("· paying… ");
     } else if let Some(followed) = &broker.followed {
@@ -442,8 +468,20 @@ fn draw_events(frame: &mut Frame, area: Rect, state: &AppState) {
         ));
     }
     let room = height.saturating_sub(lines.len());
-    let start = broker.events.len().saturating_sub(room);
-    for event in broker.events.iter().skip(start) {
+    let selected = state.scenario.topics.get(broker.selected);
+    let pool = selected.and_then(|t| state.scenario.workers.iter().find(|w| w.topic == t.name));
+    let concerns = |event: &EngineEvent| match event {
+        EngineEvent::Broker { event, .. } => selected.is_none_or(|t| event_topic(event) == t.name),
+        EngineEvent::Worker { change, .. } => pool.is_some_and(|p| p.name == change.pool),
+        _ => true,
+    };
+    let shown: Vec<&EngineEvent> = broker
+        .events
+        .iter()
+        .filter(|e| concerns(e) || broker.is_followed(e))
+        .collect();
+    let start = shown.len().saturating_sub(room);
+    for event in shown.into_iter().skip(start) {
         let (at_ms, text, style) = event_text(event, theme);
         let style = if broker.is_followed(event) {
             theme.selected

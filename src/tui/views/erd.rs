@@ -209,13 +209,14 @@ fn draw_schema(frame: &mut Frame, area: Rect, state: &AppState, table: &Table, w
     let erd = &state.erd;
     let focused = erd.focus == ErdFocus::Columns;
     let incoming = erd.incoming(&table.name);
-    let keys_h = (incoming.len().max(table.indexes.len()) as u16 + 2)
-        .min(area.height / 3)
-        .max(3);
     let about_h = if wide { 0 } else { 3 };
+    let keys_min = (incoming.len().max(table.indexes.len()) as u16 + 2).min(6);
+    let columns_h = (table.columns.len() as u16 + 3)
+        .min(area.height.saturating_sub(keys_min + about_h))
+        .max(4);
     let [columns_area, keys_area, about_area] = Layout::vertical([
-        Constraint::Min(4),
-        Constraint::Length(keys_h),
+        Constraint::Length(columns_h),
+        Constraint::Min(3),
         Constraint::Length(about_h),
     ])
     .areas(area);

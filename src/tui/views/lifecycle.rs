@@ -187,14 +187,12 @@ fn draw_picker(frame: &mut Frame, area: Rect, state: &AppState) {
             )
         })
         .collect();
-    if explain_h > 0 {
-        if let Some(sample) = lifecycle.selected_sample() {
-            lines.push(Line::styled(
-                format!("{} ×{}", sample.line, sample.repeat),
-                theme.dim,
-            ));
-            lines.push(Line::styled(sample.explain.clone(), theme.dim));
-        }
+    if let Some(sample) = lifecycle.selected_sample().filter(|_| explain_h > 0) {
+        lines.push(Line::styled(
+            format!("{} ×{}", sample.line, sample.repeat),
+            theme.dim,
+        ));
+        lines.push(Line::styled(sample.explain.clone(), theme.dim));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
@@ -231,7 +229,7 @@ fn draw_stage_list(frame: &mut Frame, area: Rect, state: &AppState) {
                 .map(|s| ms(s.modelled_ms))
                 .unwrap_or_default();
             let suffix = if took_hit { " ⤳hit" } else { "" };
-            let name_w = width.saturating_sub(4 + 9 + suffix.len());
+            let name_w = width.saturating_sub(4 + 9 + suffix.chars().count());
             let text = format!(
                 "{arrow}{symbol} {:<name_w$}{suffix}{:>9}",
                 fit(&node.title, name_w),

@@ -45,7 +45,14 @@ pub fn lines(
     out.push(Line::raw(""));
     out.push(Line::from(vec![
         Span::styled("What happened: ", theme.accent),
-        Span::styled(record.summary(), theme.outcome(record.outcome)),
+        Span::styled(
+            match (record.kind, record.detail.get("rows")) {
+                // The SQL itself is shown below; say what it returned.
+                (StageKind::Database, Some(rows)) => format!("{} row(s)", scalar(rows)),
+                _ => record.summary(),
+            },
+            theme.outcome(record.outcome),
+        ),
     ]));
     let detail = &record.detail;
     let shown: &[&str] = match record.kind {
@@ -100,7 +107,7 @@ fn rbac(out: &mut Vec<Line<'static>>, detail: &Value, theme: &Theme) {
     out.push(Line::styled("Permission bits", theme.accent));
     let row = |label: &str, mask: &str| {
         Line::from(vec![
-            Span::styled(format!("  {label:<10}"), theme.dim),
+            Span::styled(format!("  {label:<13}"), theme.dim),
             Span::styled(mask.to_string(), theme.text),
         ])
     };
@@ -108,7 +115,7 @@ fn rbac(out: &mut Vec<Line<'static>>, detail: &Value, theme: &Theme) {
     out.push(row("required", &required));
     out.push(row("role & req", &text(detail, "and")));
     // Mark the bits that are required but not granted.
-    let mut marks = vec![Span::styled(format!("  {:<10}", "missing"), theme.dim)];
+    let mut marks = vec![Span::styled(format!("  {:<13}", "missing"), theme.dim)];
     for c in missing.chars() {
         let (mark, style) = match c {
             '1' => ("^", theme.reject),

@@ -1,0 +1,233 @@
+//! Rendering snapshots of every TUI view at 80×24 and 160×48, from a deterministic engine
+//! (virtual time, the scenario's seed) driven by real keys through the headless app.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use archsim::cli::Theme as ThemeName;
+use archsim::scenario::{DEFAULT_SCENARIO, Scenario, load_str};
+use archsim::tui::headless::{Headless, render};
+use archsim::tui::keymap::Key;
+use archsim::tui::log_capture::{CaptureLayer, LogBuffer};
+use archsim::tui::theme::Theme;
+use ratatui::buffer::Buffer;
+use tracing_subscriber::prelude::*;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn scenario() -> Arc<Scenario> {
+    Arc::new(load_str("saas.toml", DEFAULT_SCENARIO).expect("the default scenario is valid"))
+}
+
+/// The screen as text, one line per row (styles left out; colour is covered by theme tests).
+fn text(buffer: &Buffer) -> String {
+    let area = buffer.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        let mut skip = 0;
+        for x in 0..area.width {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let symbol = buffer[(x, y)].symbol();
+            skip = unicode_width(symbol).saturating_sub(1);
+            out.push_str(symbol);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn unicode_width(symbol: &str) -> usize {
+    ratatui::text::Span::raw(symbol).width()
+}
+
+/// A headless app 20 engine seconds into the default scenario, with logs captured.
+async fn app() -> (Headless, tracing::subscriber::DefaultGuard) {
+    let buffer = LogBuffer::new();
+    let subscriber = tracing_subscriber::registry().with(
+        CaptureLayer::new(buffer.clone()).with_filter(
+            tracing_subscriber::filter::Targets::new()
+                .with_target("archsim", tracing::Level::DEBUG),
+        ),
+    );
+    let guard = tracing::subscriber::set_default(subscriber);
+    let mut app = Headless::start(scenario(), Theme::new(ThemeName::Dark))
+        .expect("engine starts")
+        .with_logs(buffer);
+    app.advance(Duration::from_secs(20)).await;
+    (app, guard)
+}
+
+fn snapshot_all(app: &Headless, name: &str) {
+    for (columns, rows) in SIZES {
+        insta::assert_snapshot!(
+            format!("{name}_{columns}x{rows}"),
+            text(&app.render(columns, rows))
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn lifecycle_before_and_after_a_request() {
+    let (mut app, _logs) = app().await;
+    snapshot_all(&app, "lifecycle_empty");
+    // Bob (viewer) tries to create a project: refused at RBAC with the missing bit marked.
+    app.press_all(&[Key::Char('j'), Key::Char('j'), Key::Enter])
+        .await;
+    let sent = app
+        .state
+        .lifecycle
+        .sent
+        .as_ref()
+        .expect("a trace came back");
+    assert_eq!(sent.trace().map(|t| t.status), Some(403));
+    let rbac = sent
+        .trace()
+        .and_then(|t| t.stages.iter().position(|s| s.stage == "rbac"))
+        .expect("the request reached rbac");
+    for _ in 0..rbac {
+        app.press(Key::Right).await;
+    }
+    snapshot_all(&app, "lifecycle_rbac_reject");
+}
+
+#[tokio::test(start_paused = true)]
+async fn lifecycle_database_stage_shows_sql_and_plan() {
+    let (mut app, _logs) = app().await;
+    // Pay an invoice: a write, with SQL, parameters and published events.
+    let pay = app
+        .state
+        .lifecycle
+        .samples
+        .iter()
+        .position(|s| s.id == "alice-pays-invoice")
+        .expect("the payment sample");
+    for _ in 0..pay {
+        app.press(Key::Down).await;
+    }
+    app.press(Key::Enter).await;
+    let trace = app
+        .state
+        .lifecycle
+        .sent
+        .as_ref()
+        .and_then(|s| s.trace())
+        .expect("a trace");
+    assert_eq!(trace.status, 201);
+    let db = trace
+        .stages
+        .iter()
+        .position(|s| s.stage == "database")
+        .expect("reached the database");
+    for _ in 0..db {
+        app.press(Key::Char('l')).await;
+    }
+    snapshot_all(&app, "lifecycle_database");
+}
+
+#[tokio::test(start_paused = true)]
+async fn erd_schema_follow_a_key_and_rows() {
+    let (mut app, _logs) = app().await;
+    app.press(Key::Char('2')).await;
+    app.press_all(&[Key::Char('j'), Key::Char('j'), Key::Char('l')])
+        .await; // users, columns focused
+    snapshot_all(&app, "erd_users");
+    app.press_all(&[Key::Char('j'), Key::Enter]).await; // tenant_id → tenants
+    assert_eq!(app.state.erd.current_name(), "tenants");
+    assert_eq!(app.state.erd.trail, vec!["users", "tenants"]);
+    app.press(Key::Backspace).await;
+    assert_eq!(app.state.erd.current_name(), "users");
+    app.press(Key::Char('r')).await;
+    snapshot_all(&app, "erd_rows_all_tenants");
+    app.press(Key::Char('t')).await;
+    let rows = app.state.erd.shown_rows().expect("rows read");
+    let record = rows.result.as_ref().expect("rows");
+    assert!(
+        record
+            .rows
+            .iter()
+            .all(|r| r.get("tenant_id").and_then(|v| v.as_i64()) == Some(1)),
+        "tenant 1's view holds only its own rows"
+    );
+    snapshot_all(&app, "erd_rows_tenant_1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn broker_view_and_a_killed_worker() {
+    let (mut app, _logs) = app().await;
+    app.press(Key::Char('3')).await;
+    snapshot_all(&app, "broker");
+    app.press(Key::Char('K')).await;
+    app.press(Key::Enter).await;
+    assert!(
+        app.state.broker.followed.is_some(),
+        "the payment is followed"
+    );
+    app.advance(Duration::from_secs(5)).await;
+    let crashed = app
+        .state
+        .snapshot
+        .as_ref()
+        .and_then(|s| s.topics.first())
+        .map(|t| {
+            t.workers
+                .iter()
+                .filter(|w| matches!(w, archsim::engine::workers::WorkerState::Crashed))
+                .count()
+        });
+    assert_eq!(crashed, Some(1));
+    snapshot_all(&app, "broker_after_kill");
+}
+
+#[tokio::test(start_paused = true)]
+async fn logs_and_help() {
+    let (mut app, _logs) = app().await;
+    app.press(Key::Char('4')).await;
+    snapshot_all(&app, "logs");
+    app.press(Key::Char('l')).await; // warn and above
+    snapshot_all(&app, "logs_warn");
+    app.press(Key::Char('?')).await;
+    snapshot_all(&app, "help_logs");
+    app.press(Key::Char('1')).await;
+    app.press(Key::Char('?')).await;
+    snapshot_all(&app, "help_lifecycle");
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_theme_renders_every_view() {
+    let (app, _logs) = app().await;
+    for name in [ThemeName::Dark, ThemeName::Light, ThemeName::HighContrast] {
+        let mut state = app.state.clone();
+        state.theme = Theme::new(name);
+        for key in ['1', '2', '3', '4'] {
+            state.handle_key(Key::Char(key));
+            let buffer = render(&state, 100, 30);
+            assert!(text(&buffer).contains("archsim"));
+        }
+    }
+}
+
+/// Not an assertion on time (DESIGN §6): prints the mean frame time of each view for the notes.
+#[tokio::test(start_paused = true)]
+async fn frame_render_time_is_reported() {
+    let (mut app, _logs) = app().await;
+    app.press(Key::Enter).await;
+    app.press_all(&[Key::Right, Key::Right, Key::Right]).await;
+    for key in ['1', '2', '3', '4'] {
+        app.state.handle_key(Key::Char(key));
+        for (columns, rows) in [(80, 24), (160, 48), (250, 70)] {
+            let frames = 200;
+            let started = Instant::now();
+            for _ in 0..frames {
+                std::hint::black_box(render(&app.state, columns, rows));
+            }
+            let each = started.elapsed() / frames;
+            println!(
+                "view {key} at {columns}x{rows}: {} µs per frame",
+                each.as_micros()
+            );
+        }
+    }
+}
