@@ -91,6 +91,35 @@ async fn lifecycle_before_and_after_a_request() {
         app.press(Key::Right).await;
     }
     snapshot_all(&app, "lifecycle_rbac_reject");
+    // Colour carries meaning: the refused stage in the reject colour, unreached ones dim.
+    let theme = Theme::new(ThemeName::Dark);
+    let buffer = app.render(160, 48);
+    let style_of = |needle: &str| {
+        let area = buffer.area;
+        (0..area.height).find_map(|y| {
+            let row: Vec<&str> = (0..area.width).map(|x| buffer[(x, y)].symbol()).collect();
+            let line = row.concat();
+            line.find(needle).map(|byte| {
+                let column = line[..byte].chars().count() as u16;
+                buffer[(column, y)].style()
+            })
+        })
+    };
+    assert_eq!(
+        style_of("Database").and_then(|s| s.fg),
+        theme.dim.fg,
+        "a stage the request never reached is dim"
+    );
+    assert_eq!(
+        style_of("✓ DNS").and_then(|s| s.fg),
+        theme.pass.fg,
+        "a stage passed is in the pass colour"
+    );
+    assert_eq!(
+        style_of("rbac · reject").and_then(|s| s.fg),
+        theme.reject.fg,
+        "the refusal is in the reject colour"
+    );
 }
 
 #[tokio::test(start_paused = true)]
