@@ -113,6 +113,10 @@ pub enum Action {
     ToggleRows,
     /// Show the rows of the next tenant (or all tenants).
     CycleTenant,
+    /// Run the engine clock twice as fast (live only).
+    Faster,
+    /// Run the engine clock half as fast (live only).
+    Slower,
     /// Raise the traffic rate.
     RateUp,
     /// Lower the traffic rate.

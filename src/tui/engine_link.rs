@@ -19,6 +19,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 
 use super::log_capture::{LogBuffer, LogLine};
+use crate::engine::pacer::{self, TimeScale};
 use crate::engine::sim::{EngineEvent, SimOptions, Simulation, Snapshot};
 use crate::engine::store::QueryRecord;
 use crate::engine::trace::Trace;
@@ -59,6 +60,8 @@ pub enum EngineCommand {
     },
     /// Set the traffic-rate multiplier (0 pauses the generators).
     SetRate(f64),
+    /// Set the engine clock's speed relative to the wall clock (live runs).
+    SetTimeScale(f64),
     /// Add a worker to a pool.
     AddWorker(String),
     /// Retire a worker of a pool.
@@ -82,7 +85,7 @@ impl PartialEq for EngineCommand {
                     tenant: y,
                 },
             ) => a == b && x == y,
-            (SetRate(a), SetRate(b)) => a == b,
+            (SetRate(a), SetRate(b)) | (SetTimeScale(a), SetTimeScale(b)) => a == b,
             (AddWorker(a), AddWorker(b)) | (RemoveWorker(a), RemoveWorker(b)) => a == b,
             // `FaultAction` has no `PartialEq`; its debug text names every field.
             (Inject(a, x), Inject(b, y)) => format!("{a:?}") == format!("{b:?}") && x == y,
@@ -143,6 +146,9 @@ pub async fn execute(sim: &Simulation, command: EngineCommand) -> Vec<EngineUpda
             sim.set_rate_multiplier(multiplier);
             Vec::new()
         }
+        EngineCommand::SetTimeScale(_) => vec![EngineUpdate::Notice(
+            "the time scale applies to a live engine driven by the pacer".into(),
+        )],
         EngineCommand::AddWorker(pool) => {
             if sim.add_worker(&pool) {
                 Vec::new()
@@ -246,8 +252,11 @@ fn engine_thread(
     logs: Option<LogBuffer>,
     ready: std_mpsc::Sender<Result<(), String>>,
 ) {
+    // The live clock is tokio's paused clock driven by the pacer, so `<`/`>` can change its
+    // speed (see `engine::pacer`).
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .start_paused(true)
         .build()
     {
         Ok(runtime) => runtime,
@@ -257,7 +266,9 @@ fn engine_thread(
         }
     };
     let loop_inbox = inbox.clone();
+    let scale = Arc::new(TimeScale::new(1.0));
     let started = runtime.block_on(async move {
+        tokio::spawn(pacer::drive(scale.clone()));
         let engine = match Engine::start(scenario, Mode::Live) {
             Ok(engine) => engine,
             Err(error) => {
@@ -267,7 +278,7 @@ fn engine_thread(
         };
         let _ = ready.send(Ok(()));
         let sim = Simulation::start(engine, SimOptions::default());
-        serve(sim, commands, &loop_inbox, logs).await;
+        serve(sim, commands, &loop_inbox, logs, scale).await;
         true
     });
     if started {
@@ -292,6 +303,7 @@ async fn serve(
     mut commands: mpsc::UnboundedReceiver<EngineCommand>,
     inbox: &std_mpsc::Sender<Inbox>,
     logs: Option<LogBuffer>,
+    scale: Arc<TimeScale>,
 ) {
     let mut events = sim.subscribe();
     // The simulation logs its ready line before anyone can subscribe: say it here.
@@ -317,6 +329,7 @@ async fn serve(
                         let _ = results.send(send_named(&engine, id, origin).await);
                     });
                 }
+                Some(EngineCommand::SetTimeScale(value)) => scale.set(value),
                 Some(other) => out = execute(&sim, other).await,
             },
             Some(update) = results_rx.recv() => out.push(update),

@@ -134,6 +134,8 @@ pub const GLOBAL: &[Binding] = &[
         Action::TogglePause,
         "pause / resume traffic (rate ×0)",
     ),
+    bind(&[C('>')], ">", Action::Faster, "engine time ×2 (faster)"),
+    bind(&[C('<')], "<", Action::Slower, "engine time ÷2 (slower)"),
 ];
 
 /// Keys of the Request lifecycle view.

@@ -33,6 +33,18 @@ use crate::topology::Topology;
 /// Lowest and highest traffic-rate multiplier the `+`/`-` keys reach.
 pub const RATE_RANGE: (f64, f64) = (0.1, 20.0);
 
+/// Slowest and fastest engine clock the `<`/`>` keys reach (engine seconds per wall second).
+pub const TIME_SCALE_RANGE: (f64, f64) = (0.125, 64.0);
+
+/// A time scale as people write it: `2`, `0.5`, `1/8`.
+pub fn format_scale(scale: f64) -> String {
+    if scale >= 1.0 || scale <= 0.0 {
+        format!("{scale}")
+    } else {
+        format!("1/{}", (1.0 / scale).round())
+    }
+}
+
 /// Everything the screen shows.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -54,6 +66,8 @@ pub struct AppState {
     pub paused: bool,
     /// The traffic-rate multiplier chosen with `+`/`-` (restored on resume).
     pub rate: f64,
+    /// Engine seconds per wall second (live runs; `<`/`>`).
+    pub time_scale: f64,
     /// The latest engine snapshot.
     pub snapshot: Option<Snapshot>,
     /// A one-line message for the status bar (feedback to the last key).
@@ -89,6 +103,7 @@ impl AppState {
             quit: false,
             paused: false,
             rate: 1.0,
+            time_scale: 1.0,
             snapshot: None,
             notice: None,
             engine_stopped: None,
@@ -140,6 +155,19 @@ impl AppState {
                     format!("traffic resumed at ×{:.2}", self.rate)
                 });
                 vec![EngineCommand::SetRate(self.effective_rate())]
+            }
+            Action::Faster | Action::Slower => {
+                let scale = if action == Action::Faster {
+                    self.time_scale * 2.0
+                } else {
+                    self.time_scale / 2.0
+                };
+                self.time_scale = scale.clamp(TIME_SCALE_RANGE.0, TIME_SCALE_RANGE.1);
+                self.notice = Some(format!(
+                    "engine time ×{} of the wall clock: traffic, queues and timeouts all follow",
+                    format_scale(self.time_scale)
+                ));
+                vec![EngineCommand::SetTimeScale(self.time_scale)]
             }
             Action::RateUp | Action::RateDown => {
                 let factor = if action == Action::RateUp {
@@ -276,6 +304,24 @@ mod tests {
             Theme::new(crate::cli::Theme::Dark),
             Mode::Virtual,
         )
+    }
+
+    #[test]
+    fn time_scale_keys_double_and_halve_within_range() {
+        let mut state = state();
+        assert_eq!(
+            state.update(Action::Faster),
+            vec![EngineCommand::SetTimeScale(2.0)]
+        );
+        for _ in 0..10 {
+            state.update(Action::Faster);
+        }
+        assert_eq!(state.time_scale, TIME_SCALE_RANGE.1);
+        for _ in 0..20 {
+            state.update(Action::Slower);
+        }
+        assert_eq!(state.time_scale, TIME_SCALE_RANGE.0);
+        assert_eq!(format_scale(state.time_scale), "1/8");
     }
 
     #[test]

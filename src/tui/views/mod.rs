@@ -100,6 +100,14 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
     } else {
         format!("▶ ×{:.2}", state.rate)
     };
+    let running = if state.time_scale == 1.0 {
+        running
+    } else {
+        format!(
+            "{running} · time ×{}",
+            crate::tui::state::format_scale(state.time_scale)
+        )
+    };
     let errors = state.error_count();
     let parts: Vec<(String, Style)> = vec![
         (format!(" {} ", state.scenario.meta.title), theme.status),
