@@ -666,7 +666,7 @@ pub struct Traffic {
 }
 
 /// What a fault does.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FaultAction {
     /// Crash workers.

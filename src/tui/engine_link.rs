@@ -42,7 +42,7 @@ pub enum Origin {
 }
 
 /// What the UI asks the engine to do.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum EngineCommand {
     /// Send the scenario's named request `id` (all its `repeat` copies at once).
     SendNamed {
@@ -68,30 +68,6 @@ pub enum EngineCommand {
     RemoveWorker(String),
     /// Apply a fault now, reverted after the duration if given.
     Inject(FaultAction, Option<Duration>),
-}
-
-impl PartialEq for EngineCommand {
-    fn eq(&self, other: &Self) -> bool {
-        use EngineCommand::*;
-        match (self, other) {
-            (SendNamed { id: a, origin: x }, SendNamed { id: b, origin: y }) => a == b && x == y,
-            (
-                Rows {
-                    table: a,
-                    tenant: x,
-                },
-                Rows {
-                    table: b,
-                    tenant: y,
-                },
-            ) => a == b && x == y,
-            (SetRate(a), SetRate(b)) | (SetTimeScale(a), SetTimeScale(b)) => a == b,
-            (AddWorker(a), AddWorker(b)) | (RemoveWorker(a), RemoveWorker(b)) => a == b,
-            // `FaultAction` has no `PartialEq`; its debug text names every field.
-            (Inject(a, x), Inject(b, y)) => format!("{a:?}") == format!("{b:?}") && x == y,
-            _ => false,
-        }
-    }
 }
 
 /// What the engine tells the UI.
