@@ -5,6 +5,8 @@
 //!
 //! - [`scenario`]: the TOML scenario format, loading with positioned diagnostics, the model;
 //! - [`topology`]: the request-stage graph (petgraph) and its layering for drawing;
+//! - [`engine`]: the running system behind one front door, [`engine::EngineHandle`];
+//! - [`theory`]: queueing formulas the measurements are held against;
 //! - [`export`]: diagrams of the stage graph and the schema as Mermaid or Graphviz text;
 //! - [`cli`]: the headless commands;
 //! - [`tui`]: the terminal UI (`archsim` / `archsim tui`).
@@ -13,5 +15,6 @@ pub mod cli;
 pub mod engine;
 pub mod export;
 pub mod scenario;
+pub mod theory;
 pub mod topology;
 pub mod tui;

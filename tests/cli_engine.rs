@@ -5,13 +5,14 @@
 //! The HTTP client is a few lines over a TCP stream on purpose: it sends exactly the bytes a
 //! `curl` would, with no client library deciding anything (redirects, compression, pooling).
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use archsim::engine::{Engine, Mode};
+use archsim::engine::{CacheStats, Clock, Engine, EngineHandle, Options};
 use archsim::scenario::{TokenKind, load_or_default};
 use assert_cmd::cargo::cargo_bin_cmd;
 use base64::Engine as _;
@@ -832,62 +833,74 @@ fn serve_stops_cleanly_on_sigint_right_after_it_starts_listening() {
 
 // ── The engine's router over real HTTP, in process ──────────────────────────────────────────────
 
-/// An engine served by `axum::serve` on 127.0.0.1:0, stopped on drop.
+/// An engine on the wall clock served by `archsim::engine::serve` on 127.0.0.1:0, stopped on
+/// drop.
 struct LiveServer {
-    engine: Engine,
+    engine: EngineHandle,
     address: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+    tokens: BTreeMap<String, String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl LiveServer {
     async fn start(file: Option<&str>) -> Self {
         let scenario = load_or_default(file.map(std::path::Path::new)).expect("scenario loads");
-        let engine = Engine::start(scenario, Mode::Live).expect("engine starts");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
+        let engine = Engine::spawn_with(scenario, Options::quiet(Clock::Wall)).expect("starts");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
         let address = listener.local_addr().expect("bound address");
-        let service = engine
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, service).await.expect("serves");
+        let mut tokens = BTreeMap::new();
+        for persona in &engine.scenario().personas {
+            let token = engine
+                .token(&persona.name, TokenKind::Valid, None)
+                .await
+                .expect("persona")
+                .expect("a token");
+            tokens.insert(persona.name.clone(), token);
+        }
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = engine.clone();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            archsim::engine::serve(&served, listener, shutdown)
+                .await
+                .expect("serves");
         });
         Self {
             engine,
             address,
-            task,
+            tokens,
+            stop: Some(stop),
         }
     }
 
     fn token(&self, persona: &str) -> String {
-        self.engine
-            .token(persona, TokenKind::Valid, None)
-            .expect("persona")
-            .expect("a token")
+        self.tokens.get(persona).cloned().expect("persona")
     }
 
     /// `method path` as `persona`, on the persona's own tenant host.
     fn req(&self, persona: &str, method: &str, path: &str) -> Req {
-        let tenant = self
-            .engine
-            .scenario()
-            .persona(persona)
-            .expect("persona")
-            .tenant
-            .clone();
-        Req::new(method, path, &self.engine.host_of(&tenant)).bearer(&self.token(persona))
+        let scenario = self.engine.scenario();
+        let tenant = &scenario.persona(persona).expect("persona").tenant;
+        Req::new(method, path, &scenario.host_of(tenant)).bearer(&self.token(persona))
     }
 
     async fn send(&self, request: &Req) -> HttpResponse {
         http_async(self.address, request).await
     }
+
+    /// The engine's read-cache counters, as of now.
+    async fn cache(&self) -> CacheStats {
+        self.engine.fresh_snapshot().await.expect("snapshot").cache
+    }
 }
 
 impl Drop for LiveServer {
     fn drop(&mut self) {
-        self.task.abort();
-        self.engine.stop();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
@@ -915,13 +928,12 @@ async fn http_reads_hit_the_cdn_and_the_cache_on_the_second_try() {
     assert_eq!(second.body, first.body);
 
     // The response cannot show the trace, so read the engine's own counters.
-    let cache = &server.engine.core().cache;
-    let before = cache.stats();
+    let before = server.cache().await;
     let read = server
         .send(&server.req("carol", "GET", "/api/v1/projects"))
         .await;
     assert_eq!(read.status, 200);
-    let after_miss = cache.stats();
+    let after_miss = server.cache().await;
     assert_eq!(
         after_miss.misses,
         before.misses + 1,
@@ -932,7 +944,7 @@ async fn http_reads_hit_the_cdn_and_the_cache_on_the_second_try() {
         .send(&server.req("carol", "GET", "/api/v1/projects"))
         .await;
     assert_eq!(again.body, read.body);
-    let after_hit = cache.stats();
+    let after_hit = server.cache().await;
     assert_eq!(after_hit.hits, after_miss.hits + 1, "the second read hits");
     assert_eq!(after_hit.misses, after_miss.misses);
 }

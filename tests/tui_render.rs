@@ -203,7 +203,7 @@ async fn broker_view_and_a_killed_worker() {
         .map(|t| {
             t.workers
                 .iter()
-                .filter(|w| matches!(w, archsim::engine::workers::WorkerState::Crashed))
+                .filter(|w| matches!(w, archsim::engine::WorkerState::Crashed))
                 .count()
         });
     assert_eq!(crashed, Some(1));

@@ -1,11 +1,10 @@
 //! `archsim serve`: the engine's API over real HTTP until Ctrl-C.
 
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::{EXIT_OK, EXIT_USAGE, report_load_error};
-use crate::engine::{Engine, Mode};
+use crate::engine::{self, Clock, Engine, Options};
 use crate::scenario;
 
 /// Serves the scenario's API on `listen`, logging one line per request, until Ctrl-C.
@@ -23,7 +22,16 @@ pub fn run(file: Option<PathBuf>, listen: &str) -> u8 {
         // Colour only on a terminal: a log piped to a file or a test must stay plain text.
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // The engine runs the API on all cores on the wall clock; this thread only waits for
+    // Ctrl-C, on a small runtime of its own.
+    let engine = match Engine::spawn_with(scenario, Options::quiet(Clock::Wall)) {
+        Ok(engine) => engine,
+        Err(error) => {
+            eprintln!("archsim serve: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -33,21 +41,14 @@ pub fn run(file: Option<PathBuf>, listen: &str) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let listener = match std::net::TcpListener::bind(listen) {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("archsim serve: cannot listen on {listen}: {error}");
+            return EXIT_USAGE;
+        }
+    };
     runtime.block_on(async move {
-        let engine = match Engine::start(scenario, Mode::Live) {
-            Ok(engine) => engine,
-            Err(error) => {
-                eprintln!("archsim serve: {error}");
-                return EXIT_USAGE;
-            }
-        };
-        let listener = match tokio::net::TcpListener::bind(listen).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                eprintln!("archsim serve: cannot listen on {listen}: {error}");
-                return EXIT_USAGE;
-            }
-        };
         // Listen for Ctrl-C before announcing the address: tokio installs its handler only when
         // the signal is first awaited, and a SIGINT before that would kill the process outright
         // (no clean shutdown) — a script that starts `serve` and stops it at once would see it.
@@ -59,19 +60,19 @@ pub fn run(file: Option<PathBuf>, listen: &str) -> u8 {
             }
         };
         let address = listener.local_addr().map_or_else(|_| listen.to_string(), |a| a.to_string());
-        let example_tenant = engine.scenario().personas.first().map(|p| p.tenant.clone()).unwrap_or_default();
-        let example_persona = engine.scenario().personas.first().map(|p| p.name.clone()).unwrap_or_default();
-        eprintln!("archsim serve: {} on http://{address}", engine.scenario().meta.title);
+        let scenario = engine.scenario();
+        let example_tenant = scenario.personas.first().map(|p| p.tenant.clone()).unwrap_or_default();
+        let example_persona = scenario.personas.first().map(|p| p.name.clone()).unwrap_or_default();
+        eprintln!("archsim serve: {} on http://{address}", scenario.meta.title);
         eprintln!(
             "  try: curl -H 'Host: {}' -H \"Authorization: Bearer $(archsim token --as {example_persona})\" http://{address}/api/v1/projects",
-            engine.host_of(&example_tenant)
+            scenario.host_of(&example_tenant)
         );
-        let service = engine.router().into_make_service_with_connect_info::<SocketAddr>();
         let shutdown = async {
             interrupted.await;
             eprintln!("archsim serve: shutting down");
         };
-        match axum::serve(listener, service).with_graceful_shutdown(shutdown).await {
+        match engine::serve(&engine, listener, shutdown).await {
             Ok(()) => EXIT_OK,
             Err(error) => {
                 eprintln!("archsim serve: {error}");

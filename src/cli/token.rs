@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 
 use super::{EXIT_OK, EXIT_USAGE, report_load_error};
-use crate::engine::auth::TokenService;
-use crate::engine::clock::EngineClock;
+use crate::engine::{Clock, Command, Engine, Epoch, Options, Reply};
 use crate::scenario::{self, TokenKind};
 
 /// Prints a token for `persona`, valid for `ttl` seconds (default: the scenario's), issued now.
@@ -13,24 +12,30 @@ pub fn run(file: Option<PathBuf>, persona: &str, ttl: Option<u64>) -> u8 {
         Ok(scenario) => scenario,
         Err(error) => return report_load_error(&error),
     };
-    let Some(persona) = scenario.persona(persona) else {
-        let known: Vec<&str> = scenario.personas.iter().map(|p| p.name.as_str()).collect();
-        eprintln!(
-            "archsim token: no persona `{persona}`; the scenario has: {}",
-            known.join(", ")
-        );
-        return EXIT_USAGE;
+    // A quiet engine whose clock starts at the real time: the token must be valid for a server
+    // running now on the wall clock.
+    let options = Options::quiet(Clock::Virtual).epoch(Epoch::Now);
+    let engine = match Engine::spawn_with(scenario, options) {
+        Ok(engine) => engine,
+        Err(error) => {
+            eprintln!("archsim token: {error}");
+            return EXIT_USAGE;
+        }
     };
-    let tokens = TokenService::new(&scenario.auth);
-    let ttl = ttl.unwrap_or_else(|| tokens.default_ttl_s());
-    // Live time: the token must be valid for a server running now on the wall clock.
-    let now = EngineClock::live().unix_secs();
-    let claims = tokens.claims_for(&scenario, persona, now, ttl);
-    match tokens.mint(TokenKind::Valid, claims) {
-        Some(token) => {
+    let command = Command::Token {
+        persona: persona.to_string(),
+        kind: TokenKind::Valid,
+        ttl_s: ttl,
+    };
+    match engine.execute(command).wait() {
+        Ok(Reply::Token(Some(token))) => {
             println!("{token}");
             EXIT_OK
         }
-        None => EXIT_USAGE,
+        Ok(_) => EXIT_USAGE,
+        Err(error) => {
+            eprintln!("archsim token: {error}");
+            EXIT_USAGE
+        }
     }
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::{EXIT_OK, EXIT_USAGE, report_load_error};
-use crate::engine::{ApiRequest, Engine, Mode};
-use crate::scenario::{self, TokenKind};
+use crate::engine::{ApiRequest, Clock, Command, Engine, Epoch, Options, Reply, Trace};
+use crate::scenario::{self, Scenario};
 
 /// The `trace` command's arguments.
 #[derive(Debug, Clone)]
@@ -31,87 +31,61 @@ pub struct TraceArgs {
     pub json: bool,
 }
 
-/// Runs `trace`. The engine runs on a paused tokio clock that starts at the real time: modelled
-/// latencies advance the engine clock without making you wait, and tokens keep real timestamps.
+/// Runs `trace`. The engine runs quietly on virtual time that starts at the real time: modelled
+/// latencies advance the engine clock without making you wait, and tokens keep real timestamps
+/// (so a token from `archsim token` is valid here).
 pub fn run(args: TraceArgs) -> u8 {
     let scenario = match scenario::load_or_default(args.file.as_deref()) {
         Ok(scenario) => scenario,
         Err(error) => return report_load_error(&error),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("archsim trace: cannot start the runtime: {error}");
+    let request = match build_request(&scenario, &args) {
+        Ok(request) => request,
+        Err(message) => {
+            eprintln!("archsim trace: {message}");
             return EXIT_USAGE;
         }
     };
-    runtime.block_on(async move {
-        let engine = match Engine::start(scenario, Mode::Live) {
-            Ok(engine) => engine,
-            Err(error) => {
-                eprintln!("archsim trace: {error}");
-                return EXIT_USAGE;
-            }
-        };
-        let request = match build_request(&engine, &args) {
-            Ok(request) => request,
-            Err(message) => {
-                eprintln!("archsim trace: {message}");
-                return EXIT_USAGE;
-            }
-        };
-        match engine.send(request).await {
-            Ok(exchange) => {
-                if args.json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&exchange.trace).unwrap_or_default()
-                    );
-                } else {
-                    print!("{}", render_text(&exchange.trace));
-                }
-                EXIT_OK
-            }
-            Err(error) => {
-                eprintln!("archsim trace: {error}");
-                EXIT_USAGE
-            }
+    let options = Options::quiet(Clock::Virtual).epoch(Epoch::Now);
+    let engine = match Engine::spawn_with(scenario, options) {
+        Ok(engine) => engine,
+        Err(error) => {
+            eprintln!("archsim trace: {error}");
+            return EXIT_USAGE;
         }
-    })
+    };
+    match engine.execute(Command::Send { request }).wait() {
+        Ok(Reply::Response(exchange)) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&exchange.trace).unwrap_or_default()
+                );
+            } else {
+                print!("{}", render_text(&exchange.trace));
+            }
+            EXIT_OK
+        }
+        Ok(_) => EXIT_USAGE,
+        Err(error) => {
+            eprintln!("archsim trace: {error}");
+            EXIT_USAGE
+        }
+    }
 }
 
-fn build_request(engine: &Engine, args: &TraceArgs) -> Result<ApiRequest, String> {
-    let persona = engine.scenario().persona(&args.persona).ok_or_else(|| {
-        let known: Vec<&str> = engine
-            .scenario()
-            .personas
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect();
-        format!(
-            "no persona `{}`; the scenario has: {}",
-            args.persona,
-            known.join(", ")
-        )
-    })?;
-    let host = args
-        .host
-        .clone()
-        .unwrap_or_else(|| engine.host_of(&persona.tenant));
-    let mut request = ApiRequest::new(&args.method, &args.path, &host);
-    request.persona = Some(persona.name.clone());
-    let token = match &args.token {
-        Some(token) => Some(token.clone()),
-        None => engine
-            .token(&persona.name, TokenKind::Valid, None)
-            .map_err(|e| e.to_string())?,
-    };
-    if let Some(token) = token.filter(|t| !t.is_empty()) {
-        request = request.bearer(&token);
+fn build_request(scenario: &Scenario, args: &TraceArgs) -> Result<ApiRequest, String> {
+    let mut request = ApiRequest::as_persona(scenario, &args.persona, &args.method, &args.path)
+        .map_err(|e| e.to_string())?;
+    if let Some(host) = &args.host {
+        request.host = host.clone();
+    }
+    if let Some(token) = &args.token {
+        // An explicit token replaces the fresh one; an empty one means "send none".
+        request.mint = None;
+        if !token.is_empty() {
+            request = request.bearer(token);
+        }
     }
     for header in &args.headers {
         let (name, value) = header
@@ -126,7 +100,7 @@ fn build_request(engine: &Engine, args: &TraceArgs) -> Result<ApiRequest, String
 }
 
 /// The trace as text: one line per stage, then the response.
-pub fn render_text(trace: &crate::engine::trace::Trace) -> String {
+pub fn render_text(trace: &Trace) -> String {
     let mut out = format!(
         "{} {}  host {}  as {}\n\n",
         trace.request.method,

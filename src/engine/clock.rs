@@ -5,9 +5,51 @@
 //! this clock, which is built on `tokio::time::Instant` — never on `std::time` — so the same code
 //! is deterministic under virtual time.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
+
+/// Which clock an engine runs on: chosen once, by whoever spawns it.
+///
+/// | clock | runtime | engine time passes | Unix time starts at |
+/// |---|---|---|---|
+/// | `Virtual` | current thread, tokio's paused clock | only while a command runs ([`Command::Advance`](super::Command::Advance), a request's modelled latency), as fast as the CPU allows | 2026-01-01 (reproducible) |
+/// | `Paced(scale)` | current thread, paused clock moved by a pacer | `scale` × the wall clock (0 pauses), changeable live | now |
+/// | `Wall` | multi-threaded | with the wall clock | now |
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clock {
+    /// Deterministic virtual time: same scenario and seed, same run, byte for byte.
+    Virtual,
+    /// The wall clock times a scale (engine seconds per wall second; 1/8 … 64), for a live TUI
+    /// that can slow a burst down or speed a queue up.
+    Paced(f64),
+    /// The real wall clock on all cores, for serving real HTTP clients.
+    Wall,
+}
+
+impl Clock {
+    /// `"virtual"` for virtual time, `"live"` otherwise (the `mode` of a report).
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Clock::Virtual => "virtual",
+            Clock::Paced(_) | Clock::Wall => "live",
+        }
+    }
+}
+
+/// What Unix time the engine clock starts at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Epoch {
+    /// [`VIRTUAL_EPOCH_MS`]: timestamps are reproducible (virtual runs).
+    Fixed,
+    /// The system clock at start: tokens and timestamps are valid for the world outside
+    /// (`trace` with a token from `archsim token`, `serve`).
+    Now,
+}
 
 /// The engine's clock: monotonic time since start, plus the Unix time that start corresponds to.
 #[derive(Debug, Clone, Copy)]
@@ -28,17 +70,12 @@ impl EngineClock {
         }
     }
 
-    /// A clock for live runs: Unix time read once from the system clock.
-    pub fn live() -> Self {
-        let unix_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(VIRTUAL_EPOCH_MS, |d| d.as_millis() as u64);
-        Self::starting_at(unix_ms)
-    }
-
-    /// A clock for virtual runs, starting at [`VIRTUAL_EPOCH_MS`].
-    pub fn virtual_time() -> Self {
-        Self::starting_at(VIRTUAL_EPOCH_MS)
+    /// A clock starting now at the Unix time `epoch` names.
+    pub fn at(epoch: Epoch) -> Self {
+        match epoch {
+            Epoch::Fixed => Self::starting_at(VIRTUAL_EPOCH_MS),
+            Epoch::Now => Self::starting_at(system_unix_ms()),
+        }
     }
 
     /// Time since the engine started.
@@ -73,6 +110,35 @@ impl governor::clock::Clock for EngineClock {
     fn now(&self) -> Duration {
         self.elapsed()
     }
+}
+
+thread_local! {
+    /// The clock of the engine this thread runs, once the engine has started.
+    static THREAD_ENGINE: std::cell::RefCell<Option<Arc<OnceLock<EngineClock>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Marks the current thread as one of an engine's: [`engine_time`] reads `clock` here once set.
+pub(crate) fn adopt_thread(clock: Arc<OnceLock<EngineClock>>) {
+    THREAD_ENGINE.with(|slot| *slot.borrow_mut() = Some(clock));
+}
+
+/// Engine time since start if the current thread runs an engine (a log line emitted by a stage
+/// or a worker), `None` elsewhere. Log capture stamps lines with it, so a line's time is the
+/// engine's — deterministic in virtual time — not the time of whoever reads the log.
+pub fn engine_time() -> Option<Duration> {
+    THREAD_ENGINE.with(|slot| {
+        slot.borrow()
+            .as_ref()
+            .and_then(|clock| clock.get().map(EngineClock::elapsed))
+    })
+}
+
+/// The system clock's Unix time in ms (the fixed epoch if the system clock is before 1970).
+pub fn system_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(VIRTUAL_EPOCH_MS, |d| d.as_millis() as u64)
 }
 
 /// Formats Unix seconds as RFC 3339 UTC (proleptic Gregorian, days-to-civil conversion).
@@ -110,7 +176,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn virtual_time_advances_only_with_the_tokio_clock() {
-        let clock = EngineClock::virtual_time();
+        let clock = EngineClock::at(Epoch::Fixed);
         assert_eq!(clock.unix_ms(), VIRTUAL_EPOCH_MS);
         tokio::time::sleep(Duration::from_secs(90)).await;
         assert_eq!(clock.unix_secs(), VIRTUAL_EPOCH_MS / 1000 + 90);

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::Engine;
+use super::system::System;
 use crate::scenario::FaultAction;
 
 /// Applies `action`; returns a sentence describing what happened, for the event stream.
-pub fn apply(engine: &Engine, action: &FaultAction, duration: Option<Duration>) -> String {
+pub fn apply(engine: &System, action: &FaultAction, duration: Option<Duration>) -> String {
     let core = engine.core();
     let lasting = duration.map_or(String::new(), |d| format!(" for {} s", d.as_secs_f64()));
     match action {
@@ -66,7 +66,7 @@ pub fn apply(engine: &Engine, action: &FaultAction, duration: Option<Duration>) 
 
 /// Undoes `action` (at the end of its duration); returns a description, or `None` if the fault
 /// has nothing to undo.
-pub fn revert(engine: &Engine, action: &FaultAction) -> Option<String> {
+pub fn revert(engine: &System, action: &FaultAction) -> Option<String> {
     let core = engine.core();
     match action {
         FaultAction::KillWorkers { pool, .. } => engine.pool(pool).map(|runtime| {

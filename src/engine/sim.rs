@@ -1,62 +1,29 @@
-//! A running simulation: the engine plus its traffic, scheduled faults, a per-second sampler and
-//! an event stream — the handle the TUI and `archsim run` hold.
+//! A running simulation: the system plus its traffic, scheduled faults, a per-second sampler and
+//! the event stream — what the engine loop executes commands on.
 //!
 //! ```text
-//!   Simulation ── controls (rate, workers, faults) ──▶ engine parts
+//!   Simulation ── controls (rate, workers, faults) ──▶ system parts
 //!       │  snapshot(): counters, histograms, theory, series
-//!       └─ subscribe(): EngineEvent stream (logs, broker events, faults)
+//!       └─ EventBus: logs, broker events, worker changes, faults
 //! ```
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::broadcast;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::broker::{BrokerEvent, TopicSnapshot};
+use super::broker::TopicSnapshot;
 use super::cache::CacheStats;
+use super::event::{Event, EventBus, Level};
 use super::metrics::{RequestReport, SecondSample};
-use super::theory::{Prediction, predict};
-use super::workers::{WorkerChange, WorkerState};
-use super::{Engine, faults, traffic};
+use super::pacer::TimeScale;
+use super::system::System;
+use super::workers::WorkerState;
+use super::{faults, traffic};
 use crate::scenario::{Arrival, FaultAction};
-
-/// Something that happened, for the event stream and the Logs view.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum EngineEvent {
-    /// A log line.
-    Log {
-        /// Engine time, ms.
-        at_ms: u64,
-        /// `info`, `warn` or `error`.
-        level: &'static str,
-        /// Text.
-        message: String,
-    },
-    /// A broker event.
-    Broker {
-        /// Engine time, ms.
-        at_ms: u64,
-        /// What happened.
-        event: BrokerEvent,
-    },
-    /// A worker changed state.
-    Worker {
-        /// Engine time, ms.
-        at_ms: u64,
-        /// What changed.
-        change: WorkerChange,
-    },
-    /// A fault was applied or reverted.
-    Fault {
-        /// Engine time, ms.
-        at_ms: u64,
-        /// What happened.
-        message: String,
-    },
-}
+use crate::theory::{Prediction, predict};
 
 /// What to start besides the engine.
 #[derive(Debug, Clone, Copy)]
@@ -112,39 +79,43 @@ pub struct Snapshot {
     pub no_message_lost: bool,
 }
 
-/// A running simulation. Dropping it stops its tasks (the engine's workers stop with the
-/// runtime or [`Simulation::stop`]).
-pub struct Simulation {
-    engine: Engine,
-    events: broadcast::Sender<EngineEvent>,
-    tasks: Vec<JoinHandle<()>>,
+/// The first line of the event stream.
+pub const READY_MESSAGE: &str = "System ready. Event Broker initialized.";
+
+/// A running simulation. Its tasks run on the engine's runtime and end with it.
+pub(crate) struct Simulation {
+    engine: System,
+    events: EventBus,
+    scale: Option<Arc<TimeScale>>,
     started: Instant,
 }
 
 impl Simulation {
-    /// Starts traffic, faults, the sampler and the event forwarder on the current runtime.
-    pub fn start(engine: Engine, options: SimOptions) -> Self {
-        let (events, _) = broadcast::channel(4096);
+    /// Starts traffic, faults, the sampler and the event forwarders on the current runtime.
+    pub(crate) fn start(
+        engine: System,
+        options: SimOptions,
+        events: EventBus,
+        scale: Option<Arc<TimeScale>>,
+    ) -> Self {
         let started = Instant::now();
-        let mut sim = Self {
+        let sim = Self {
             engine,
             events,
-            tasks: Vec::new(),
+            scale,
             started,
         };
-        sim.log(
-            "info",
-            "System ready. Event Broker initialized.".to_string(),
-        );
+        sim.log(Level::Info, READY_MESSAGE.to_string());
         sim.spawn_forwarder();
         sim.spawn_worker_forwarder();
         sim.spawn_sampler();
         if options.traffic {
             for generator in sim.engine.scenario().traffic.clone() {
-                let engine = sim.engine.clone();
-                sim.tasks.push(tokio::spawn(traffic::run_generator(
-                    engine, generator, started,
-                )));
+                tokio::spawn(traffic::run_generator(
+                    sim.engine.clone(),
+                    generator,
+                    started,
+                ));
             }
         }
         if options.faults {
@@ -153,75 +124,80 @@ impl Simulation {
         sim
     }
 
-    /// The engine.
-    pub fn engine(&self) -> &Engine {
+    /// The system.
+    pub(crate) fn engine(&self) -> &System {
         &self.engine
     }
 
-    /// Subscribes to the event stream.
-    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
-        self.events.subscribe()
+    /// The pacer's time scale (paced clocks only).
+    pub(crate) fn time_scale(&self) -> Option<&TimeScale> {
+        self.scale.as_deref()
+    }
+
+    /// Engine time since start.
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.engine.core().clock.elapsed()
     }
 
     fn now_ms(&self) -> u64 {
-        self.engine.core().clock.elapsed().as_millis() as u64
+        self.elapsed().as_millis() as u64
     }
 
-    fn log(&self, level: &'static str, message: String) {
-        let _ = self.events.send(EngineEvent::Log {
+    /// Publishes a log line on the event stream.
+    pub(crate) fn log(&self, level: Level, message: String) {
+        self.events.publish(Event::Log {
             at_ms: self.now_ms(),
             level,
             message,
         });
     }
 
-    fn spawn_forwarder(&mut self) {
+    fn spawn_forwarder(&self) {
         let mut broker_events = self.engine.core().broker.subscribe();
         let events = self.events.clone();
         let core = self.engine.core().clone();
-        self.tasks.push(tokio::spawn(async move {
+        tokio::spawn(async move {
             loop {
+                let at_ms = || core.clock.elapsed().as_millis() as u64;
                 match broker_events.recv().await {
-                    Ok(event) => {
-                        let at_ms = core.clock.elapsed().as_millis() as u64;
-                        let _ = events.send(EngineEvent::Broker { at_ms, event });
-                    }
+                    Ok(event) => events.publish(Event::Broker {
+                        at_ms: at_ms(),
+                        event,
+                    }),
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        let at_ms = core.clock.elapsed().as_millis() as u64;
-                        let _ = events.send(EngineEvent::Log {
-                            at_ms,
-                            level: "warn",
+                        events.publish(Event::Log {
+                            at_ms: at_ms(),
+                            level: Level::Warn,
                             message: format!("event stream skipped {missed} broker events"),
-                        });
+                        })
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
-        }));
+        });
     }
 
-    fn spawn_worker_forwarder(&mut self) {
+    fn spawn_worker_forwarder(&self) {
         let mut changes = self.engine.subscribe_workers();
         let events = self.events.clone();
         let core = self.engine.core().clone();
-        self.tasks.push(tokio::spawn(async move {
+        tokio::spawn(async move {
             loop {
                 match changes.recv().await {
-                    Ok(change) => {
-                        let at_ms = core.clock.elapsed().as_millis() as u64;
-                        let _ = events.send(EngineEvent::Worker { at_ms, change });
-                    }
+                    Ok(change) => events.publish(Event::Worker {
+                        at_ms: core.clock.elapsed().as_millis() as u64,
+                        change,
+                    }),
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
-        }));
+        });
     }
 
-    fn spawn_sampler(&mut self) {
-        let engine = self.engine.clone();
-        self.tasks.push(tokio::spawn(async move {
-            let core = engine.core().clone();
+    fn spawn_sampler(&self) {
+        let core = self.engine.core().clone();
+        tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             ticker.tick().await;
@@ -250,62 +226,34 @@ impl Simulation {
                 last_errors = errors;
                 last_acked = acked;
             }
-        }));
+        });
     }
 
-    fn spawn_fault_schedule(&mut self) {
+    fn spawn_fault_schedule(&self) {
         let faults = self.engine.scenario().faults.clone();
         if faults.is_empty() {
             return;
         }
-        let engine = self.engine.clone();
-        let events = self.events.clone();
-        let started = self.started;
-        self.tasks.push(tokio::spawn(async move {
+        let (engine, events, started) = (self.engine.clone(), self.events.clone(), self.started);
+        tokio::spawn(async move {
             for fault in faults {
                 tokio::time::sleep_until(started + fault.at).await;
-                let message = faults::apply(&engine, &fault.action, fault.duration);
-                let at_ms = engine.core().clock.elapsed().as_millis() as u64;
-                let _ = events.send(EngineEvent::Fault { at_ms, message });
-                if let Some(duration) = fault.duration {
-                    let (engine, events, action) =
-                        (engine.clone(), events.clone(), fault.action.clone());
-                    tokio::spawn(async move {
-                        tokio::time::sleep(duration).await;
-                        if let Some(message) = faults::revert(&engine, &action) {
-                            let at_ms = engine.core().clock.elapsed().as_millis() as u64;
-                            let _ = events.send(EngineEvent::Fault { at_ms, message });
-                        }
-                    });
-                }
+                apply_fault(&engine, &events, fault.action, fault.duration);
             }
-        }));
+        });
     }
 
-    /// Applies a fault now (live control); reverts it after `duration` if given.
-    pub fn inject(&self, action: FaultAction, duration: Option<Duration>) {
-        let message = faults::apply(&self.engine, &action, duration);
-        let _ = self.events.send(EngineEvent::Fault {
-            at_ms: self.now_ms(),
-            message,
-        });
-        if let Some(duration) = duration {
-            let (engine, events) = (self.engine.clone(), self.events.clone());
-            tokio::spawn(async move {
-                tokio::time::sleep(duration).await;
-                if let Some(message) = faults::revert(&engine, &action) {
-                    let at_ms = engine.core().clock.elapsed().as_millis() as u64;
-                    let _ = events.send(EngineEvent::Fault { at_ms, message });
-                }
-            });
-        }
+    /// Applies a fault now (live control); reverts it after `duration` if given. Returns what
+    /// it did, in a sentence (also published as a fault event).
+    pub(crate) fn inject(&self, action: FaultAction, duration: Option<Duration>) -> String {
+        apply_fault(&self.engine, &self.events, action, duration)
     }
 
     /// Sets the live traffic-rate multiplier.
-    pub fn set_rate_multiplier(&self, multiplier: f64) {
+    pub(crate) fn set_rate_multiplier(&self, multiplier: f64) {
         self.engine.core().traffic.set_multiplier(multiplier);
         self.log(
-            "info",
+            Level::Info,
             format!(
                 "traffic rate ×{:.2}",
                 self.engine.core().traffic.multiplier()
@@ -314,50 +262,61 @@ impl Simulation {
     }
 
     /// Adds a worker to `pool`.
-    pub fn add_worker(&self, pool: &str) -> bool {
+    pub(crate) fn add_worker(&self, pool: &str) -> bool {
         let added = self.engine.pool(pool).map(|p| p.add_worker()).is_some();
         if added {
-            self.log("info", format!("{pool}: one worker added"));
+            self.log(Level::Info, format!("{pool}: one worker added"));
         }
         added
     }
 
     /// Retires a worker of `pool`.
-    pub fn remove_worker(&self, pool: &str) -> bool {
+    pub(crate) fn remove_worker(&self, pool: &str) -> bool {
         let removed = self.engine.pool(pool).is_some_and(|p| p.remove_worker());
         if removed {
             self.log(
-                "info",
+                Level::Info,
                 format!("{pool}: one worker retiring after its current message"),
             );
         }
         removed
     }
 
-    /// Stops every task of the simulation and the engine's workers.
-    pub fn stop(&mut self) {
-        for task in self.tasks.drain(..) {
-            task.abort();
-        }
-        self.engine.stop();
-    }
-
     /// The state of everything, now.
-    pub fn snapshot(&self) -> Snapshot {
+    pub(crate) fn snapshot(&self) -> Snapshot {
         snapshot(&self.engine, self.started)
     }
 }
 
-impl Drop for Simulation {
-    fn drop(&mut self) {
-        for task in self.tasks.drain(..) {
-            task.abort();
-        }
+/// Applies `action` to `engine`, publishes what happened, and schedules the revert after
+/// `duration` on a task of the engine's runtime (so a revert never fires after the engine stops).
+fn apply_fault(
+    engine: &System,
+    events: &EventBus,
+    action: FaultAction,
+    duration: Option<Duration>,
+) -> String {
+    let message = faults::apply(engine, &action, duration);
+    let at_ms = engine.core().clock.elapsed().as_millis() as u64;
+    events.publish(Event::Fault {
+        at_ms,
+        message: message.clone(),
+    });
+    if let Some(duration) = duration {
+        let (engine, events) = (engine.clone(), events.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(duration).await;
+            if let Some(message) = faults::revert(&engine, &action) {
+                let at_ms = engine.core().clock.elapsed().as_millis() as u64;
+                events.publish(Event::Fault { at_ms, message });
+            }
+        });
     }
+    message
 }
 
 /// The snapshot of `engine`, with rates over the time since `started`.
-pub fn snapshot(engine: &Engine, started: Instant) -> Snapshot {
+pub(crate) fn snapshot(engine: &System, started: Instant) -> Snapshot {
     let core = engine.core();
     let elapsed = started.elapsed();
     let elapsed_s = elapsed.as_secs_f64().max(1e-9);

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use rand_distr::{Distribution as _, Exp};
 
-use super::Engine;
 use super::latency::ms_to_duration;
+use super::system::System;
 use crate::scenario::{Arrival, Traffic};
 
 /// Live knobs shared by every generator.
@@ -66,7 +66,7 @@ pub fn scheduled_rate(traffic: &Traffic, elapsed: Duration) -> f64 {
 }
 
 /// Runs one generator until the task is dropped.
-pub async fn run_generator(engine: Engine, traffic: Traffic, started: tokio::time::Instant) {
+pub async fn run_generator(engine: System, traffic: Traffic, started: tokio::time::Instant) {
     let total_weight: f64 = traffic.mix.iter().map(|(_, w)| *w).sum();
     if total_weight <= 0.0 {
         return;

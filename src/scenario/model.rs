@@ -79,6 +79,11 @@ impl Scenario {
         self.personas.iter().find(|p| p.name == name)
     }
 
+    /// The host name of tenant `subdomain`, e.g. `acme.archsim.test`.
+    pub fn host_of(&self, subdomain: &str) -> String {
+        format!("{subdomain}.{}", self.meta.domain)
+    }
+
     /// The permission with this name.
     pub fn permission(&self, name: &str) -> Option<&Permission> {
         self.permissions.iter().find(|p| p.name == name)
@@ -666,7 +671,7 @@ pub struct Traffic {
 }
 
 /// What a fault does.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FaultAction {
     /// Crash workers.

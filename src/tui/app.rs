@@ -27,7 +27,7 @@ use super::terminal::{TerminalError, TerminalGuard, Tty, install_panic_hook};
 use super::theme::Theme;
 use super::views;
 use crate::cli::{EXIT_OK, EXIT_USAGE, Theme as ThemeName, report_load_error};
-use crate::engine::Mode;
+use crate::engine::Clock;
 use crate::scenario;
 
 /// Shortest time between two frames (30 fps).
@@ -85,7 +85,7 @@ pub fn run(file: Option<&Path>, theme: ThemeName) -> u8 {
     };
     let stop = Arc::new(AtomicBool::new(false));
     let input = spawn_input(inbox, stop.clone());
-    let mut state = AppState::new(scenario, Theme::new(theme), Mode::Live);
+    let mut state = AppState::new(scenario, Theme::new(theme), Clock::Paced(1.0));
     let result = event_loop(&mut guard.terminal, &mut state, &receiver, &link);
     stop.store(true, Ordering::Relaxed);
     drop(guard);

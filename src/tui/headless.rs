@@ -1,58 +1,49 @@
-//! The whole app without a terminal: the real [`AppState`] driven by keys, its commands run on a
-//! virtual-time engine in the current (paused) runtime. Tests and benchmarks use it to reach any
-//! screen deterministically and render it into a `TestBackend`.
+//! The whole app without a terminal: the real [`AppState`] driven by keys, its commands run by a
+//! virtual-time engine through the same [`EngineHandle`] the terminal app uses. Tests and
+//! benchmarks use it to reach any screen deterministically and render it into a `TestBackend`.
 //!
 //! ```text
-//!   press(key) ─▶ AppState::handle_key ─▶ commands ─▶ engine_link::execute ─▶ AppState::apply
-//!   advance(d)  ─▶ virtual time passes ─▶ snapshot + events + logs ─▶ AppState::apply
+//!   press(key) ─▶ AppState::handle_key ─▶ Outgoing ─▶ handle.execute ─▶ into_update ─▶ apply
+//!   advance(d)  ─▶ Command::Advance ─▶ snapshot + events + logs ─▶ AppState::apply
 //! ```
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
-use tokio::sync::broadcast;
-
-use super::engine_link::{self, EngineCommand, EngineUpdate, READY_MESSAGE};
+use super::engine_link::{EngineUpdate, Outgoing, into_update};
 use super::keymap::Key;
 use super::log_capture::LogBuffer;
 use super::state::AppState;
 use super::theme::Theme;
 use super::views;
-use crate::engine::sim::{EngineEvent, SimOptions, Simulation};
-use crate::engine::{Engine, EngineError, Mode};
+use crate::engine::{Clock, Engine, EngineError, EngineHandle, EventStream};
 use crate::scenario::Scenario;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
 
 /// An app driven from code.
 pub struct Headless {
     /// The UI state, as the terminal app would have it.
     pub state: AppState,
-    sim: Simulation,
-    events: broadcast::Receiver<EngineEvent>,
+    engine: EngineHandle,
+    events: EventStream,
     logs: Option<LogBuffer>,
 }
 
 impl Headless {
-    /// Starts a virtual-time engine with its traffic and faults; call inside a `start_paused`
-    /// current-thread runtime.
+    /// Starts a virtual-time engine with its traffic and faults.
     pub fn start(scenario: Arc<Scenario>, theme: Theme) -> Result<Self, EngineError> {
-        let engine = Engine::start(scenario.clone(), Mode::Virtual)?;
-        let sim = Simulation::start(engine, SimOptions::default());
-        let events = sim.subscribe();
-        let mut state = AppState::new(scenario, theme, Mode::Virtual);
-        state.apply(EngineUpdate::Events(vec![EngineEvent::Log {
-            at_ms: 0,
-            level: "info",
-            message: READY_MESSAGE.to_string(),
-        }]));
-        Ok(Self {
-            state,
-            sim,
+        let engine = Engine::spawn(scenario.clone(), Clock::Virtual)?;
+        let events = engine.subscribe();
+        let mut app = Self {
+            state: AppState::new(scenario, theme, Clock::Virtual),
+            engine,
             events,
             logs: None,
-        })
+        };
+        app.refresh();
+        Ok(app)
     }
 
     /// Feeds the lines of `buffer` (filled by a [`CaptureLayer`](super::log_capture::CaptureLayer))
@@ -62,9 +53,9 @@ impl Headless {
         self
     }
 
-    /// The running simulation.
-    pub fn sim(&self) -> &Simulation {
-        &self.sim
+    /// The engine behind the app.
+    pub fn engine(&self) -> &EngineHandle {
+        &self.engine
     }
 
     /// Presses `key` and runs the commands it produced to completion.
@@ -80,10 +71,11 @@ impl Headless {
         }
     }
 
-    /// Runs engine commands and applies their results.
-    pub async fn run(&mut self, commands: Vec<EngineCommand>) {
-        for command in commands {
-            for update in engine_link::execute(&self.sim, command).await {
+    /// Runs engine commands one after another and applies their replies.
+    pub async fn run(&mut self, commands: Vec<Outgoing>) {
+        for outgoing in commands {
+            let result = self.engine.execute(outgoing.command.clone()).await;
+            if let Some(update) = into_update(outgoing, result) {
                 self.state.apply(scrub(update));
             }
         }
@@ -92,16 +84,15 @@ impl Headless {
 
     /// Lets `duration` of engine time pass, then refreshes the state.
     pub async fn advance(&mut self, duration: Duration) {
-        tokio::time::sleep(duration).await;
+        if let Err(error) = self.engine.advance(duration).await {
+            self.state.apply(EngineUpdate::Notice(error.to_string()));
+        }
         self.refresh();
     }
 
     /// Applies a fresh snapshot and the events and log lines since the last refresh.
     pub fn refresh(&mut self) {
-        let mut events = Vec::new();
-        while let Ok(event) = self.events.try_recv() {
-            events.push(event);
-        }
+        let events = self.events.drain();
         if !events.is_empty() {
             self.state.apply(EngineUpdate::Events(events));
         }
@@ -109,18 +100,12 @@ impl Headless {
             self.state.apply(EngineUpdate::Logs(lines));
         }
         self.state
-            .apply(EngineUpdate::Snapshot(Box::new(self.sim.snapshot())));
+            .apply(EngineUpdate::Snapshot(self.engine.snapshot()));
     }
 
     /// Renders the screen at `columns` × `rows`.
     pub fn render(&self, columns: u16, rows: u16) -> Buffer {
         render(&self.state, columns, rows)
-    }
-}
-
-impl Drop for Headless {
-    fn drop(&mut self) {
-        self.sim.stop();
     }
 }
 

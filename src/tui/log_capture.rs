@@ -117,7 +117,8 @@ impl<S: Subscriber> Layer<S> for CaptureLayer {
             rest: String::new(),
         };
         event.record(&mut fields);
-        let at_ms = self.started.elapsed().as_millis() as u64;
+        let at = crate::engine::engine_time().unwrap_or_else(|| self.started.elapsed());
+        let at_ms = at.as_millis() as u64;
         self.buffer.push(LogLine {
             at_ms,
             level: *event.metadata().level(),

@@ -2,7 +2,7 @@
 //! [`AppState::apply`] for engine updates.
 //!
 //! ```text
-//!   key ─▶ keymap ─▶ Action ─▶ update() ─▶ Vec<EngineCommand> ─▶ engine thread
+//!   key ─▶ keymap ─▶ Action ─▶ update() ─▶ Vec<Outgoing> ─▶ engine thread
 //!   engine thread ─▶ EngineUpdate ─▶ apply()
 //!   draw(&AppState) reads only
 //! ```
@@ -22,11 +22,10 @@ use self::erd::{ErdState, RowsView};
 use self::lifecycle::LifecycleState;
 use self::logs::LogsState;
 use super::action::{Action, Tab};
-use super::engine_link::{EngineCommand, EngineUpdate, Origin};
+use super::engine_link::{EngineUpdate, Origin, Outgoing};
 use super::keymap::{self, Key, KeyContext};
 use super::theme::Theme;
-use crate::engine::Mode;
-use crate::engine::sim::Snapshot;
+use crate::engine::{Clock, Command, Snapshot};
 use crate::scenario::Scenario;
 use crate::topology::Topology;
 
@@ -54,8 +53,8 @@ pub struct AppState {
     pub topology: Arc<Topology>,
     /// Colours.
     pub theme: Theme,
-    /// Live or virtual clock.
-    pub mode: Mode,
+    /// The engine's clock (live or virtual).
+    pub clock: Clock,
     /// The visible view.
     pub tab: Tab,
     /// The key overlay is open.
@@ -69,7 +68,7 @@ pub struct AppState {
     /// Engine seconds per wall second (live runs; `<`/`>`).
     pub time_scale: f64,
     /// The latest engine snapshot.
-    pub snapshot: Option<Snapshot>,
+    pub snapshot: Option<Arc<Snapshot>>,
     /// A one-line message for the status bar (feedback to the last key).
     pub notice: Option<String>,
     /// The engine stopped (with the reason).
@@ -88,7 +87,7 @@ pub struct AppState {
 
 impl AppState {
     /// The state at start, before any engine update.
-    pub fn new(scenario: Arc<Scenario>, theme: Theme, mode: Mode) -> Self {
+    pub fn new(scenario: Arc<Scenario>, theme: Theme, clock: Clock) -> Self {
         Self {
             topology: Arc::new(Topology::new(&scenario)),
             lifecycle: LifecycleState::new(&scenario),
@@ -97,7 +96,7 @@ impl AppState {
             logs: LogsState::default(),
             scenario,
             theme,
-            mode,
+            clock,
             tab: Tab::Lifecycle,
             help: false,
             quit: false,
@@ -121,7 +120,7 @@ impl AppState {
     }
 
     /// Reads a key: looks it up in the keymap and applies its action.
-    pub fn handle_key(&mut self, key: Key) -> Vec<EngineCommand> {
+    pub fn handle_key(&mut self, key: Key) -> Vec<Outgoing> {
         match keymap::action_for(self.key_context(), key) {
             Some(action) => self.update(action),
             None => Vec::new(),
@@ -129,7 +128,7 @@ impl AppState {
     }
 
     /// Applies a user action; returns the commands for the engine.
-    pub fn update(&mut self, action: Action) -> Vec<EngineCommand> {
+    pub fn update(&mut self, action: Action) -> Vec<Outgoing> {
         self.notice = None;
         match action {
             Action::Quit => {
@@ -154,7 +153,9 @@ impl AppState {
                 } else {
                     format!("traffic resumed at ×{:.2}", self.rate)
                 });
-                vec![EngineCommand::SetRate(self.effective_rate())]
+                vec![Outgoing::control(Command::SetRate {
+                    multiplier: self.effective_rate(),
+                })]
             }
             Action::Faster | Action::Slower => {
                 let scale = if action == Action::Faster {
@@ -167,7 +168,9 @@ impl AppState {
                     "engine time ×{} of the wall clock: traffic, queues and timeouts all follow",
                     format_scale(self.time_scale)
                 ));
-                vec![EngineCommand::SetTimeScale(self.time_scale)]
+                vec![Outgoing::control(Command::SetTimeScale {
+                    scale: self.time_scale,
+                })]
             }
             Action::RateUp | Action::RateDown => {
                 let factor = if action == Action::RateUp {
@@ -184,7 +187,9 @@ impl AppState {
                     Vec::new()
                 } else {
                     self.notice = Some(format!("traffic rate ×{:.2}", self.rate));
-                    vec![EngineCommand::SetRate(self.rate)]
+                    vec![Outgoing::control(Command::SetRate {
+                        multiplier: self.rate,
+                    })]
                 }
             }
             other => self.update_view(other),
@@ -195,7 +200,7 @@ impl AppState {
         if self.paused { 0.0 } else { self.rate }
     }
 
-    fn go_to(&mut self, tab: Tab) -> Vec<EngineCommand> {
+    fn go_to(&mut self, tab: Tab) -> Vec<Outgoing> {
         self.tab = tab;
         self.help = false;
         match tab {
@@ -204,7 +209,7 @@ impl AppState {
         }
     }
 
-    fn update_view(&mut self, action: Action) -> Vec<EngineCommand> {
+    fn update_view(&mut self, action: Action) -> Vec<Outgoing> {
         match self.tab {
             Tab::Lifecycle => self.lifecycle.update(action),
             Tab::Erd => self.erd.update(action),
@@ -227,7 +232,7 @@ impl AppState {
     /// Applies an engine update.
     pub fn apply(&mut self, update: EngineUpdate) {
         match update {
-            EngineUpdate::Snapshot(snapshot) => self.snapshot = Some(*snapshot),
+            EngineUpdate::Snapshot(snapshot) => self.snapshot = Some(snapshot),
             EngineUpdate::Events(events) => {
                 self.logs.push_events(events.iter());
                 self.broker.push_events(events);
@@ -236,6 +241,7 @@ impl AppState {
             EngineUpdate::Sent { id, origin, result } => match origin {
                 Origin::Lifecycle => self.lifecycle.receive(id, result),
                 Origin::Broker => self.broker.receive_payment(result),
+                Origin::Schema | Origin::Controls => {}
             },
             EngineUpdate::Rows {
                 table,
@@ -302,7 +308,7 @@ mod tests {
         AppState::new(
             Arc::new(scenario),
             Theme::new(crate::cli::Theme::Dark),
-            Mode::Virtual,
+            Clock::Virtual,
         )
     }
 
@@ -311,7 +317,7 @@ mod tests {
         let mut state = state();
         assert_eq!(
             state.update(Action::Faster),
-            vec![EngineCommand::SetTimeScale(2.0)]
+            vec![Outgoing::control(Command::SetTimeScale { scale: 2.0 })]
         );
         for _ in 0..10 {
             state.update(Action::Faster);
@@ -343,11 +349,11 @@ mod tests {
         s.handle_key(Key::Char('3'));
         assert_eq!(
             s.handle_key(Key::Char('+')),
-            vec![EngineCommand::SetRate(1.5)]
+            vec![Outgoing::control(Command::SetRate { multiplier: 1.5 })]
         );
         assert_eq!(
             s.handle_key(Key::Char(' ')),
-            vec![EngineCommand::SetRate(0.0)]
+            vec![Outgoing::control(Command::SetRate { multiplier: 0.0 })]
         );
         assert!(s.paused);
         assert!(
@@ -356,7 +362,7 @@ mod tests {
         );
         assert_eq!(
             s.handle_key(Key::Char(' ')),
-            vec![EngineCommand::SetRate(1.0)]
+            vec![Outgoing::control(Command::SetRate { multiplier: 1.0 })]
         );
     }
 
@@ -367,9 +373,11 @@ mod tests {
         let commands = s.handle_key(Key::Enter);
         assert_eq!(
             commands,
-            vec![EngineCommand::SendNamed {
-                id: "alice-lists-projects-again".into(),
-                origin: Origin::Lifecycle
+            vec![Outgoing {
+                origin: Origin::Lifecycle,
+                command: Command::SendNamed {
+                    id: "alice-lists-projects-again".into(),
+                },
             }]
         );
         assert!(s.lifecycle.pending.is_some());
@@ -409,13 +417,19 @@ mod tests {
         let first = s.handle_key(Key::Char('r'));
         assert!(matches!(
             first.as_slice(),
-            [EngineCommand::Rows { tenant: None, .. }]
+            [Outgoing {
+                command: Command::Rows { tenant: None, .. },
+                ..
+            }]
         ));
         let tenant = s.handle_key(Key::Char('t'));
         assert!(matches!(
             tenant.as_slice(),
-            [EngineCommand::Rows {
-                tenant: Some(1),
+            [Outgoing {
+                command: Command::Rows {
+                    tenant: Some(1),
+                    ..
+                },
                 ..
             }]
         ));
@@ -429,14 +443,19 @@ mod tests {
         let commands = s.handle_key(Key::Char('w'));
         assert_eq!(
             commands,
-            vec![EngineCommand::AddWorker("payment-processor".into())]
+            vec![Outgoing::control(Command::AddWorker {
+                pool: "payment-processor".into()
+            })]
         );
         assert!(matches!(
             s.handle_key(Key::Char('K')).as_slice(),
-            [EngineCommand::Inject(
-                crate::scenario::FaultAction::KillWorkers { .. },
-                Some(_)
-            )]
+            [Outgoing {
+                command: Command::Fault {
+                    action: crate::scenario::FaultAction::KillWorkers { .. },
+                    duration_ms: Some(_)
+                },
+                ..
+            }]
         ));
     }
 

@@ -7,7 +7,7 @@
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::cli::Theme as ThemeName;
-use crate::engine::trace::Outcome;
+use crate::engine::Outcome;
 
 /// The styles of one theme.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -6,14 +6,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::engine::broker::{BrokerEvent, MessageId};
-use crate::engine::sim::EngineEvent;
-use crate::engine::trace::Trace;
-use crate::engine::workers::WorkerState;
+use crate::engine::{BrokerEvent, Command, Event, MessageId, Trace, WorkerState};
 use crate::scenario::{FaultAction, Scenario, StageKind};
 
 use super::super::action::Action;
-use super::super::engine_link::{EngineCommand, Origin};
+use super::super::engine_link::{Origin, Outgoing};
 
 /// Events kept for the stream.
 pub const EVENTS_KEPT: usize = 500;
@@ -23,6 +20,14 @@ pub const PAYMENT_REQUEST: &str = "alice-pays-invoice";
 
 /// How long a killed worker stays dead and a slowed database stays slow.
 pub const FAULT_FOR: Duration = Duration::from_secs(30);
+
+/// A fault command from a broker key, lasting `duration` if given.
+fn fault(action: FaultAction, duration: Option<Duration>) -> Outgoing {
+    Outgoing::control(Command::Fault {
+        action,
+        duration_ms: duration.map(|d| d.as_millis() as u64),
+    })
+}
 
 /// Extra milliseconds per query of the `d` fault.
 pub const SLOW_DB_MS: f64 = 50.0;
@@ -42,7 +47,7 @@ pub struct BrokerState {
     /// Selected topic (scenario order).
     pub selected: usize,
     /// The event stream, oldest first.
-    pub events: VecDeque<EngineEvent>,
+    pub events: VecDeque<Event>,
     /// A payment request on its way.
     pub payment_pending: bool,
     /// The last payment fired and the messages to follow.
@@ -54,7 +59,7 @@ pub struct BrokerState {
 impl BrokerState {
     /// Applies an action; returns the engine commands it needs. Rate keys are handled by the
     /// app state (they share the pause).
-    pub fn update(&mut self, action: Action, scenario: &Scenario) -> Vec<EngineCommand> {
+    pub fn update(&mut self, action: Action, scenario: &Scenario) -> Vec<Outgoing> {
         let topics = scenario.topics.len();
         let topic = scenario.topics.get(self.selected).map(|t| t.name.clone());
         let pool = topic.as_ref().and_then(|topic| {
@@ -69,23 +74,26 @@ impl BrokerState {
             Action::Down => self.selected = (self.selected + 1).min(topics.saturating_sub(1)),
             Action::First => self.selected = 0,
             Action::Last => self.selected = topics.saturating_sub(1),
-            Action::AddWorker => return pool.map(EngineCommand::AddWorker).into_iter().collect(),
+            Action::AddWorker => {
+                return pool
+                    .map(|pool| Outgoing::control(Command::AddWorker { pool }))
+                    .into_iter()
+                    .collect();
+            }
             Action::RemoveWorker => {
-                return pool.map(EngineCommand::RemoveWorker).into_iter().collect();
+                return pool
+                    .map(|pool| Outgoing::control(Command::RetireWorker { pool }))
+                    .into_iter()
+                    .collect();
             }
             Action::KillWorker => {
                 return pool
-                    .map(|pool| {
-                        EngineCommand::Inject(
-                            FaultAction::KillWorkers { pool, count: 1 },
-                            Some(FAULT_FOR),
-                        )
-                    })
+                    .map(|pool| fault(FaultAction::KillWorkers { pool, count: 1 }, Some(FAULT_FOR)))
                     .into_iter()
                     .collect();
             }
             Action::SlowDatabase => {
-                return vec![EngineCommand::Inject(
+                return vec![fault(
                     FaultAction::SlowDatabase {
                         extra_ms: SLOW_DB_MS,
                     },
@@ -93,7 +101,7 @@ impl BrokerState {
                 )];
             }
             Action::FlushCache => {
-                return vec![EngineCommand::Inject(FaultAction::FlushCache, None)];
+                return vec![fault(FaultAction::FlushCache, None)];
             }
             Action::PoisonMessage => {
                 // Into the selected topic if a pool consumes it, else into the first that has one.
@@ -102,16 +110,18 @@ impl BrokerState {
                     .filter(|t| consumed(t))
                     .or_else(|| scenario.workers.first().map(|w| w.topic.clone()));
                 return target
-                    .map(|topic| EngineCommand::Inject(FaultAction::PoisonMessage { topic }, None))
+                    .map(|topic| fault(FaultAction::PoisonMessage { topic }, None))
                     .into_iter()
                     .collect();
             }
             Action::Enter if scenario.request(PAYMENT_REQUEST).is_some() => {
                 self.payment_pending = true;
                 self.error = None;
-                return vec![EngineCommand::SendNamed {
-                    id: PAYMENT_REQUEST.to_string(),
+                return vec![Outgoing {
                     origin: Origin::Broker,
+                    command: Command::SendNamed {
+                        id: PAYMENT_REQUEST.to_string(),
+                    },
                 }];
             }
             _ => {}
@@ -137,7 +147,7 @@ impl BrokerState {
 
     /// Appends events, keeping the newest [`EVENTS_KEPT`]. Routine worker transitions (idle ⇄
     /// busy, several per message) are left out: the worker grid shows them.
-    pub fn push_events(&mut self, events: impl IntoIterator<Item = EngineEvent>) {
+    pub fn push_events(&mut self, events: impl IntoIterator<Item = Event>) {
         for event in events.into_iter().filter(worth_listing) {
             if self.events.len() == EVENTS_KEPT {
                 self.events.pop_front();
@@ -163,11 +173,11 @@ impl BrokerState {
     }
 
     /// Whether `event` concerns a followed message.
-    pub fn is_followed(&self, event: &EngineEvent) -> bool {
+    pub fn is_followed(&self, event: &Event) -> bool {
         let Some(followed) = &self.followed else {
             return false;
         };
-        let EngineEvent::Broker { event, .. } = event else {
+        let Event::Broker { event, .. } = event else {
             return false;
         };
         let (topic, id) = match event {
@@ -186,9 +196,9 @@ impl BrokerState {
 }
 
 /// Whether the event stream lists `event`.
-pub fn worth_listing(event: &EngineEvent) -> bool {
+pub fn worth_listing(event: &Event) -> bool {
     match event {
-        EngineEvent::Worker { change, .. } => matches!(change.state, WorkerState::Crashed),
+        Event::Worker { change, .. } => matches!(change.state, WorkerState::Crashed),
         _ => true,
     }
 }

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::engine::store::QueryRecord;
+use crate::engine::QueryRecord;
 use crate::scenario::{Scenario, Table};
 
 use super::super::action::Action;
-use super::super::engine_link::EngineCommand;
+use super::super::engine_link::{Origin, Outgoing};
+use crate::engine::Command;
 
 /// Which pane has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -212,7 +213,7 @@ impl ErdState {
     }
 
     /// Applies an action; returns the engine commands it needs.
-    pub fn update(&mut self, action: Action) -> Vec<EngineCommand> {
+    pub fn update(&mut self, action: Action) -> Vec<Outgoing> {
         match (action, self.mode, self.focus) {
             (Action::StartFilter, _, _) => {
                 self.filtering = true;
@@ -299,7 +300,7 @@ impl ErdState {
     }
 
     /// The rows query the Rows tab needs now, if its rows are not there or on their way.
-    pub fn rows_request(&mut self) -> Option<EngineCommand> {
+    pub fn rows_request(&mut self) -> Option<Outgoing> {
         if self.mode != ErdMode::Rows {
             return None;
         }
@@ -312,9 +313,12 @@ impl ErdState {
             return None;
         }
         self.rows_pending = Some(want.clone());
-        Some(EngineCommand::Rows {
-            table: want.0,
-            tenant: want.1,
+        Some(Outgoing {
+            origin: Origin::Schema,
+            command: Command::Rows {
+                table: want.0,
+                tenant: want.1,
+            },
         })
     }
 
@@ -338,7 +342,7 @@ impl ErdState {
     }
 
     /// Forgets the rows read so the next look reads them again (after writes).
-    pub fn invalidate_rows(&mut self) -> Option<EngineCommand> {
+    pub fn invalidate_rows(&mut self) -> Option<Outgoing> {
         self.rows = None;
         self.rows_pending = None;
         self.rows_request()

@@ -1,10 +1,11 @@
 //! State of the Request lifecycle view: the sample-request picker and the trace being stepped.
 
-use crate::engine::trace::{Outcome, Trace};
+use crate::engine::{Outcome, Trace};
 use crate::scenario::Scenario;
 
 use super::super::action::Action;
-use super::super::engine_link::{EngineCommand, Origin};
+use super::super::engine_link::{Origin, Outgoing};
+use crate::engine::Command;
 
 /// A request the picker offers.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +89,7 @@ impl LifecycleState {
     }
 
     /// Applies a navigation action; returns the engine commands it needs.
-    pub fn update(&mut self, action: Action) -> Vec<EngineCommand> {
+    pub fn update(&mut self, action: Action) -> Vec<Outgoing> {
         let last = self.samples.len().saturating_sub(1);
         match action {
             Action::Up => self.selected = self.selected.saturating_sub(1),
@@ -98,9 +99,9 @@ impl LifecycleState {
                     let id = sample.id.clone();
                     self.pending = Some(id.clone());
                     self.error = None;
-                    return vec![EngineCommand::SendNamed {
-                        id,
+                    return vec![Outgoing {
                         origin: Origin::Lifecycle,
+                        command: Command::SendNamed { id },
                     }];
                 }
             }

@@ -6,7 +6,7 @@ use tracing::Level;
 
 use super::super::action::Action;
 use super::super::log_capture::LogLine;
-use crate::engine::sim::EngineEvent;
+use crate::engine::{self, Event};
 
 /// Lines the view keeps.
 pub const LINES_KEPT: usize = 2_000;
@@ -60,25 +60,25 @@ impl LogsState {
     }
 
     /// Adds the simulation's own log and fault events as lines.
-    pub fn push_events<'a>(&mut self, events: impl IntoIterator<Item = &'a EngineEvent>) {
+    pub fn push_events<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) {
         let lines: Vec<LogLine> = events
             .into_iter()
             .filter_map(|event| match event {
-                EngineEvent::Log {
+                Event::Log {
                     at_ms,
                     level,
                     message,
                 } => Some(LogLine {
                     at_ms: *at_ms,
-                    level: match *level {
-                        "error" => Level::ERROR,
-                        "warn" => Level::WARN,
-                        _ => Level::INFO,
+                    level: match level {
+                        engine::Level::Error => Level::ERROR,
+                        engine::Level::Warn => Level::WARN,
+                        engine::Level::Info => Level::INFO,
                     },
                     target: "archsim::sim".into(),
                     text: message.clone(),
                 }),
-                EngineEvent::Fault { at_ms, message } => Some(LogLine {
+                Event::Fault { at_ms, message } => Some(LogLine {
                     at_ms: *at_ms,
                     level: Level::WARN,
                     target: "archsim::fault".into(),

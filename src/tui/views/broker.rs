@@ -20,9 +20,9 @@ use ratatui::widgets::{LineGauge, Paragraph, Sparkline};
 use super::super::state::AppState;
 use super::super::theme::Theme;
 use super::super::widgets::{clock, fit, hint, ms, pad, pane};
-use crate::engine::broker::BrokerEvent;
-use crate::engine::sim::{EngineEvent, TopicView};
-use crate::engine::workers::WorkerState;
+use crate::engine::BrokerEvent;
+use crate::engine::WorkerState;
+use crate::engine::{Event, Level, TopicView};
 
 /// Draws the view into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
@@ -358,22 +358,22 @@ pub fn event_topic(event: &BrokerEvent) -> &str {
 }
 
 /// One event as a line: time, text, style.
-pub fn event_text(event: &EngineEvent, theme: &Theme) -> (u64, String, Style) {
+pub fn event_text(event: &Event, theme: &Theme) -> (u64, String, Style) {
     match event {
-        EngineEvent::Log {
+        Event::Log {
             at_ms,
             level,
             message,
         } => {
-            let style = match *level {
-                "error" => theme.error,
-                "warn" => theme.warn,
-                _ => theme.accent,
+            let style = match level {
+                Level::Error => theme.error,
+                Level::Warn => theme.warn,
+                Level::Info => theme.accent,
             };
             (*at_ms, message.clone(), style)
         }
-        EngineEvent::Fault { at_ms, message } => (*at_ms, format!("FAULT {message}"), theme.warn),
-        EngineEvent::Worker { at_ms, change } => {
+        Event::Fault { at_ms, message } => (*at_ms, format!("FAULT {message}"), theme.warn),
+        Event::Worker { at_ms, change } => {
             let (text, style) = worker_cell(&change.state, theme);
             (
                 *at_ms,
@@ -381,7 +381,7 @@ pub fn event_text(event: &EngineEvent, theme: &Theme) -> (u64, String, Style) {
                 style,
             )
         }
-        EngineEvent::Broker { at_ms, event } => {
+        Event::Broker { at_ms, event } => {
             let (text, style) = match event {
                 BrokerEvent::Published { topic, id, event } => {
                     (format!("{topic} #{id} published ({event})"), theme.text)
@@ -470,12 +470,12 @@ fn draw_events(frame: &mut Frame, area: Rect, state: &AppState) {
     let room = height.saturating_sub(lines.len());
     let selected = state.scenario.topics.get(broker.selected);
     let pool = selected.and_then(|t| state.scenario.workers.iter().find(|w| w.topic == t.name));
-    let concerns = |event: &EngineEvent| match event {
-        EngineEvent::Broker { event, .. } => selected.is_none_or(|t| event_topic(event) == t.name),
-        EngineEvent::Worker { change, .. } => pool.is_some_and(|p| p.name == change.pool),
+    let concerns = |event: &Event| match event {
+        Event::Broker { event, .. } => selected.is_none_or(|t| event_topic(event) == t.name),
+        Event::Worker { change, .. } => pool.is_some_and(|p| p.name == change.pool),
         _ => true,
     };
-    let shown: Vec<&EngineEvent> = broker
+    let shown: Vec<&Event> = broker
         .events
         .iter()
         .filter(|e| concerns(e) || broker.is_followed(e))

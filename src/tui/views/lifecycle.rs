@@ -21,7 +21,7 @@ use super::super::widgets::stage_graph::{Node, NodeStatus, StageGraph};
 use super::super::widgets::waterfall::Waterfall;
 use super::super::widgets::{fit, hint, ms, pane};
 use super::stage_detail;
-use crate::engine::trace::{Outcome, Trace};
+use crate::engine::{Outcome, Trace};
 use crate::topology::EdgeKind;
 
 /// Draws the view into `area`.

@@ -112,7 +112,7 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
     let parts: Vec<(String, Style)> = vec![
         (format!(" {} ", state.scenario.meta.title), theme.status),
         (
-            format!("│ {} {} ", state.mode.as_str(), clock(elapsed)),
+            format!("│ {} {} ", state.clock.mode(), clock(elapsed)),
             theme.status,
         ),
         (format!("│ {running} "), theme.status),

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::super::theme::{Theme, outcome_symbol};
 use super::super::widgets::json_lines::{self, scalar};
 use super::super::widgets::ms;
-use crate::engine::trace::{StageRecord, Trace};
+use crate::engine::{StageRecord, Trace};
 use crate::scenario::{Scenario, StageKind};
 
 /// The lines describing stage `record` of `trace`.

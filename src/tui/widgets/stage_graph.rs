@@ -20,7 +20,7 @@ use ratatui::widgets::{Block, BorderType, Widget};
 
 use super::super::theme::{Theme, outcome_symbol};
 use super::fit;
-use crate::engine::trace::Outcome;
+use crate::engine::Outcome;
 
 /// What the request did at a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

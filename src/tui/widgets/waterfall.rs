@@ -7,7 +7,7 @@ use ratatui::widgets::Widget;
 
 use super::super::theme::Theme;
 use super::{fit, ms};
-use crate::engine::trace::StageRecord;
+use crate::engine::StageRecord;
 
 /// The waterfall of one trace.
 #[derive(Debug)]

@@ -1,0 +1,330 @@
+//! The report of a run: what `archsim run` prints, as typed data.
+//!
+//! [`Report::new`] builds it from a final [`Snapshot`]; `run --json` serialises it (its keys
+//! are a documented contract, see DESIGN.md §4) and the text output is rendered from the same
+//! fields, so the two cannot disagree.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::clock::Clock;
+use super::sim::Snapshot;
+use crate::scenario::Scenario;
+
+/// The report of a run (the `run --json` contract).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed used.
+    pub seed: u64,
+    /// `live` or `virtual`.
+    pub mode: &'static str,
+    /// Seconds of engine time run.
+    pub duration_s: f64,
+    /// Requests answered.
+    pub requests: RequestsReport,
+    /// The read cache.
+    pub cache: CacheReport,
+    /// Broker totals over every topic and group.
+    pub broker: BrokerTotals,
+    /// Per topic, in scenario order.
+    pub topics: Vec<TopicReport>,
+    /// Invariants checked at the end.
+    pub invariants: Invariants,
+}
+
+/// Requests answered during the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestsReport {
+    /// Responses.
+    pub sent: u64,
+    /// Responses by status code.
+    pub by_status: BTreeMap<String, u64>,
+    /// End-to-end latency percentiles, ms.
+    pub latency_ms: Percentiles,
+}
+
+/// Latency percentiles, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// The read cache's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CacheReport {
+    /// Reads answered from the cache.
+    pub hits: u64,
+    /// Reads that went to the database.
+    pub misses: u64,
+    /// hits / (hits + misses).
+    pub hit_ratio: f64,
+}
+
+/// Accounting over every topic and group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct BrokerTotals {
+    /// Messages received by groups (a message fanned out to two groups counts twice).
+    pub published: u64,
+    /// Acknowledged.
+    pub acked: u64,
+    /// Failed deliveries scheduled again.
+    pub retried: u64,
+    /// Dead-lettered.
+    pub dead_lettered: u64,
+    /// Leased to workers now.
+    pub in_flight: u64,
+    /// Waiting now (ready or backing off).
+    pub queued: u64,
+    /// Publishes refused because a topic was full.
+    pub rejected: u64,
+}
+
+/// One topic over the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopicReport {
+    /// Topic name.
+    pub name: String,
+    /// Messages published to it.
+    pub published: u64,
+    /// Acknowledged (all groups).
+    pub acked: u64,
+    /// Retried deliveries (all groups).
+    pub retried: u64,
+    /// Dead-lettered (all groups).
+    pub dead_lettered: u64,
+    /// Publishes refused because it was full.
+    pub rejected: u64,
+    /// Workers of its pool as configured.
+    pub workers: u32,
+    /// Deliveries per second (first attempts and retries).
+    pub arrival_rate: f64,
+    /// Time messages waited before a worker took them, ms.
+    pub wait_ms: WaitMs,
+    /// Time workers took per message, ms.
+    pub service_ms: ServiceMs,
+    /// Measured utilisation: busy worker time / available worker time.
+    pub utilization: f64,
+    /// What queueing theory predicts, if the topic has a pool.
+    pub theory: Option<TheoryReport>,
+    /// Little's law, L = λW, as a check of the bookkeeping.
+    pub littles_law: LittlesLaw,
+}
+
+/// Wait statistics, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WaitMs {
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+/// Service statistics, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ServiceMs {
+    /// Mean.
+    pub mean: f64,
+}
+
+/// A queueing-theory prediction as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TheoryReport {
+    /// Which model, and whether it is exact or an approximation.
+    pub model: &'static str,
+    /// Predicted utilisation ρ.
+    pub utilization: f64,
+    /// Probability an arrival waits.
+    pub p_wait: f64,
+    /// Predicted mean wait, ms.
+    pub wait_ms_mean: f64,
+}
+
+/// Both sides of Little's law for the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LittlesLaw {
+    /// Time-averaged number of messages waiting (L).
+    pub mean_queue_length: f64,
+    /// Arrival rate × mean wait (λW), which should match L.
+    pub arrival_rate_x_mean_wait: f64,
+}
+
+/// Invariants checked at the end of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Invariants {
+    /// For every topic and group: received = acked + dead_lettered + in_flight + queued.
+    pub no_message_lost: bool,
+}
+
+/// Rounds to `digits` decimals so reports stay readable and byte-stable.
+fn round(value: f64, digits: i32) -> f64 {
+    if !value.is_finite() {
+        return value;
+    }
+    let factor = 10f64.powi(digits);
+    (value * factor).round() / factor
+}
+
+/// A number as the JSON report writes it (`1.0`, not `1`; `null` for NaN), so the text and
+/// JSON forms show the same figures.
+fn json_number(value: f64) -> String {
+    serde_json::to_string(&value).unwrap_or_default()
+}
+
+impl Report {
+    /// Builds the report of a run of `duration` on `clock` from its final snapshot.
+    pub fn new(scenario: &Scenario, clock: Clock, duration: Duration, snapshot: &Snapshot) -> Self {
+        let mut totals = BrokerTotals::default();
+        for view in &snapshot.topics {
+            let t = &view.topic;
+            totals.published += t.sum(|g| g.counters.received);
+            totals.acked += t.sum(|g| g.counters.acked);
+            totals.retried += t.sum(|g| g.counters.retried);
+            totals.dead_lettered += t.sum(|g| g.counters.dead_lettered);
+            totals.in_flight += t.in_flight();
+            totals.queued += t.queued();
+            totals.rejected += t.rejected;
+        }
+        let latency = &snapshot.requests.latency_ms;
+        let topics = snapshot
+            .topics
+            .iter()
+            .map(|view| {
+                let t = &view.topic;
+                let workers = scenario
+                    .workers
+                    .iter()
+                    .find(|w| w.topic == t.name)
+                    .map_or(0, |w| w.concurrency);
+                let lambda = view.arrival_rate;
+                TopicReport {
+                    name: t.name.clone(),
+                    published: t.published,
+                    acked: t.sum(|g| g.counters.acked),
+                    retried: t.sum(|g| g.counters.retried),
+                    dead_lettered: t.sum(|g| g.counters.dead_lettered),
+                    rejected: t.rejected,
+                    workers,
+                    arrival_rate: round(lambda, 4),
+                    wait_ms: WaitMs {
+                        mean: round(t.wait_ms.mean, 3),
+                        p50: round(t.wait_ms.p50, 3),
+                        p99: round(t.wait_ms.p99, 3),
+                    },
+                    service_ms: ServiceMs {
+                        mean: round(t.service_ms.mean, 3),
+                    },
+                    utilization: round(view.utilization, 4),
+                    theory: view.theory.map(|p| TheoryReport {
+                        model: p.model,
+                        utilization: round(p.utilization, 4),
+                        p_wait: round(p.p_wait, 4),
+                        wait_ms_mean: round(p.wait_ms_mean, 3),
+                    }),
+                    littles_law: LittlesLaw {
+                        mean_queue_length: round(t.mean_queue_length, 4),
+                        arrival_rate_x_mean_wait: round(lambda * t.wait_ms.mean / 1000.0, 4),
+                    },
+                }
+            })
+            .collect();
+        Self {
+            scenario: scenario.meta.name.clone(),
+            seed: scenario.meta.seed,
+            mode: clock.mode(),
+            duration_s: duration.as_secs_f64(),
+            requests: RequestsReport {
+                sent: snapshot.requests.sent,
+                by_status: snapshot.requests.by_status.clone(),
+                latency_ms: Percentiles {
+                    p50: round(latency.p50, 3),
+                    p95: round(latency.p95, 3),
+                    p99: round(latency.p99, 3),
+                    max: round(latency.max, 3),
+                },
+            },
+            cache: CacheReport {
+                hits: snapshot.cache.hits,
+                misses: snapshot.cache.misses,
+                hit_ratio: round(snapshot.cache.hit_ratio(), 4),
+            },
+            broker: totals,
+            topics,
+            invariants: Invariants {
+                no_message_lost: snapshot.no_message_lost,
+            },
+        }
+    }
+
+    /// The report as text, for a terminal.
+    pub fn render_text(&self) -> String {
+        let mut out = format!(
+            "{} — {} s ({}), seed {}\n\n",
+            self.scenario, self.duration_s, self.mode, self.seed
+        );
+        let r = &self.requests;
+        let by_status = serde_json::to_string(&r.by_status).unwrap_or_default();
+        out.push_str(&format!(
+            "requests  {} sent   by status {}   latency p50 {} ms  p95 {} ms  p99 {} ms\n",
+            r.sent,
+            by_status,
+            json_number(r.latency_ms.p50),
+            json_number(r.latency_ms.p95),
+            json_number(r.latency_ms.p99)
+        ));
+        out.push_str(&format!(
+            "cache     {} hits, {} misses (hit ratio {})\n",
+            self.cache.hits,
+            self.cache.misses,
+            json_number(self.cache.hit_ratio)
+        ));
+        let b = &self.broker;
+        out.push_str(&format!(
+            "broker    published {}  acked {}  retried {}  dead-lettered {}  in flight {}  queued {}  rejected {}\n\n",
+            b.published, b.acked, b.retried, b.dead_lettered, b.in_flight, b.queued, b.rejected
+        ));
+        out.push_str(&format!(
+            "  {:<14} {:>8} {:>8} {:>6} {:>3} {:>7} {:>5} {:>10} {:>10}  model\n",
+            "topic", "publ.", "acked", "DLQ", "c", "λ/s", "ρ", "wait ms", "theory ms"
+        ));
+        for t in &self.topics {
+            out.push_str(&format!(
+                "  {:<14} {:>8} {:>8} {:>6} {:>3} {:>7.2} {:>5.2} {:>10.1} {:>10}  {}\n",
+                t.name,
+                t.published,
+                t.acked,
+                t.dead_lettered,
+                t.workers,
+                t.arrival_rate,
+                t.utilization,
+                t.wait_ms.mean,
+                t.theory
+                    .map(|p| p.wait_ms_mean)
+                    .filter(|w| w.is_finite())
+                    .map_or_else(|| "—".to_string(), |w| format!("{w:.1}")),
+                t.theory.map_or("", |p| p.model)
+            ));
+        }
+        out.push_str(&format!(
+            "\ninvariant: no message lost — {}\n",
+            if self.invariants.no_message_lost {
+                "holds"
+            } else {
+                "BROKEN"
+            }
+        ));
+        out
+    }
+}

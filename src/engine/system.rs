@@ -1,0 +1,293 @@
+//! The running system inside the engine thread: the database, caches, limiters, app instances,
+//! broker and worker pools, wired together. Crate-private: clients reach it through
+//! [`EngineHandle`](super::EngineHandle).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, header};
+use tower::ServiceExt;
+
+use super::api;
+use super::api::context::{ClientIp, PersonaLabel};
+use super::clock::EngineClock;
+use super::core::Core;
+use super::error::EngineError;
+use super::request::{ApiRequest, Exchange};
+use super::store::Store;
+use super::trace::{TraceRecorder, TracedRequest};
+use super::workers::{self, PoolRuntime};
+use crate::scenario::{Scenario, TokenKind};
+
+/// A running engine; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct System {
+    core: Arc<Core>,
+    service: Router,
+    pools: Arc<Vec<Arc<PoolRuntime>>>,
+    worker_changes: tokio::sync::broadcast::Sender<workers::WorkerChange>,
+}
+
+impl std::fmt::Debug for System {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("System")
+            .field("scenario", &self.core.scenario.meta.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl System {
+    /// Builds the engine for `scenario`: creates and seeds the database, the caches, limiters and
+    /// app instances. Call it inside the tokio runtime that will run it (its clock starts now).
+    pub(crate) fn start(scenario: Arc<Scenario>, clock: EngineClock) -> Result<Self, EngineError> {
+        let store = Store::open(scenario.clone())?;
+        let core = Arc::new(Core::new(scenario, clock, store));
+        let service = api::service(&core);
+        let (worker_changes, _) = tokio::sync::broadcast::channel(4096);
+        let timer_core = core.clone();
+        tokio::spawn(async move { timer_core.broker.run_timers().await });
+        let pools = core
+            .scenario
+            .workers
+            .iter()
+            .filter_map(|pool| {
+                PoolRuntime::start(
+                    pool,
+                    &core.broker,
+                    &core.rng,
+                    core.clock,
+                    worker_changes.clone(),
+                )
+            })
+            .collect();
+        Ok(Self {
+            core,
+            service,
+            pools: Arc::new(pools),
+            worker_changes,
+        })
+    }
+
+    /// The running worker pool `name`.
+    pub(crate) fn pool(&self, name: &str) -> Option<Arc<PoolRuntime>> {
+        self.pools.iter().find(|p| p.config.name == name).cloned()
+    }
+
+    /// Subscribes to worker state changes.
+    pub(crate) fn subscribe_workers(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<workers::WorkerChange> {
+        self.worker_changes.subscribe()
+    }
+
+    /// The shared state (database, caches, clock, …).
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// The scenario.
+    pub(crate) fn scenario(&self) -> &Arc<Scenario> {
+        &self.core.scenario
+    }
+
+    /// The HTTP service, for `axum::serve`.
+    pub(crate) fn router(&self) -> Router {
+        self.service.clone()
+    }
+
+    fn persona(&self, name: &str) -> Result<&crate::scenario::Persona, EngineError> {
+        self.core
+            .scenario
+            .persona(name)
+            .ok_or_else(|| EngineError::UnknownPersona {
+                name: name.to_string(),
+                known: self
+                    .core
+                    .scenario
+                    .personas
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// A token of `kind` for `persona`, issued now on the engine clock (None for `Missing`).
+    pub(crate) fn token(
+        &self,
+        persona: &str,
+        kind: TokenKind,
+        ttl_s: Option<u64>,
+    ) -> Result<Option<String>, EngineError> {
+        let persona = self.persona(persona)?;
+        let tokens = &self.core.tokens;
+        let ttl = ttl_s.unwrap_or_else(|| tokens.default_ttl_s());
+        let claims = tokens.claims_for(
+            &self.core.scenario,
+            persona,
+            self.core.clock.unix_secs(),
+            ttl,
+        );
+        Ok(tokens.mint(kind, claims))
+    }
+
+    /// Mints the token `request` asks for (if any) on the engine clock, as it is sent: a
+    /// recorded request replayed later carries a token valid then.
+    fn with_minted_token(&self, mut request: ApiRequest) -> Result<ApiRequest, EngineError> {
+        if let Some(kind) = request.mint.take() {
+            let persona = request.persona.clone().ok_or_else(|| {
+                EngineError::InvalidRequest("a token can be minted only for a persona".into())
+            })?;
+            if let Some(token) = self.token(&persona, kind, None)? {
+                request = request.bearer(&token);
+            }
+        }
+        Ok(request)
+    }
+
+    /// The scenario's named request `id`, built as it describes (host, token kind, body).
+    pub(crate) fn named_request(&self, id: &str) -> Result<ApiRequest, EngineError> {
+        let named = self
+            .core
+            .scenario
+            .request(id)
+            .ok_or_else(|| EngineError::UnknownRequest(id.to_string()))?;
+        let mut request = ApiRequest::new(
+            named.method.as_str(),
+            &named.path,
+            &self.core.scenario.host_of(&named.host_tenant),
+        );
+        request.persona = Some(named.persona.clone());
+        if let Some(token) = self.token(&named.persona, named.token, None)? {
+            request = request.bearer(&token);
+        }
+        for (name, value) in &named.headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = &named.body {
+            request = request.json(body);
+        }
+        Ok(request)
+    }
+
+    /// Sends all `requests` at once (concurrently) and returns their exchanges in the same order.
+    pub(crate) async fn send_all(
+        &self,
+        requests: Vec<ApiRequest>,
+    ) -> Vec<Result<Exchange, EngineError>> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, request) in requests.into_iter().enumerate() {
+            let engine = self.clone();
+            tasks.spawn(async move { (index, engine.send(request).await) });
+        }
+        let mut results: Vec<(usize, Result<Exchange, EngineError>)> = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(result) => results.push(result),
+                Err(error) => results.push((
+                    usize::MAX,
+                    Err(EngineError::InvalidRequest(format!(
+                        "request task failed: {error}"
+                    ))),
+                )),
+            }
+        }
+        results.sort_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, result)| result).collect()
+    }
+
+    /// Sends the scenario's named request `id` as it describes: `repeat` copies at once.
+    pub(crate) async fn send_named(&self, id: &str) -> Result<Vec<Exchange>, EngineError> {
+        let repeat = self
+            .core
+            .scenario
+            .request(id)
+            .map_or(1, |r| r.repeat.max(1));
+        let requests = (0..repeat)
+            .map(|_| self.named_request(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.send_all(requests).await.into_iter().collect()
+    }
+
+    /// Sends `request` through the whole pipeline like [`System::send`], but keeps only the
+    /// status: for load generators, whose traces nobody reads (the stages still run and record).
+    pub(crate) async fn fire(&self, request: ApiRequest) -> Result<u16, EngineError> {
+        let request = self.with_minted_token(request)?;
+        let http_request = self.http_request(&request, TraceRecorder::new())?;
+        let response = match self.service.clone().oneshot(http_request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        Ok(response.status().as_u16())
+    }
+
+    fn http_request(
+        &self,
+        request: &ApiRequest,
+        recorder: TraceRecorder,
+    ) -> Result<axum::http::Request<Body>, EngineError> {
+        let mut builder = axum::http::Request::builder()
+            .method(request.method.as_str())
+            .uri(&request.path)
+            .header(header::HOST, &request.host);
+        for (name, value) in &request.headers {
+            let name = HeaderName::try_from(name.as_str())
+                .map_err(|e| EngineError::InvalidRequest(e.to_string()))?;
+            let value = HeaderValue::try_from(value.as_str())
+                .map_err(|e| EngineError::InvalidRequest(e.to_string()))?;
+            builder = builder.header(name, value);
+        }
+        let body = request.body.clone().map_or_else(Body::empty, Body::from);
+        let mut http_request = builder
+            .body(body)
+            .map_err(|e| EngineError::InvalidRequest(e.to_string()))?;
+        http_request.extensions_mut().insert(recorder);
+        http_request
+            .extensions_mut()
+            .insert(ClientIp(request.client_ip));
+        if let Some(persona) = &request.persona {
+            http_request
+                .extensions_mut()
+                .insert(PersonaLabel(persona.clone()));
+        }
+        Ok(http_request)
+    }
+
+    /// Sends `request` through the whole pipeline and returns the response with its trace.
+    pub(crate) async fn send(&self, request: ApiRequest) -> Result<Exchange, EngineError> {
+        let request = self.with_minted_token(request)?;
+        let recorder = TraceRecorder::new();
+        let http_request = self.http_request(&request, recorder.clone())?;
+        let response = match self.service.clone().oneshot(http_request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        let response_json = serde_json::from_slice(&body).unwrap_or_else(|_| {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none");
+            serde_json::json!({ "content_type": content_type, "bytes": body.len() })
+        });
+        let traced = TracedRequest {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            host: request.host.clone(),
+            persona: request.persona.clone(),
+        };
+        let core = &self.core;
+        let trace = recorder.finish(traced, status, response_json, &|id| core.stage_position(id));
+        Ok(Exchange {
+            status,
+            headers,
+            body,
+            trace,
+        })
+    }
+}
