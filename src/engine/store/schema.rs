@@ -23,7 +23,7 @@ impl Store {
     /// Users of the identity section get an Argon2id hash of their persona's password. Rows are
     /// inserted in one transaction with foreign-key checks deferred to its commit, so tables may
     /// reference each other in any order; a seed row that points nowhere fails the open with a
-    /// [`ConstraintKind::ForeignKey`] error.
+    /// [`ConstraintKind::ForeignKey`](super::ConstraintKind::ForeignKey) error.
     pub fn open(scenario: Arc<Scenario>) -> Result<Store, StoreError> {
         let mut conn = Connection::open_in_memory()?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);

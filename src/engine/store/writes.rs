@@ -90,7 +90,8 @@ impl Store {
     /// Deletes the row with primary key `id` in the tenant; the record's `rows` hold the deleted
     /// row (`RETURNING`), and `rows_affected` is 0 when the tenant has no such row.
     ///
-    /// Deleting a row that other rows still reference fails with [`ConstraintKind::ForeignKey`].
+    /// Deleting a row that other rows still reference fails with
+    /// [`ConstraintKind::ForeignKey`](super::ConstraintKind::ForeignKey).
     pub fn delete(&self, table: &str, tenant_id: i64, id: i64) -> Result<QueryRecord, StoreError> {
         let table = self.table(table)?;
         let (filter, params) = keyed_filter(table, tenant_id, id, 1)?;
