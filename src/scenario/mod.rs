@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  text ─▶ TOML parse ─▶ structural check ─▶ serde ─▶ RawScenario ─▶ validate ─▶ Scenario
-//!            (syntax)   (keys, types, enums)            (raw.rs)     (cross-refs)  (model.rs)
+//!            (syntax)   (keys, types, enums)            (raw/)       (cross-refs)  (model/)
 //! ```
 //!
 //! Each step collects every problem it can find before giving up, and every problem carries its

@@ -1,0 +1,69 @@
+//! Latency histograms (HDR, microsecond resolution) for queue wait and service time, summarised
+//! in milliseconds for snapshots and reports.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Latency summary in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LatencySummary {
+    /// Samples.
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// A histogram of durations in microseconds.
+#[derive(Debug, Clone)]
+pub struct DurationHistogram {
+    histogram: Histogram<u64>,
+}
+
+impl Default for DurationHistogram {
+    fn default() -> Self {
+        Self {
+            // 1 µs to 1 hour, 3 significant digits: constant, valid bounds.
+            histogram: Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .expect("constant histogram bounds are valid"),
+        }
+    }
+}
+
+impl DurationHistogram {
+    /// Records a duration.
+    pub fn record(&mut self, duration: Duration) {
+        self.histogram
+            .saturating_record(duration.as_micros().max(1) as u64);
+    }
+
+    /// Number of samples.
+    pub fn count(&self) -> u64 {
+        self.histogram.len()
+    }
+
+    /// Summary in milliseconds.
+    pub fn summary(&self) -> LatencySummary {
+        if self.histogram.is_empty() {
+            return LatencySummary::default();
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        LatencySummary {
+            count: self.histogram.len(),
+            mean: self.histogram.mean() / 1000.0,
+            p50: ms(self.histogram.value_at_quantile(0.5)),
+            p95: ms(self.histogram.value_at_quantile(0.95)),
+            p99: ms(self.histogram.value_at_quantile(0.99)),
+            max: ms(self.histogram.max()),
+        }
+    }
+}

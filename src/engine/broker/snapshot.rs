@@ -1,0 +1,162 @@
+//! Read-only views of the broker: consistent per-topic and per-group snapshots for reports and
+//! the TUI, cheap queue depths, the balance check, and per-message inspection.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::group::{Group, GroupCounters, Tracked};
+use super::{Broker, LatencySummary, Message, MessageId};
+
+/// Per-group numbers of a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupSnapshot {
+    /// Group name.
+    pub name: String,
+    /// Counters.
+    pub counters: GroupCounters,
+    /// Ready to deliver.
+    pub ready: u64,
+    /// Waiting out a backoff.
+    pub backing_off: u64,
+    /// Leased to workers.
+    pub in_flight: u64,
+}
+
+/// Per-topic numbers of a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopicSnapshot {
+    /// Topic name.
+    pub name: String,
+    /// Messages published.
+    pub published: u64,
+    /// Publishes refused because the topic was full.
+    pub rejected: u64,
+    /// Capacity.
+    pub capacity: u32,
+    /// Whether deliveries are paused.
+    pub paused: bool,
+    /// Whether worker pools consume it.
+    pub consumed: bool,
+    /// Consumer groups (one retaining group for an unconsumed topic).
+    pub groups: Vec<GroupSnapshot>,
+    /// Wait in the ready queue, ms.
+    pub wait_ms: LatencySummary,
+    /// Time-average number of messages in the ready queue (summed over groups).
+    pub mean_queue_length: f64,
+    /// Lease to ack, ms.
+    pub service_ms: LatencySummary,
+}
+
+impl TopicSnapshot {
+    /// Sum of a counter over groups.
+    pub fn sum(&self, f: impl Fn(&GroupSnapshot) -> u64) -> u64 {
+        self.groups.iter().map(f).sum()
+    }
+
+    /// Messages waiting (ready + backing off), over groups.
+    pub fn queued(&self) -> u64 {
+        self.sum(|g| g.ready + g.backing_off)
+    }
+
+    /// Messages leased, over groups.
+    pub fn in_flight(&self) -> u64 {
+        self.sum(|g| g.in_flight)
+    }
+
+    /// Whether every group's books balance.
+    pub fn balanced(&self) -> bool {
+        self.groups.iter().all(|g| {
+            let c = &g.counters;
+            c.received == c.acked + c.dead_lettered + g.in_flight + g.ready + g.backing_off
+                && c.received == self.published
+        })
+    }
+}
+
+impl Broker {
+    /// The newest messages of `topic` still held (e.g. a dead-letter topic's contents).
+    pub fn messages(&self, topic: &str, limit: usize) -> Vec<Arc<Message>> {
+        let state = self.lock();
+        state
+            .topics
+            .iter()
+            .find(|t| t.config.name == topic)
+            .map(|t| t.messages.values().rev().take(limit).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A consistent snapshot of every topic.
+    pub fn snapshot(&self) -> Vec<TopicSnapshot> {
+        let now = Instant::now();
+        let state = self.lock();
+        state
+            .topics
+            .iter()
+            .map(|t| TopicSnapshot {
+                name: t.config.name.clone(),
+                published: t.published,
+                rejected: t.rejected,
+                capacity: t.config.capacity,
+                paused: t.is_paused(now),
+                consumed: t.consumed,
+                groups: t
+                    .groups
+                    .iter()
+                    .map(|g| GroupSnapshot {
+                        name: g.name.clone(),
+                        counters: g.counters,
+                        ready: g.ready.len() as u64,
+                        backing_off: g.delayed.len() as u64,
+                        in_flight: g.in_flight(),
+                    })
+                    .collect(),
+                wait_ms: t.wait.summary(),
+                mean_queue_length: t
+                    .groups
+                    .iter()
+                    .map(|g| g.mean_queue_length(self.started, now))
+                    .sum(),
+                service_ms: t.service.summary(),
+            })
+            .collect()
+    }
+
+    /// Per topic, in order: messages queued (ready + backing off) and acked, over groups. Cheap
+    /// enough to call every second (no histogram summaries).
+    pub fn depths(&self) -> Vec<(u64, u64)> {
+        self.lock()
+            .topics
+            .iter()
+            .map(|t| {
+                (
+                    t.groups.iter().map(Group::queued).sum(),
+                    t.groups.iter().map(|g| g.counters.acked).sum(),
+                )
+            })
+            .collect()
+    }
+
+    /// Whether every group of every topic balances its books right now.
+    pub fn balanced(&self) -> bool {
+        let state = self.lock();
+        state.topics.iter().all(|t| {
+            t.groups
+                .iter()
+                .all(|g| g.balanced() && g.counters.received == t.published)
+        })
+    }
+
+    /// Per-message state of a group, for inspection in tests and views.
+    pub fn tracked(&self, topic: usize, group: usize, id: MessageId) -> Option<Tracked> {
+        self.lock()
+            .topics
+            .get(topic)?
+            .groups
+            .get(group)?
+            .tracked
+            .get(&id)
+            .cloned()
+    }
+}

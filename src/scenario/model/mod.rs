@@ -1,0 +1,153 @@
+//! The validated, immutable scenario the engine runs.
+//!
+//! Every name in here has been checked: a route's table exists, a persona's role exists, the stage
+//! graph is a DAG that ends in one response stage, every distribution is sane. Code that holds a
+//! [`Scenario`] may look things up by name and rely on finding them.
+//!
+//! The sections live in the same modules as their raw counterparts in [`super::raw`]:
+//! `settings`, `identity`, `tables`, `stages`, `dist`, `routes`, `broker`, `traffic`, `faults`
+//! and `tours`; this module holds the [`Scenario`] that ties them together.
+
+mod broker;
+mod dist;
+mod faults;
+mod identity;
+mod routes;
+mod settings;
+mod stages;
+mod tables;
+mod tours;
+mod traffic;
+
+use serde::Serialize;
+
+pub use super::raw::{
+    Action, Arrival, AutoValue, BalanceStrategy, ColumnType, FillFrom, FullPolicy, Method,
+    StageKind, TokenKind, View,
+};
+pub use broker::*;
+pub use dist::*;
+pub use faults::*;
+pub use identity::*;
+pub use routes::*;
+pub use settings::*;
+pub use stages::*;
+pub use tables::*;
+pub use tours::*;
+pub use traffic::*;
+
+/// A whole validated scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    /// Name, title, seed and domain.
+    pub meta: Meta,
+    /// Token signing and checking.
+    pub auth: AuthConfig,
+    /// CDN and WAF.
+    pub edge: EdgeConfig,
+    /// App instances.
+    pub load_balancer: LoadBalancerConfig,
+    /// Per-tenant, per-user quota.
+    pub rate_limit: RateLimitConfig,
+    /// Read cache.
+    pub cache: CacheConfig,
+    /// Tenants, in file order; a tenant's database id is its position + 1.
+    pub tenants: Vec<Tenant>,
+    /// Permission bits.
+    pub permissions: Vec<Permission>,
+    /// Roles with their masks.
+    pub roles: Vec<Role>,
+    /// User accounts.
+    pub personas: Vec<Persona>,
+    /// Database tables.
+    pub tables: Vec<Table>,
+    /// Request stages (a DAG; see [`crate::topology`]).
+    pub stages: Vec<Stage>,
+    /// API routes.
+    pub routes: Vec<Route>,
+    /// Broker topics.
+    pub topics: Vec<Topic>,
+    /// Worker pools.
+    pub workers: Vec<WorkerPool>,
+    /// Named requests.
+    pub requests: Vec<NamedRequest>,
+    /// Load generators.
+    pub traffic: Vec<Traffic>,
+    /// Scheduled faults, sorted by time.
+    pub faults: Vec<Fault>,
+    /// Guided tours.
+    pub tours: Vec<Tour>,
+}
+
+impl Scenario {
+    /// The tenant with this subdomain.
+    pub fn tenant(&self, subdomain: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.subdomain == subdomain)
+    }
+
+    /// The tenant with this database id.
+    pub fn tenant_by_id(&self, id: i64) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.id == id)
+    }
+
+    /// The role with this name.
+    pub fn role(&self, name: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.name == name)
+    }
+
+    /// The persona with this name.
+    pub fn persona(&self, name: &str) -> Option<&Persona> {
+        self.personas.iter().find(|p| p.name == name)
+    }
+
+    /// The host name of tenant `subdomain`, e.g. `acme.archsim.test`.
+    pub fn host_of(&self, subdomain: &str) -> String {
+        format!("{subdomain}.{}", self.meta.domain)
+    }
+
+    /// The permission with this name.
+    pub fn permission(&self, name: &str) -> Option<&Permission> {
+        self.permissions.iter().find(|p| p.name == name)
+    }
+
+    /// The table with this name.
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// The stage with this id.
+    pub fn stage(&self, id: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.id == id)
+    }
+
+    /// The first stage of this kind.
+    pub fn stage_of_kind(&self, kind: StageKind) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.kind == kind)
+    }
+
+    /// The topic with this name.
+    pub fn topic(&self, name: &str) -> Option<&Topic> {
+        self.topics.iter().find(|t| t.name == name)
+    }
+
+    /// The worker pool with this name.
+    pub fn worker_pool(&self, name: &str) -> Option<&WorkerPool> {
+        self.workers.iter().find(|w| w.name == name)
+    }
+
+    /// The named request with this id.
+    pub fn request(&self, id: &str) -> Option<&NamedRequest> {
+        self.requests.iter().find(|r| r.id == id)
+    }
+
+    /// The names of the permissions set in `mask`, lowest bit first.
+    pub fn permission_names(&self, mask: u64) -> Vec<&str> {
+        let mut names: Vec<&Permission> = self
+            .permissions
+            .iter()
+            .filter(|p| mask & p.mask() != 0)
+            .collect();
+        names.sort_by_key(|p| p.bit);
+        names.into_iter().map(|p| p.name.as_str()).collect()
+    }
+}

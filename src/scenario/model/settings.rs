@@ -1,0 +1,89 @@
+//! Scenario-wide settings: metadata, token signing, edge, load balancer, rate limit and cache.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::BalanceStrategy;
+
+/// Scenario metadata.
+#[derive(Debug, Clone, Serialize)]
+pub struct Meta {
+    /// Short machine name.
+    pub name: String,
+    /// Human title.
+    pub title: String,
+    /// Paragraph describing the system.
+    pub description: String,
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Parent domain of tenant subdomains.
+    pub domain: String,
+}
+
+/// Token settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthConfig {
+    /// Required `iss`.
+    pub issuer: String,
+    /// Required `aud`.
+    pub audience: String,
+    /// HS256 secret.
+    #[serde(skip)]
+    pub signing_key: String,
+    /// Lifetime of issued tokens.
+    pub token_ttl: Duration,
+    /// Allowed clock difference for `exp`/`nbf`.
+    pub leeway: Duration,
+}
+
+/// Edge settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct EdgeConfig {
+    /// Path prefix of static assets, if the CDN serves any.
+    pub static_prefix: Option<String>,
+    /// How long the CDN keeps an asset.
+    pub cdn_ttl: Duration,
+    /// Most requests per minute from one client IP.
+    pub waf_requests_per_minute: u32,
+    /// Largest accepted body.
+    pub max_body_bytes: u32,
+    /// Static assets of the origin.
+    pub assets: Vec<Asset>,
+}
+
+/// A static asset.
+#[derive(Debug, Clone, Serialize)]
+pub struct Asset {
+    /// Full path.
+    pub path: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Body size in bytes.
+    pub size_bytes: u32,
+}
+
+/// App instances behind the load balancer.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadBalancerConfig {
+    /// Number of instances (≥ 1).
+    pub instances: u32,
+    /// Choice strategy.
+    pub strategy: BalanceStrategy,
+}
+
+/// Quota per tenant and user.
+#[derive(Debug, Clone, Serialize)]
+pub struct RateLimitConfig {
+    /// Sustained rate.
+    pub requests_per_second: f64,
+    /// Burst size (≥ 1).
+    pub burst: u32,
+}
+
+/// Cache settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheConfig {
+    /// Capacity in entries.
+    pub max_entries: u64,
+}

@@ -1,0 +1,104 @@
+//! The event broker: `[[topics]]` with their capacity and retry policy, and the `[[workers]]`
+//! pools that consume them.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{RawDistribution, RawPublish};
+use crate::scenario::span::Sp;
+
+/// What a publisher does when a topic is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FullPolicy {
+    /// Refuse at once (the API answers 503 with Retry-After).
+    #[default]
+    Reject,
+    /// Wait for room up to `block_timeout_ms`, then refuse.
+    Block,
+}
+
+/// Retry backoff: `initial_ms × multiplier^(attempt-1)`, capped at `max_ms`, ± `jitter`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackoff {
+    /// Delay before the first retry.
+    pub initial_ms: Sp<f64>,
+    /// Longest delay.
+    pub max_ms: Sp<f64>,
+    /// Growth per attempt (≥ 1).
+    #[serde(default = "default_multiplier")]
+    pub multiplier: Sp<f64>,
+    /// Random spread as a fraction of the delay, 0–1.
+    #[serde(default)]
+    pub jitter: Sp<f64>,
+}
+
+fn default_multiplier() -> Sp<f64> {
+    Sp::new(2.0, 0..0)
+}
+
+/// A broker topic.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopic {
+    /// Topic name.
+    pub name: Sp<String>,
+    /// What flows through it.
+    #[serde(default)]
+    pub explain: String,
+    /// Most messages queued or in flight at once.
+    pub capacity: Sp<u32>,
+    /// What a publisher does when the topic is full.
+    #[serde(default)]
+    pub on_full: FullPolicy,
+    /// With `on_full = "block"`: the longest wait for room (at least 1).
+    #[serde(default)]
+    pub block_timeout_ms: Option<Sp<u64>>,
+    /// Deliveries before a message is dead-lettered.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: Sp<u32>,
+    /// How long a worker may hold a message before it is redelivered.
+    #[serde(default = "default_visibility")]
+    pub visibility_timeout_ms: Sp<u64>,
+    /// Delay between retries. Default: 100 ms initial, 10 s max, ×2 per attempt, no jitter.
+    #[serde(default)]
+    pub backoff: Option<RawBackoff>,
+    /// Topic that receives messages that used up their attempts (dead-letter chains must not loop).
+    #[serde(default)]
+    pub dead_letter: Option<Sp<String>>,
+}
+
+fn default_attempts() -> Sp<u32> {
+    Sp::new(5, 0..0)
+}
+
+fn default_visibility() -> Sp<u64> {
+    Sp::new(30_000, 0..0)
+}
+
+/// A worker pool: one consumer group on a topic.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkerPool {
+    /// Pool (consumer group) name.
+    pub name: Sp<String>,
+    /// Topic consumed.
+    pub topic: Sp<String>,
+    /// What the workers do.
+    #[serde(default)]
+    pub explain: String,
+    /// Workers processing in parallel.
+    pub concurrency: Sp<u32>,
+    /// Time to process one message.
+    pub service_time: Sp<RawDistribution>,
+    /// Chance that processing fails (0–1); failures are retried.
+    #[serde(default)]
+    pub failure_probability: Sp<f64>,
+    /// A message still processing after this is abandoned and counted as a failure.
+    #[serde(default)]
+    pub timeout_ms: Option<Sp<u64>>,
+    /// Follow-up events published when a message is processed successfully.
+    #[serde(default)]
+    pub publishes: Vec<RawPublish>,
+}

@@ -1,0 +1,172 @@
+//! Scenario-wide settings: `[scenario]` metadata, `[auth]` token signing, and the `[edge]`,
+//! `[load_balancer]`, `[rate_limit]` and `[cache]` sections.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::span::Sp;
+
+/// Scenario metadata.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMeta {
+    /// Short machine name, e.g. `saas`.
+    pub name: Sp<String>,
+    /// Human title shown in the status bar.
+    pub title: String,
+    /// A paragraph describing the system.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every random draw: same seed, same run.
+    #[serde(default)]
+    pub seed: u64,
+    /// Parent domain of the tenants' subdomains (`acme.<domain>`).
+    #[serde(default = "default_domain")]
+    pub domain: Sp<String>,
+}
+
+fn default_domain() -> Sp<String> {
+    Sp::new("archsim.test".to_string(), 0..0)
+}
+
+/// Access-token settings (HS256 JWT).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// `iss` claim written into and required from tokens.
+    pub issuer: Sp<String>,
+    /// `aud` claim written into and required from tokens.
+    pub audience: Sp<String>,
+    /// HS256 shared secret (at least 32 bytes). A demo key: never reuse a real one.
+    pub signing_key: Sp<String>,
+    /// Lifetime of issued tokens in seconds.
+    #[serde(default = "default_token_ttl")]
+    pub token_ttl_s: Sp<u64>,
+    /// Allowed clock difference when checking `exp` and `nbf`, in seconds.
+    #[serde(default)]
+    pub leeway_s: u64,
+}
+
+fn default_token_ttl() -> Sp<u64> {
+    Sp::new(900, 0..0)
+}
+
+/// Edge settings: CDN for static assets and WAF limits.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEdge {
+    /// Paths starting with this prefix are static assets served by the CDN. Starts and ends with
+    /// `/` and lies outside the API (`/api/v1/`), e.g. `/static/`.
+    #[serde(default)]
+    pub static_prefix: Option<Sp<String>>,
+    /// How long the CDN keeps an asset, in seconds. Default 300.
+    #[serde(default)]
+    pub cdn_ttl_s: Option<Sp<f64>>,
+    /// WAF: most requests one client IP may send per minute. Default 6000.
+    #[serde(default)]
+    pub waf_requests_per_minute: Option<Sp<u32>>,
+    /// WAF: largest request body accepted, in bytes (larger → 413). Default 65536 (64 KiB).
+    #[serde(default)]
+    pub max_body_bytes: Option<Sp<u32>>,
+    /// Static assets the origin can serve.
+    #[serde(default)]
+    pub assets: Vec<RawAsset>,
+}
+
+/// One static asset.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAsset {
+    /// Full path, under `edge.static_prefix`.
+    pub path: Sp<String>,
+    /// MIME type sent with the asset.
+    pub content_type: String,
+    /// Size of the generated asset body in bytes.
+    pub size_bytes: Sp<u32>,
+}
+
+/// Load-balancing strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BalanceStrategy {
+    /// Each instance in turn.
+    #[default]
+    RoundRobin,
+    /// The instance with the fewest requests in progress.
+    LeastConnections,
+}
+
+/// The app instances behind the load balancer.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoadBalancer {
+    /// Number of app instances.
+    #[serde(default = "default_instances")]
+    pub instances: Sp<u32>,
+    /// How the next instance is chosen.
+    #[serde(default)]
+    pub strategy: BalanceStrategy,
+}
+
+fn default_instances() -> Sp<u32> {
+    Sp::new(2, 0..0)
+}
+
+impl Default for RawLoadBalancer {
+    fn default() -> Self {
+        Self {
+            instances: default_instances(),
+            strategy: BalanceStrategy::default(),
+        }
+    }
+}
+
+/// Request quota per tenant and user (GCRA / token bucket).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    /// Sustained requests per second.
+    #[serde(default = "default_rate")]
+    pub requests_per_second: Sp<f64>,
+    /// Requests that may arrive at once before the limit applies.
+    #[serde(default = "default_burst")]
+    pub burst: Sp<u32>,
+}
+
+fn default_rate() -> Sp<f64> {
+    Sp::new(10.0, 0..0)
+}
+
+fn default_burst() -> Sp<u32> {
+    Sp::new(20, 0..0)
+}
+
+impl Default for RawRateLimit {
+    fn default() -> Self {
+        Self {
+            requests_per_second: default_rate(),
+            burst: default_burst(),
+        }
+    }
+}
+
+/// Read-cache settings.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    /// Most entries kept; the least useful are evicted beyond it.
+    #[serde(default = "default_cache_entries")]
+    pub max_entries: Sp<u64>,
+}
+
+fn default_cache_entries() -> Sp<u64> {
+    Sp::new(10_000, 0..0)
+}
+
+impl Default for RawCache {
+    fn default() -> Self {
+        Self {
+            max_entries: default_cache_entries(),
+        }
+    }
+}
