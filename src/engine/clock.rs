@@ -83,11 +83,6 @@ impl EngineClock {
         Instant::now().saturating_duration_since(self.start)
     }
 
-    /// The tokio instant of engine start.
-    pub fn start(&self) -> Instant {
-        self.start
-    }
-
     /// Current Unix time in milliseconds.
     pub fn unix_ms(&self) -> u64 {
         self.unix_at_start_ms + self.elapsed().as_millis() as u64

@@ -119,11 +119,6 @@ impl Metrics {
         self.lock().all.clone()
     }
 
-    /// Per-route statistics.
-    pub fn routes(&self) -> BTreeMap<String, RequestStats> {
-        self.lock().routes.clone()
-    }
-
     /// Appends a second of history (dropping the oldest beyond [`SERIES_SECONDS`]).
     pub fn push_second(&self, sample: SecondSample) {
         let mut inner = self.lock();

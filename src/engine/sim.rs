@@ -52,6 +52,10 @@ pub struct TopicView {
     pub pool: Option<String>,
     /// Its workers' states.
     pub workers: Vec<WorkerState>,
+    /// Workers able to take a message now (not crashed, not retiring).
+    pub live_workers: u32,
+    /// Messages its workers processed successfully, and deliveries that failed.
+    pub outcomes: (u64, u64),
     /// Deliveries per second (first attempts and retries) since the start.
     pub arrival_rate: f64,
     /// Busy time / (elapsed × workers).
@@ -360,6 +364,8 @@ pub(crate) fn snapshot(engine: &System, started: Instant) -> Snapshot {
             });
             TopicView {
                 pool: pool.map(|p| p.name.clone()),
+                live_workers: runtime.as_ref().map_or(0, |r| r.live_workers()),
+                outcomes: runtime.as_ref().map_or((0, 0), |r| r.outcomes()),
                 workers,
                 arrival_rate,
                 utilization,

@@ -269,15 +269,6 @@ impl PoolRuntime {
         )
     }
 
-    /// Stops every worker at once (the engine is shutting down or reloading).
-    pub fn stop(&self) {
-        for slot in self.slots().iter() {
-            if let Some(task) = slot.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                task.abort();
-            }
-        }
-    }
-
     fn set_state(&self, worker: usize, slot: &Slot, state: WorkerState) {
         let previous = std::mem::replace(
             &mut *slot.state.lock().unwrap_or_else(|p| p.into_inner()),

@@ -124,12 +124,6 @@ impl Group {
         self.queued() + self.in_flight()
     }
 
-    /// Whether the accounting identity holds.
-    pub fn balanced(&self) -> bool {
-        let c = &self.counters;
-        c.received == c.acked + c.dead_lettered + self.in_flight() + self.queued()
-    }
-
     /// Takes a message the topic publishes.
     pub fn receive(&mut self, id: MessageId, now: Instant) {
         self.counters.received += 1;

@@ -57,8 +57,6 @@ pub struct Delivery {
     pub attempt: u32,
     /// Lease token.
     pub token: u64,
-    /// How long it waited in the ready queue.
-    pub waited: Duration,
 }
 
 /// Why a publish was refused.

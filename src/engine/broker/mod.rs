@@ -351,7 +351,6 @@ impl Broker {
             group,
             attempt,
             token,
-            waited,
         })
     }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::group::{Group, GroupCounters, Tracked};
-use super::{Broker, LatencySummary, Message, MessageId};
+use super::group::{Group, GroupCounters};
+use super::{Broker, LatencySummary, Message};
 
 /// Per-group numbers of a snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -136,27 +136,5 @@ impl Broker {
                 )
             })
             .collect()
-    }
-
-    /// Whether every group of every topic balances its books right now.
-    pub fn balanced(&self) -> bool {
-        let state = self.lock();
-        state.topics.iter().all(|t| {
-            t.groups
-                .iter()
-                .all(|g| g.balanced() && g.counters.received == t.published)
-        })
-    }
-
-    /// Per-message state of a group, for inspection in tests and views.
-    pub fn tracked(&self, topic: usize, group: usize, id: MessageId) -> Option<Tracked> {
-        self.lock()
-            .topics
-            .get(topic)?
-            .groups
-            .get(group)?
-            .tracked
-            .get(&id)
-            .cloned()
     }
 }

@@ -53,7 +53,7 @@ use rusqlite::Connection;
 use crate::scenario::model::{Scenario, Table};
 
 pub use error::{ConstraintKind, StoreError};
-pub use passwords::{UserRecord, verify_password};
+pub use passwords::verify_password;
 pub use records::QueryRecord;
 
 /// Name of the column that holds a password hash; never returned by the generic operations.
@@ -82,13 +82,9 @@ impl fmt::Debug for Store {
 
 impl Store {
     /// The `CREATE TABLE` and `CREATE INDEX` statements that built the schema, in order.
+    #[cfg(test)]
     pub fn ddl(&self) -> &[String] {
         &self.ddl
-    }
-
-    /// The scenario the schema was built from.
-    pub fn scenario(&self) -> &Arc<Scenario> {
-        &self.scenario
     }
 
     fn table(&self, name: &str) -> Result<&Table, StoreError> {

@@ -121,11 +121,6 @@ impl Store {
             user
         }))
     }
-
-    /// Checks `password` against an Argon2id PHC string (same as the free [`verify_password`]).
-    pub fn verify_password(hash: &str, password: &str) -> bool {
-        verify_password(hash, password)
-    }
 }
 
 /// Checks `password` against an Argon2id PHC string; `false` for a wrong password or a malformed

@@ -105,6 +105,7 @@ impl Store {
     /// The number of rows in each table, in scenario order.
     ///
     /// A table whose count cannot be read (which would mean a broken database) counts as 0.
+    #[cfg(test)]
     pub fn table_counts(&self) -> Vec<(String, usize)> {
         let conn = self.conn();
         self.scenario
