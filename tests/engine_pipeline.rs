@@ -72,10 +72,11 @@ async fn alice_lists_only_acme_projects_through_every_stage() {
         "a read passes every stage except publishing"
     );
     let database = exchange.trace.stage(Database).expect("database ran");
-    let sql = database.detail["sql"].as_str().expect("sql");
+    let detail = database.detail_json();
+    let sql = detail["sql"].as_str().expect("sql");
     assert!(sql.contains("\"tenant_id\" = ?1"), "{sql}");
-    assert_eq!(database.detail["params"][0], 1);
-    let plan = database.detail["plan"].to_string();
+    assert_eq!(database.detail_json()["params"][0], 1);
+    let plan = database.detail_json()["plan"].to_string();
     assert!(
         plan.contains("INDEX") || plan.contains("PRIMARY KEY"),
         "{plan}"
@@ -99,9 +100,9 @@ async fn a_second_read_is_a_cache_hit_that_skips_the_database() {
     assert_eq!(again.status, 200);
     let cache = again.trace.stage(StageKind::Cache).expect("cache ran");
     assert_eq!(cache.outcome, Outcome::Hit);
-    assert_eq!(cache.detail["key"], "t1:projects:list");
+    assert_eq!(cache.detail_json()["key"], "t1:projects:list");
     assert!(
-        cache.detail["ttl_left_s"]
+        cache.detail_json()["ttl_left_s"]
             .as_f64()
             .is_some_and(|t| t > 0.0 && t <= 30.0)
     );
@@ -132,7 +133,10 @@ async fn a_write_invalidates_the_tenants_cached_reads() {
     assert_eq!(row["owner_id"], 1, "owner set by the server from the token");
     assert_eq!(row["status"], "active", "column default applied");
     let cache = created.trace.stage(StageKind::Cache).expect("cache stage");
-    assert_eq!(cache.detail["invalidated"], json!(["t1:projects:list"]));
+    assert_eq!(
+        cache.detail_json()["invalidated"],
+        json!(["t1:projects:list"])
+    );
     let after = as_persona(&engine, "alice", "GET", "/api/v1/projects").await;
     assert_eq!(
         after.trace.stage(StageKind::Cache).map(|s| s.outcome),
@@ -157,9 +161,9 @@ async fn bob_the_viewer_is_refused_by_rbac_with_the_missing_bit() {
     );
     assert_eq!(rejected_at(&exchange), Some(StageKind::Rbac));
     let rbac = exchange.trace.stage(StageKind::Rbac).expect("rbac");
-    assert_eq!(rbac.detail["role_mask"], "0b0000_0101");
-    assert_eq!(rbac.detail["required_mask"], "0b0000_0010");
-    assert_eq!(rbac.detail["missing_mask"], "0b0000_0010");
+    assert_eq!(rbac.detail_json()["role_mask"], "0b0000_0101");
+    assert_eq!(rbac.detail_json()["required_mask"], "0b0000_0010");
+    assert_eq!(rbac.detail_json()["missing_mask"], "0b0000_0010");
     assert!(exchange.trace.stage(StageKind::Database).is_none());
 }
 
@@ -190,8 +194,8 @@ async fn another_tenants_row_id_is_not_found_without_a_leak() {
         .trace
         .stage(StageKind::Database)
         .expect("query ran");
-    assert_eq!(database.detail["params"], json!([2, 1]));
-    assert_eq!(database.detail["rows"], 0);
+    assert_eq!(database.detail_json()["params"], json!([2, 1]));
+    assert_eq!(database.detail_json()["rows"], 0);
     // The same answer as for an id that exists nowhere.
     let nowhere = as_persona(&engine, "carol", "GET", "/api/v1/projects/999").await;
     assert_eq!(
@@ -273,7 +277,7 @@ async fn every_bad_token_is_401_with_a_challenge() {
         assert_eq!(rejected_at(&exchange), Some(StageKind::Auth));
         let auth = exchange.trace.stage(StageKind::Auth).expect("auth");
         assert!(
-            auth.detail["header"].is_object(),
+            auth.detail_json()["header"].is_object(),
             "the decoded header is shown for {kind:?}"
         );
     }
@@ -453,8 +457,11 @@ async fn a_payment_is_created_pending_and_publishes_its_event() {
         .stage(StageKind::BrokerPublish)
         .expect("publish stage");
     assert_eq!(publish.outcome, Outcome::Pass);
-    assert_eq!(publish.detail["published"][0]["event"], "payment.requested");
-    assert_eq!(publish.detail["published"][0]["topic"], "payments");
+    assert_eq!(
+        publish.detail_json()["published"][0]["event"],
+        "payment.requested"
+    );
+    assert_eq!(publish.detail_json()["published"][0]["topic"], "payments");
     let payments = engine
         .core()
         .broker
@@ -513,7 +520,7 @@ async fn the_load_balancer_spreads_requests_round_robin() {
         let exchange = as_persona(&engine, "alice", "GET", "/api/v1/health").await;
         let lb = exchange.trace.stage(StageKind::LoadBalancer).expect("lb");
         instances.push(
-            lb.detail["instance"]
+            lb.detail_json()["instance"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),

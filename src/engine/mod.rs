@@ -22,6 +22,7 @@ pub mod faults;
 pub mod latency;
 pub mod metrics;
 pub mod pacer;
+pub mod pipeline;
 pub mod sim;
 pub mod store;
 pub mod theory;
@@ -453,6 +454,8 @@ impl Engine {
             path: request.path.clone(),
             host: request.host.clone(),
             persona: request.persona.clone(),
+            // Filled in from the request-id stage by `TraceRecorder::finish`.
+            request_id: None,
         };
         let core = &self.core;
         let trace = recorder.finish(traced, status, response_json, &|id| core.stage_position(id));

@@ -441,12 +441,30 @@ impl Store {
         id: i64,
         tenant_id: i64,
     ) -> Result<bool, StoreError> {
+        self.exists_in_tenant_traced(table, id, tenant_id)
+            .map(|(exists, _)| exists)
+    }
+
+    /// [`exists_in_tenant`](Self::exists_in_tenant), with the statement that ran (its SQL and
+    /// parameters; no rows or plan) for the trace.
+    pub fn exists_in_tenant_traced(
+        &self,
+        table: &str,
+        id: i64,
+        tenant_id: i64,
+    ) -> Result<(bool, QueryRecord), StoreError> {
         let table = self.table(table)?;
         let (filter, params) = keyed_filter(table, tenant_id, id, 1)?;
         let sql = format!("SELECT 1 FROM {} WHERE {filter}", quote(&table.name));
         let conn = self.conn();
         let mut statement = conn.prepare_cached(&sql)?;
-        Ok(statement.exists(params_from_iter(params.iter()))?)
+        let exists = statement.exists(params_from_iter(params.iter()))?;
+        let record = QueryRecord {
+            params: params.iter().map(sql_to_json).collect(),
+            sql,
+            ..QueryRecord::default()
+        };
+        Ok((exists, record))
     }
 
     /// The user account with this login email (exact match), from the personas-filled table.

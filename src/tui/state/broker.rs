@@ -4,11 +4,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::engine::broker::{BrokerEvent, MessageId};
 use crate::engine::sim::EngineEvent;
-use crate::engine::trace::Trace;
+use crate::engine::trace::{StageDetail, Trace};
 use crate::engine::workers::WorkerState;
 use crate::scenario::{FaultAction, Scenario, StageKind};
 
@@ -195,21 +193,12 @@ pub fn worth_listing(event: &EngineEvent) -> bool {
 
 /// The messages a request's publish stage put on the broker: (topic, id, event).
 pub fn published_messages(trace: &Trace) -> Vec<(String, MessageId, String)> {
-    trace
-        .stage(StageKind::BrokerPublish)
-        .and_then(|s| s.detail.get("published"))
-        .and_then(Value::as_array)
-        .map(|published| {
-            published
-                .iter()
-                .filter_map(|m| {
-                    Some((
-                        m.get("topic")?.as_str()?.to_string(),
-                        m.get("id")?.as_u64()?,
-                        m.get("event")?.as_str()?.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    match trace.stage(StageKind::BrokerPublish).map(|s| &s.detail) {
+        Some(StageDetail::BrokerPublish(publish)) => publish
+            .published
+            .iter()
+            .map(|m| (m.topic.clone(), m.id, m.event.clone()))
+            .collect(),
+        _ => Vec::new(),
+    }
 }

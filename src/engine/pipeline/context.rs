@@ -1,12 +1,15 @@
 //! Request extensions: what earlier stages learned and later stages rely on.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::engine::auth::Claims;
 use crate::scenario::Route;
+
+/// The address in-process callers appear to come from when they name none (TEST-NET-3).
+pub const DEFAULT_CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10));
 
 /// The tenant the Host header resolved to (set by the DNS stage).
 #[derive(Debug, Clone)]
