@@ -31,8 +31,7 @@ use super::clock::EngineClock;
 use super::latency::SeededRng;
 use crate::scenario::{FullPolicy, Scenario, Topic};
 
-/// A message id, unique across the broker, increasing in publication order.
-pub type MessageId = u64;
+pub use self::group::MessageId;
 
 /// Where a dead-lettered message came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]

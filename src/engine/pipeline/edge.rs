@@ -9,7 +9,7 @@ use axum::response::Response;
 use super::body::buffer_body;
 use super::context::{ClientIp, DEFAULT_CLIENT_IP, HostTenant};
 use super::error::ApiError;
-use super::{Decision, Finished, Stage, StageCtx};
+use super::stage::{Decision, Finished, Stage, StageCtx};
 use crate::engine::cache::Lookup;
 use crate::engine::core::CachedAsset;
 use crate::engine::trace::Outcome;

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::context::{Instance, MatchedRoute};
 use super::error::ApiError;
 use super::record::StageRun;
-use super::{Decision, Stage, StageCtx, recorder};
+use super::stage::{Decision, Stage, StageCtx, recorder};
 use crate::engine::trace::detail::{GatewayAction, GatewayDetail};
 use crate::engine::trace::{StageDetail, TraceRecorder};
 use crate::scenario::{Method, Route};

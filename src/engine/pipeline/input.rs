@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::body::{buffer_body, replace_body};
 use super::context::{MatchedRoute, RequestId};
 use super::error::ApiError;
-use super::{Decision, Finished, Stage, StageCtx, recorder};
+use super::stage::{Decision, Finished, Stage, StageCtx, recorder};
 use crate::engine::latency::SeededRng;
 use crate::engine::trace::StageDetail;
 use crate::engine::trace::detail::{FieldProblem, RequestIdDetail, SanitizeDetail, ValidateDetail};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::response::Response;
 
 use super::error::ApiError;
-use super::{Finished, StageCtx};
+use super::stage::{Finished, StageCtx};
 use crate::engine::trace::detail::AbortDetail;
 use crate::engine::trace::{Outcome, StageDetail, StageRecord, TraceRecorder};
 use crate::scenario::StageKind;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::context::{ClientIp, DEFAULT_CLIENT_IP, HostTenant, MatchedRoute, Principal};
 use super::error::ApiError;
-use super::{Decision, Stage, StageCtx};
+use super::stage::{Decision, Stage, StageCtx};
 use crate::engine::trace::StageDetail;
 use crate::engine::trace::detail::{AuthDetail, RateLimitDetail, RbacDetail, TenantDetail};
 

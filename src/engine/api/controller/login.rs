@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{AppState, Call, HandlerStage, finish};
+use super::shared::{AppState, Call, HandlerStage, finish};
 use crate::engine::pipeline::error::ApiError;
 use crate::engine::store::verify_password;
 use crate::engine::trace::detail::DatabaseDetail;

@@ -4,7 +4,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{AppState, Call, HandlerStage, LIST_LIMIT, database_stage, row_not_found, table_of};
+use super::shared::{
+    AppState, Call, HandlerStage, LIST_LIMIT, database_stage, row_not_found, table_of,
+};
 use crate::engine::cache::Lookup;
 use crate::engine::pipeline::error::ApiError;
 use crate::engine::trace::detail::{CacheDetail, CacheResult};

@@ -5,7 +5,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::{
+use super::shared::{
     AppState, Call, HandlerStage, finish, finish_query, outcome_of, row_not_found, singular,
     table_of,
 };
