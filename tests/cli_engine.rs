@@ -291,8 +291,18 @@ fn rejecting_stage(trace: &Value) -> Option<&Value> {
 #[test]
 fn trace_json_shows_every_stage_of_alices_read_and_acmes_three_projects() {
     let trace = trace_json(&["--as", "alice", "GET", "/api/v1/projects"]);
+    // The request record also carries the id the request-id stage gave the request.
+    let mut request = trace["request"].clone();
+    let request_id = request.as_object_mut().and_then(|r| r.remove("request_id"));
+    assert!(
+        request_id
+            .as_ref()
+            .and_then(|id| id.as_str())
+            .is_some_and(|id| id.starts_with("req-")),
+        "{request_id:?}"
+    );
     assert_eq!(
-        trace["request"],
+        request,
         json!({ "method": "GET", "path": "/api/v1/projects", "host": ACME, "persona": "alice" })
     );
     assert_eq!(trace["status"], 200);

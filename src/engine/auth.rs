@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::scenario::{AuthConfig, Persona, Scenario, TokenKind};
 
@@ -48,7 +48,7 @@ pub struct Verified {
     /// Verified claims.
     pub claims: Claims,
     /// The checks that ran, for the trace.
-    pub checks: Vec<Value>,
+    pub checks: Vec<TokenCheck>,
 }
 
 /// Why a token was refused.
@@ -63,7 +63,19 @@ pub struct AuthFailure {
     /// Decoded (unverified) claims, if they could be decoded.
     pub claims: Option<Value>,
     /// The checks that ran, the last one failed.
-    pub checks: Vec<Value>,
+    pub checks: Vec<TokenCheck>,
+}
+
+/// One check a token went through (the algorithm, the signature, `exp`, …), as the trace shows
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenCheck {
+    /// What was checked, e.g. `alg`, `signature`, `exp`.
+    pub check: String,
+    /// Whether the token passed it.
+    pub ok: bool,
+    /// What was seen, e.g. `HS256` or `expired 30 s ago`.
+    pub detail: String,
 }
 
 /// Signs and verifies tokens with the scenario's key.
@@ -82,8 +94,12 @@ impl std::fmt::Debug for TokenService {
     }
 }
 
-fn check(name: &str, ok: bool, detail: impl Into<String>) -> Value {
-    json!({ "check": name, "ok": ok, "detail": detail.into() })
+fn check(name: &str, ok: bool, detail: impl Into<String>) -> TokenCheck {
+    TokenCheck {
+        check: name.to_string(),
+        ok,
+        detail: detail.into(),
+    }
 }
 
 fn decode_part(part: &str) -> Option<Value> {
@@ -174,7 +190,7 @@ impl TokenService {
                     message: String,
                     header: Option<Value>,
                     claims: Option<Value>,
-                    checks: Vec<Value>| {
+                    checks: Vec<TokenCheck>| {
             Box::new(AuthFailure {
                 code,
                 message,
@@ -338,6 +354,8 @@ impl TokenService {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::scenario::load_or_default;
 

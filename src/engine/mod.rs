@@ -39,6 +39,7 @@ mod handle;
 mod latency;
 mod metrics;
 mod pacer;
+mod pipeline;
 mod report;
 mod request;
 mod runtime;
@@ -70,7 +71,7 @@ pub use self::request::{ApiRequest, Exchange};
 pub use self::serve::serve;
 pub use self::sim::{READY_MESSAGE, Snapshot, TopicView};
 pub use self::store::QueryRecord;
-pub use self::trace::{Outcome, StageRecord, Trace, TracedRequest};
+pub use self::trace::{Outcome, StageDetail, StageRecord, Trace, TracedRequest, detail};
 pub use self::workers::{WorkerChange, WorkerState};
 
 /// Engine parts for the broker micro-benchmarks (feature `internals`). Not an API: nothing else

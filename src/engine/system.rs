@@ -10,7 +10,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use tower::ServiceExt;
 
 use super::api;
-use super::api::context::{ClientIp, PersonaLabel};
+use super::api::context::ClientIp;
 use super::clock::EngineClock;
 use super::core::Core;
 use super::error::EngineError;
@@ -246,11 +246,6 @@ impl System {
         http_request
             .extensions_mut()
             .insert(ClientIp(request.client_ip));
-        if let Some(persona) = &request.persona {
-            http_request
-                .extensions_mut()
-                .insert(PersonaLabel(persona.clone()));
-        }
         Ok(http_request)
     }
 
@@ -280,6 +275,8 @@ impl System {
             path: request.path.clone(),
             host: request.host.clone(),
             persona: request.persona.clone(),
+            // Filled in from the request-id stage by `TraceRecorder::finish`.
+            request_id: None,
         };
         let core = &self.core;
         let trace = recorder.finish(traced, status, response_json, &|id| core.stage_position(id));

@@ -1,7 +1,7 @@
 //! Per-request stage traces: what each stage saw and decided.
 //!
 //! A [`TraceRecorder`] travels with a request (in its extensions). Each stage records one
-//! [`StageRecord`]: its outcome, a `detail` object with what really happened (decoded claims, SQL
+//! [`StageRecord`]: its outcome, a typed [`StageDetail`] with what really happened (decoded claims, SQL
 //! and query plan, cache key, …), the modelled latency it added and the real time its own code
 //! took. When the response is back, [`TraceRecorder::finish`] produces the [`Trace`], with stages
 //! in pipeline order.
@@ -11,7 +11,11 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde_json::Value;
 
+pub use self::detail::StageDetail;
+use self::detail::{CacheResult, EdgeCacheResult};
 use crate::scenario::StageKind;
+
+pub mod detail;
 
 /// What a stage did with the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,7 +50,10 @@ impl Outcome {
 }
 
 /// One stage's record.
-#[derive(Debug, Clone, Serialize)]
+///
+/// Serialised as `{"stage", "kind", "outcome", "detail", "modelled_ms", "measured_us"}`, where
+/// `detail` is the [`StageDetail`]'s fields plus `error` when the stage refused or failed.
+#[derive(Debug, Clone, PartialEq)]
 pub struct StageRecord {
     /// Stage id from the scenario.
     pub stage: String,
@@ -54,8 +61,11 @@ pub struct StageRecord {
     pub kind: StageKind,
     /// What the stage did.
     pub outcome: Outcome,
-    /// What really happened, as a JSON object.
-    pub detail: Value,
+    /// What really happened.
+    pub detail: StageDetail,
+    /// Why the stage refused or failed: the API error code (`forbidden`), or the store's own
+    /// message when a query failed.
+    pub error: Option<String>,
     /// Modelled latency added by this stage, in milliseconds (engine clock).
     pub modelled_ms: f64,
     /// Real time the stage's own code took, in microseconds (wall clock; informational only —
@@ -63,126 +73,154 @@ pub struct StageRecord {
     pub measured_us: u64,
 }
 
+/// The `detail` object of a record: the typed detail's fields, then `error`.
+#[derive(Serialize)]
+struct DetailJson<'a> {
+    #[serde(flatten)]
+    detail: &'a StageDetail,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+impl Serialize for StageRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("StageRecord", 6)?;
+        out.serialize_field("stage", &self.stage)?;
+        out.serialize_field("kind", &self.kind)?;
+        out.serialize_field("outcome", &self.outcome)?;
+        out.serialize_field("detail", &self.detail_json_ref())?;
+        out.serialize_field("modelled_ms", &self.modelled_ms)?;
+        out.serialize_field("measured_us", &self.measured_us)?;
+        out.end()
+    }
+}
+
 impl StageRecord {
+    fn detail_json_ref(&self) -> DetailJson<'_> {
+        DetailJson {
+            detail: &self.detail,
+            error: self.error.as_deref(),
+        }
+    }
+
+    /// The `detail` object exactly as `archsim trace --json` writes it (always an object), for
+    /// generic display.
+    pub fn detail_json(&self) -> Value {
+        serde_json::to_value(self.detail_json_ref())
+            .unwrap_or_else(|_| Value::Object(serde_json::Map::new()))
+    }
+
     /// One line saying what happened at this stage, for text output.
     pub fn summary(&self) -> String {
-        let d = &self.detail;
-        let text = |key: &str| d.get(key).and_then(Value::as_str).map(str::to_string);
-        let error = text("error");
-        let summary = match self.kind {
-            StageKind::Dns => text("answer"),
-            StageKind::Cdn | StageKind::Cache => {
-                match (text("result").or_else(|| text("cache")), text("key")) {
-                    (Some(result), Some(key)) if result == "invalidate" => {
-                        let n = d
-                            .get("invalidated")
-                            .and_then(Value::as_array)
-                            .map_or(0, Vec::len);
-                        Some(format!(
-                            "invalidated {n} key(s) under {}",
-                            text("prefix").unwrap_or(key)
-                        ))
-                    }
-                    (Some(result), Some(key)) => Some(format!("{result}: {key}")),
-                    _ => text("note").or_else(|| text("reason")),
-                }
-            }
-            StageKind::Waf => d.get("remaining_this_minute").map(|r| {
-                format!(
-                    "{r} requests left this minute for {}",
-                    text("client_ip").unwrap_or_default()
-                )
-            }),
-            StageKind::LoadBalancer => text("instance").map(|i| format!("→ {i}")),
-            StageKind::Gateway => text("route"),
-            StageKind::RequestId => text("request_id"),
-            StageKind::Sanitize => d.get("text_fields_checked").map(|n| {
-                let trimmed = d
-                    .get("trimmed")
-                    .and_then(Value::as_array)
-                    .map_or(0, Vec::len);
-                format!("{n} text field(s) checked, {trimmed} trimmed; URL clean")
-            }),
-            StageKind::Validate => text("against")
-                .map(|t| format!("body checked against {t}"))
-                .or_else(|| text("reason")),
-            StageKind::RateLimit => d.get("remaining").map(|r| {
-                format!(
-                    "{r} of {} left ({})",
-                    d.get("burst").cloned().unwrap_or_default(),
-                    text("key").unwrap_or_default()
-                )
-            }),
-            StageKind::Auth => text("verdict").or_else(|| {
-                d.get("checks")
-                    .and_then(Value::as_array)
-                    .and_then(|c| c.last())
-                    .and_then(|c| c.get("detail"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            }),
-            StageKind::Tenant => Some(format!(
-                "host {} / token {}",
-                d.get("host_tenant").cloned().unwrap_or_default(),
-                d.get("token_tenant").cloned().unwrap_or_default()
-            )),
-            StageKind::Rbac => text("role_mask").map(|m| {
-                let missing: Vec<String> = d
-                    .get("missing")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if missing.is_empty() {
-                    format!("{m} & {} ok", text("required_mask").unwrap_or_default())
-                } else {
-                    format!("{m} lacks {}", missing.join(", "))
-                }
-            }),
-            StageKind::Controller => text("route").map(|r| {
-                format!(
-                    "{} on {r}",
-                    d.get("action").and_then(Value::as_str).unwrap_or("?")
-                )
-            }),
-            StageKind::Database => text("sql").map(|sql| {
-                format!(
-                    "{sql}  → {} row(s)",
-                    d.get("rows").cloned().unwrap_or_default()
-                )
-            }),
-            StageKind::BrokerPublish => {
-                d.get("published").and_then(Value::as_array).map(|events| {
-                    events
-                        .iter()
-                        .filter_map(|e| {
-                            Some(format!(
-                                "{} → {}",
-                                e.get("event")?.as_str()?,
-                                e.get("topic")?.as_str()?
-                            ))
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-            }
-            StageKind::Response => d
-                .get("status")
-                .map(|s| format!("{s} {}", text("reason").unwrap_or_default())),
-        };
-        match (error, summary) {
+        let summary = self.what_happened();
+        match (self.error.as_deref(), summary) {
             (Some(error), Some(summary))
                 if self.outcome == Outcome::Reject || self.outcome == Outcome::Error =>
             {
                 format!("{error}: {summary}")
             }
-            (Some(error), None) => error,
+            (Some(error), None) => error.to_string(),
             (_, Some(summary)) => summary,
-            (None, None) => text("reason").unwrap_or_default(),
+            (None, None) => String::new(),
         }
+    }
+
+    /// The detail in a few words, without the error.
+    fn what_happened(&self) -> Option<String> {
+        match &self.detail {
+            StageDetail::Skipped(skip) => Some(skip.reason.clone()),
+            StageDetail::Aborted(abort) => Some(abort.reason.clone()),
+            StageDetail::Dns(dns) => dns.answer.clone(),
+            StageDetail::Cdn(cdn) => match (cdn.cache, &cdn.key) {
+                (Some(EdgeCacheResult::Hit), Some(key)) => Some(format!("hit: {key}")),
+                (Some(EdgeCacheResult::Miss), Some(key)) => Some(format!("miss: {key}")),
+                _ => cdn.note.clone(),
+            },
+            StageDetail::Cache(cache) => match (cache.result, &cache.key) {
+                (CacheResult::Invalidate, _) => {
+                    let keys = cache.keys.as_deref().unwrap_or_default();
+                    let invalidated = cache.invalidated.as_deref().unwrap_or_default();
+                    Some(format!(
+                        "invalidated {} of {} key(s): {}",
+                        invalidated.len(),
+                        keys.len(),
+                        keys.join(", ")
+                    ))
+                }
+                (CacheResult::Hit, Some(key)) => Some(format!("hit: {key}")),
+                (CacheResult::Miss, Some(key)) => Some(format!("miss: {key}")),
+                _ => None,
+            },
+            StageDetail::Waf(waf) => waf
+                .remaining_this_minute
+                .map(|r| format!("{r} requests left this minute for {}", waf.client_ip)),
+            StageDetail::LoadBalancer(lb) => Some(format!("→ {}", lb.instance)),
+            StageDetail::Gateway(gateway) => gateway.route.clone(),
+            StageDetail::RequestId(id) => Some(id.request_id.clone()),
+            StageDetail::Sanitize(sanitize) => sanitize.text_fields_checked.map(|n| {
+                let trimmed = sanitize.trimmed.as_ref().map_or(0, Vec::len);
+                format!("{n} text field(s) checked, {trimmed} trimmed; URL clean")
+            }),
+            StageDetail::Validate(validate) => validate
+                .against
+                .as_ref()
+                .map(|t| format!("body checked against {t}")),
+            StageDetail::RateLimit(limit) => Some(format!(
+                "{} of {} left ({})",
+                limit.remaining, limit.burst, limit.key
+            )),
+            StageDetail::Auth(auth) => auth.verdict.clone().or_else(|| {
+                auth.checks
+                    .as_ref()
+                    .and_then(|c| c.last())
+                    .map(|c| c.detail.clone())
+            }),
+            StageDetail::Tenant(tenant) => Some(format!(
+                "host {} / token {}",
+                tenant.host_tenant.as_deref().unwrap_or("-"),
+                tenant.token_tenant.as_deref().unwrap_or("-")
+            )),
+            StageDetail::Rbac(None) => None,
+            StageDetail::Rbac(Some(rbac)) => Some(if rbac.missing.is_empty() {
+                format!("{} & {} ok", rbac.role_mask, rbac.required_mask)
+            } else {
+                format!("{} lacks {}", rbac.role_mask, rbac.missing.join(", "))
+            }),
+            StageDetail::Controller(controller) => Some(format!(
+                "{} on {}",
+                action_name(controller.action),
+                controller.route
+            )),
+            StageDetail::Database(db) => match (&db.sql, &db.lookup) {
+                (Some(sql), _) => Some(format!("{sql}  → {} row(s)", db.rows.unwrap_or(0))),
+                (None, Some(lookup)) => {
+                    Some(format!("{lookup}  → {} row(s)", db.rows.unwrap_or(0)))
+                }
+                (None, None) => None,
+            },
+            StageDetail::BrokerPublish(publish) => Some(
+                publish
+                    .published
+                    .iter()
+                    .map(|e| format!("{} → {}", e.event, e.topic))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            StageDetail::Response(response) => Some(format!(
+                "{} {}",
+                response.status,
+                response.reason.unwrap_or_default()
+            )),
+        }
+    }
+}
+
+/// An action's name as scenarios write it, e.g. `issue_token`.
+fn action_name(action: crate::scenario::Action) -> String {
+    match serde_json::to_value(action) {
+        Ok(Value::String(name)) => name,
+        _ => format!("{action:?}"),
     }
 }
 
@@ -197,6 +235,10 @@ pub struct TracedRequest {
     pub host: String,
     /// Persona who sent it, if known.
     pub persona: Option<String>,
+    /// The id the request-id stage gave it (absent when the request ended before that stage,
+    /// or the scenario has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// A finished trace.
@@ -233,69 +275,10 @@ impl Trace {
 #[derive(Debug, Clone, Default)]
 pub struct TraceRecorder {
     inner: Arc<Mutex<Vec<StageRecord>>>,
+    /// The id the request-id stage gave the request.
+    request_id: Arc<Mutex<Option<String>>>,
     /// Modelled time not slept yet, in ms (always below 1 ms between stages).
     owed_ms: Arc<Mutex<f64>>,
-}
-
-/// A stage in progress: measures the stage's own code until [`StageTimer::finish`].
-#[derive(Debug)]
-pub struct StageTimer {
-    stage: String,
-    kind: StageKind,
-    modelled_ms: f64,
-    started: std::time::Instant,
-    measured: std::time::Duration,
-}
-
-impl StageTimer {
-    /// Starts timing stage `stage` of kind `kind` that added `modelled_ms` of modelled latency.
-    pub fn start(stage: &str, kind: StageKind, modelled_ms: f64) -> Self {
-        Self {
-            stage: stage.to_string(),
-            kind,
-            modelled_ms,
-            started: std::time::Instant::now(),
-            measured: std::time::Duration::ZERO,
-        }
-    }
-
-    /// Stops the clock while the request is elsewhere (inner stages); [`resume`](Self::resume)
-    /// starts it again.
-    pub fn pause(&mut self) {
-        self.measured += self.started.elapsed();
-    }
-
-    /// Restarts the clock after [`pause`](Self::pause).
-    pub fn resume(&mut self) {
-        self.started = std::time::Instant::now();
-    }
-
-    /// Adds modelled latency applied after the timer started.
-    pub fn add_modelled(&mut self, ms: f64) {
-        self.modelled_ms += ms;
-    }
-
-    /// Finishes the stage (the clock must be running) and records it.
-    pub fn finish(mut self, recorder: &TraceRecorder, outcome: Outcome, detail: Value) {
-        self.measured += self.started.elapsed();
-        self.record(recorder, outcome, detail);
-    }
-
-    /// Records the stage with the time measured so far (the clock is paused).
-    pub fn finish_paused(self, recorder: &TraceRecorder, outcome: Outcome, detail: Value) {
-        self.record(recorder, outcome, detail);
-    }
-
-    fn record(self, recorder: &TraceRecorder, outcome: Outcome, detail: Value) {
-        recorder.push(StageRecord {
-            stage: self.stage,
-            kind: self.kind,
-            outcome,
-            detail,
-            modelled_ms: self.modelled_ms,
-            measured_us: self.measured.as_micros() as u64,
-        });
-    }
 }
 
 impl TraceRecorder {
@@ -330,9 +313,20 @@ impl TraceRecorder {
         self.lock().push(record);
     }
 
-    /// Whether stage `stage` was recorded.
-    pub fn has(&self, stage: &str) -> bool {
-        self.lock().iter().any(|r| r.stage == stage)
+    /// Notes the request's id (the request-id stage calls this), for the trace's request record.
+    pub fn set_request_id(&self, id: &str) {
+        *self
+            .request_id
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(id.to_string());
+    }
+
+    /// The request's id, once the request-id stage gave it one.
+    pub fn request_id(&self) -> Option<String> {
+        self.request_id
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// The records so far, in the order they were recorded.
@@ -340,14 +334,18 @@ impl TraceRecorder {
         self.lock().clone()
     }
 
-    /// Builds the trace; `order` gives each stage id's position in the pipeline.
+    /// Builds the trace; `order` gives each stage id's position in the pipeline. The request
+    /// record gets the request's id if the caller did not know it.
     pub fn finish(
         &self,
-        request: TracedRequest,
+        mut request: TracedRequest,
         status: u16,
         response: Value,
         order: &dyn Fn(&str) -> usize,
     ) -> Trace {
+        if request.request_id.is_none() {
+            request.request_id = self.request_id();
+        }
         let mut stages = self.records();
         stages.sort_by_key(|s| order(&s.stage));
         let total_modelled_ms = stages.iter().map(|s| s.modelled_ms).sum();

@@ -1,17 +1,21 @@
 //! The HTTP API of one app instance, and the service that puts the edge in front of N of them.
 //!
-//! Every middleware stage is a real tower layer (`axum::middleware::from_fn_with_state`), added in
-//! the scenario's stage order: edge stages wrap the whole service, the gateway and the middleware
-//! pipeline are route layers of each instance's router, and the handler runs the controller,
-//! cache, database and publish stages.
+//! The middleware stages run as one [`Pipeline`] service each: the edge pipeline wraps the whole
+//! service, the middleware pipeline (gateway … rbac) is a route layer of each instance's router
+//! (so it runs once a route matched), and the handler runs the controller, cache, database and
+//! publish stages.
+//!
+//! ```text
+//!  root ─▶ edge pipeline ─▶ load balancer ─▶ instance router ─match─▶ middleware pipeline ─▶ handler
+//!                                                 └─no match─▶ gateway 404 / 405
+//! ```
 
-pub mod context;
 pub mod controller;
-pub mod error;
-pub mod gateway;
-pub mod input;
-pub mod security;
-pub mod stage;
+
+/// The request extensions, re-exported from the pipeline where they are set.
+pub use super::pipeline::context;
+/// The JSON errors, re-exported from the pipeline.
+pub use super::pipeline::{EDGE_KINDS, MIDDLEWARE_KINDS};
 
 use std::sync::Arc;
 
@@ -22,25 +26,10 @@ use axum::routing::{MethodFilter, MethodRouter, get, on};
 use indexmap::IndexMap;
 
 use self::controller::AppState;
-use self::stage::{StageCtx, stage_layer};
 use crate::engine::core::Core;
 use crate::engine::edge::{LoadBalancer, root};
+use crate::engine::pipeline::{Pipeline, PipelineLayer, StageCtx, gateway, request_ids};
 use crate::scenario::{Method, StageKind};
-
-/// Stage kinds that run in front of the load balancer.
-pub const EDGE_KINDS: [StageKind; 3] = [StageKind::Dns, StageKind::Cdn, StageKind::Waf];
-
-/// Stage kinds that run as route layers inside an app instance.
-pub const MIDDLEWARE_KINDS: [StageKind; 8] = [
-    StageKind::Gateway,
-    StageKind::RequestId,
-    StageKind::Sanitize,
-    StageKind::Validate,
-    StageKind::RateLimit,
-    StageKind::Auth,
-    StageKind::Tenant,
-    StageKind::Rbac,
-];
 
 fn method_filter(method: Method) -> MethodFilter {
     match method {
@@ -53,8 +42,8 @@ fn method_filter(method: Method) -> MethodFilter {
 }
 
 /// The router of one app instance: the scenario's routes and static assets, the middleware
-/// stages as route layers, and JSON 404/405 answers.
-pub fn instance_router(core: &Arc<Core>) -> Router {
+/// pipeline as a route layer, and JSON 404/405 answers.
+pub fn instance_router(core: &Arc<Core>, middleware: &PipelineLayer) -> Router {
     let state = AppState::new(core);
     let mut by_path: IndexMap<String, MethodRouter<AppState>> = IndexMap::new();
     for route in &core.routes {
@@ -77,20 +66,14 @@ pub fn instance_router(core: &Arc<Core>) -> Router {
         let handler = get(move || controller::asset(path.clone(), content_type.clone(), size));
         by_path.insert(asset.path.clone(), handler);
     }
+    let has_routes = !by_path.is_empty();
     let mut router: Router<AppState> = Router::new();
     for (path, method_router) in by_path {
         router = router.route(&path, method_router);
     }
-    // Layers wrap what is already there, so add them last stage first: the first stage in the
-    // scenario's order ends up outermost and runs first.
-    let middleware: Vec<StageCtx> = core
-        .topology
-        .order()
-        .filter(|s| MIDDLEWARE_KINDS.contains(&s.kind))
-        .map(|s| StageCtx::new(core, s))
-        .collect();
-    for ctx in middleware.into_iter().rev() {
-        router = router.route_layer(from_fn_with_state(ctx, stage_layer));
+    // axum refuses a route layer on a router without routes (a broker-only scenario).
+    if has_routes && !middleware.is_empty() {
+        router = router.route_layer(middleware.clone());
     }
     let gateway = StageCtx::of_kind(core, StageKind::Gateway);
     let gateway_405 = gateway.clone();
@@ -104,20 +87,18 @@ pub fn instance_router(core: &Arc<Core>) -> Router {
         .with_state(state)
 }
 
-/// The whole service: root layer, edge stages, load balancer, app instances.
+/// The whole service: root layer, edge pipeline, load balancer, app instances.
 pub fn service(core: &Arc<Core>) -> Router {
+    // One request-id stream and one middleware pipeline, shared by every instance: ids stay
+    // unique across instances.
+    let ids = request_ids(core);
+    let middleware = Pipeline::of_kinds(core, &MIDDLEWARE_KINDS, &ids).layer();
     let instances = (0..core.scenario.load_balancer.instances.max(1))
-        .map(|_| instance_router(core))
+        .map(|_| instance_router(core, &middleware))
         .collect();
-    let mut router = Router::new().fallback_service(LoadBalancer::new(core, instances));
-    let edge: Vec<StageCtx> = core
-        .topology
-        .order()
-        .filter(|s| EDGE_KINDS.contains(&s.kind))
-        .map(|s| StageCtx::new(core, s))
-        .collect();
-    for ctx in edge.into_iter().rev() {
-        router = router.layer(from_fn_with_state(ctx, stage_layer));
-    }
-    router.layer(from_fn_with_state(core.clone(), root))
+    let edge = Pipeline::of_kinds(core, &EDGE_KINDS, &ids).layer();
+    Router::new()
+        .fallback_service(LoadBalancer::new(core, instances))
+        .layer(edge)
+        .layer(from_fn_with_state(core.clone(), root))
 }

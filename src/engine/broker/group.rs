@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::MessageId;
+/// A message id, unique across the broker, increasing in publication order. (Defined here, with
+/// the consumer groups that track messages by it, so this module needs nothing from its parent.)
+pub type MessageId = u64;
 
 /// A lease: one worker holds one message until it acks, nacks or the deadline passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-/// A message id, unique across the broker, increasing in publication order.
-pub type MessageId = u64;
+use super::group::MessageId;
+
 
 /// Where a dead-lettered message came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]

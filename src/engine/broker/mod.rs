@@ -45,9 +45,10 @@ use crate::scenario::{FullPolicy, Scenario, Topic};
 
 pub use histogram::{DurationHistogram, LatencySummary};
 pub use message::{
-    BrokerEvent, DeadLetterOrigin, Delivery, Message, MessageId, NackOutcome, PublishError,
+    BrokerEvent, DeadLetterOrigin, Delivery, Message, NackOutcome, PublishError,
 };
 pub use snapshot::{GroupSnapshot, TopicSnapshot};
+pub use self::group::MessageId;
 
 struct TopicState {
     config: Topic,

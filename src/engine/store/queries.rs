@@ -5,6 +5,7 @@ use rusqlite::params_from_iter;
 use rusqlite::types::Value as SqlValue;
 
 use super::sql::{keyed_filter, order_by, quote, select_list, single_key};
+use super::records::sql_to_json;
 use super::{QueryRecord, Store, StoreError};
 use crate::scenario::model::{FillFrom, TENANT_COLUMN};
 
@@ -58,18 +59,27 @@ impl Store {
     /// A foreign key only proves that the target row exists somewhere; the controller asks this
     /// to make sure it exists in the caller's tenant. For tables that are not tenant-scoped this
     /// is a plain existence check.
+    ///
+    /// Returns the statement that ran too (its SQL and parameters; no rows or plan), so the
+    /// database stage can show the check in the trace.
     pub fn exists_in_tenant(
         &self,
         table: &str,
         id: i64,
         tenant_id: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(bool, QueryRecord), StoreError> {
         let table = self.table(table)?;
         let (filter, params) = keyed_filter(table, tenant_id, id, 1)?;
         let sql = format!("SELECT 1 FROM {} WHERE {filter}", quote(&table.name));
         let conn = self.conn();
         let mut statement = conn.prepare_cached(&sql)?;
-        Ok(statement.exists(params_from_iter(params.iter()))?)
+        let exists = statement.exists(params_from_iter(params.iter()))?;
+        let record = QueryRecord {
+            params: params.iter().map(sql_to_json).collect(),
+            sql,
+            ..QueryRecord::default()
+        };
+        Ok((exists, record))
     }
 
     /// Every row of `table` in primary-key order, or only the rows of one tenant (for the ERD

@@ -159,8 +159,8 @@ fn reads_are_tenant_scoped() {
     assert_eq!(list.rows.len(), 2);
     assert!(list.rows.iter().all(|r| r["tenant_id"] == json!(2)));
     assert_eq!(store.list("projects", 1, 2).unwrap().rows.len(), 2);
-    assert!(!store.exists_in_tenant("invoices", 1, 2).unwrap());
-    assert!(store.exists_in_tenant("invoices", 1, 1).unwrap());
+    assert!(!store.exists_in_tenant("invoices", 1, 2).unwrap().0);
+    assert!(store.exists_in_tenant("invoices", 1, 1).unwrap().0);
 }
 
 #[test]

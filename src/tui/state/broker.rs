@@ -4,9 +4,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use serde_json::Value;
-
-use crate::engine::{BrokerEvent, Command, Event, MessageId, Trace, WorkerState};
+use crate::engine::{BrokerEvent, Command, Event, MessageId, StageDetail, Trace, WorkerState};
 use crate::scenario::{FaultAction, Scenario, StageKind};
 
 use super::super::action::Action;
@@ -205,21 +203,12 @@ pub fn worth_listing(event: &Event) -> bool {
 
 /// The messages a request's publish stage put on the broker: (topic, id, event).
 pub fn published_messages(trace: &Trace) -> Vec<(String, MessageId, String)> {
-    trace
-        .stage(StageKind::BrokerPublish)
-        .and_then(|s| s.detail.get("published"))
-        .and_then(Value::as_array)
-        .map(|published| {
-            published
-                .iter()
-                .filter_map(|m| {
-                    Some((
-                        m.get("topic")?.as_str()?.to_string(),
-                        m.get("id")?.as_u64()?,
-                        m.get("event")?.as_str()?.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    match trace.stage(StageKind::BrokerPublish).map(|s| &s.detail) {
+        Some(StageDetail::BrokerPublish(publish)) => publish
+            .published
+            .iter()
+            .map(|m| (m.topic.clone(), m.id, m.event.clone()))
+            .collect(),
+        _ => Vec::new(),
+    }
 }

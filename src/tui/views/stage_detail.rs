@@ -3,12 +3,12 @@
 //! are missing, the SQL with its parameters and query plan, the token's checks…).
 
 use ratatui::text::{Line, Span};
-use serde_json::Value;
 
 use super::super::theme::{Theme, outcome_symbol};
-use super::super::widgets::json_lines::{self, scalar};
+use super::super::widgets::json_lines;
 use super::super::widgets::ms;
-use crate::engine::{StageRecord, Trace};
+use crate::engine::detail::{AuthDetail, DatabaseDetail, RbacDetail};
+use crate::engine::{StageDetail, StageRecord, Trace};
 use crate::scenario::{Scenario, StageKind};
 
 /// The lines describing stage `record` of `trace`.
@@ -46,31 +46,34 @@ pub fn lines(
     out.push(Line::from(vec![
         Span::styled("What happened: ", theme.accent),
         Span::styled(
-            match (record.kind, record.detail.get("rows")) {
+            match &record.detail {
                 // The SQL itself is shown below; say what it returned.
-                (StageKind::Database, Some(rows)) => format!("{} row(s)", scalar(rows)),
+                StageDetail::Database(DatabaseDetail {
+                    rows: Some(rows), ..
+                }) => format!("{rows} row(s)"),
                 _ => record.summary(),
             },
             theme.outcome(record.outcome),
         ),
     ]));
-    let detail = &record.detail;
-    let shown: &[&str] = match record.kind {
-        StageKind::Rbac => {
+    // The parts worth a closer look get their own section; the rest of the detail follows as
+    // generic lines, without the fields already shown.
+    let shown: &[&str] = match &record.detail {
+        StageDetail::Rbac(Some(detail)) => {
             rbac(&mut out, detail, theme);
             &["role_mask", "required_mask", "and", "missing_mask", "rule"]
         }
-        StageKind::Database => {
+        StageDetail::Database(detail) => {
             database(&mut out, detail, theme);
             &["sql", "params", "plan"]
         }
-        StageKind::Auth => {
+        StageDetail::Auth(detail) => {
             auth(&mut out, detail, theme);
             &["checks", "verdict"]
         }
         _ => &[],
     };
-    let rest = json_lines::lines(detail, shown, 2, theme);
+    let rest = json_lines::lines(&record.detail_json(), shown, 2, theme);
     if !rest.is_empty() {
         out.push(Line::raw(""));
         out.push(Line::styled("Detail", theme.accent));
@@ -91,18 +94,8 @@ pub fn lines(
     out
 }
 
-fn text(detail: &Value, key: &str) -> String {
-    detail.get(key).map(scalar).unwrap_or_default()
-}
-
 /// The role's mask against the route's, with the missing bits marked under them.
-fn rbac(out: &mut Vec<Line<'static>>, detail: &Value, theme: &Theme) {
-    let role = text(detail, "role_mask");
-    let required = text(detail, "required_mask");
-    let missing = text(detail, "missing_mask");
-    if role.is_empty() {
-        return;
-    }
+fn rbac(out: &mut Vec<Line<'static>>, detail: &RbacDetail, theme: &Theme) {
     out.push(Line::raw(""));
     out.push(Line::styled("Permission bits", theme.accent));
     let row = |label: &str, mask: &str| {
@@ -111,73 +104,67 @@ fn rbac(out: &mut Vec<Line<'static>>, detail: &Value, theme: &Theme) {
             Span::styled(mask.to_string(), theme.text),
         ])
     };
-    out.push(row(&format!("role {}", text(detail, "role")), &role));
-    out.push(row("required", &required));
-    out.push(row("role & req", &text(detail, "and")));
+    out.push(row(&format!("role {}", detail.role), &detail.role_mask));
+    out.push(row("required", &detail.required_mask));
+    out.push(row("role & req", &detail.and));
     // Mark the bits that are required but not granted.
     let mut marks = vec![Span::styled(format!("  {:<13}", "missing"), theme.dim)];
-    for c in missing.chars() {
+    for c in detail.missing_mask.chars() {
         let (mark, style) = match c {
             '1' => ("^", theme.reject),
             _ => (" ", theme.text),
         };
         marks.push(Span::styled(mark, style));
     }
-    if missing.contains('1') {
+    if detail.missing_mask.contains('1') {
         out.push(Line::from(marks));
     }
-    out.push(Line::styled(
-        format!("  rule: {}", text(detail, "rule")),
-        theme.dim,
-    ));
+    out.push(Line::styled(format!("  rule: {}", detail.rule), theme.dim));
 }
 
 /// The SQL that ran, its parameters and SQLite's query plan.
-fn database(out: &mut Vec<Line<'static>>, detail: &Value, theme: &Theme) {
-    let sql = text(detail, "sql");
-    if sql.is_empty() {
+fn database(out: &mut Vec<Line<'static>>, detail: &DatabaseDetail, theme: &Theme) {
+    let Some(sql) = &detail.sql else {
         return;
-    }
+    };
     out.push(Line::raw(""));
     out.push(Line::styled("SQL", theme.accent));
     out.push(Line::styled(format!("  {sql}"), theme.hit));
-    if let Some(params) = detail.get("params").and_then(Value::as_array) {
-        let bound = params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("?{} = {}", i + 1, p))
-            .collect::<Vec<_>>()
-            .join("   ");
-        if !bound.is_empty() {
-            out.push(Line::styled(format!("  {bound}"), theme.text));
-        }
+    let bound = detail
+        .params
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, p)| format!("?{} = {}", i + 1, p))
+        .collect::<Vec<_>>()
+        .join("   ");
+    if !bound.is_empty() {
+        out.push(Line::styled(format!("  {bound}"), theme.text));
     }
-    if let Some(plan) = detail.get("plan").and_then(Value::as_array) {
-        if !plan.is_empty() {
-            out.push(Line::styled("Query plan", theme.accent));
-        }
-        for step in plan {
-            out.push(Line::styled(format!("  {}", scalar(step)), theme.text));
-        }
+    let plan = detail.plan.as_deref().unwrap_or_default();
+    if !plan.is_empty() {
+        out.push(Line::styled("Query plan", theme.accent));
+    }
+    for step in plan {
+        out.push(Line::styled(format!("  {step}"), theme.text));
     }
 }
 
 /// The token's checks, each passed or failed.
-fn auth(out: &mut Vec<Line<'static>>, detail: &Value, theme: &Theme) {
-    let Some(checks) = detail.get("checks").and_then(Value::as_array) else {
+fn auth(out: &mut Vec<Line<'static>>, detail: &AuthDetail, theme: &Theme) {
+    let Some(checks) = &detail.checks else {
         return;
     };
     out.push(Line::raw(""));
     out.push(Line::styled("Token checks", theme.accent));
     for check in checks {
-        let ok = check.get("ok").and_then(Value::as_bool).unwrap_or(false);
         out.push(Line::from(vec![
             Span::styled(
-                if ok { "  ✓ " } else { "  ✗ " },
-                if ok { theme.pass } else { theme.reject },
+                if check.ok { "  ✓ " } else { "  ✗ " },
+                if check.ok { theme.pass } else { theme.reject },
             ),
-            Span::styled(format!("{:<10}", text(check, "check")), theme.text),
-            Span::styled(text(check, "detail"), theme.dim),
+            Span::styled(format!("{:<10}", check.check), theme.text),
+            Span::styled(check.detail.clone(), theme.dim),
         ]));
     }
 }

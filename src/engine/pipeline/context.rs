@@ -1,12 +1,15 @@
 //! Request extensions: what earlier stages learned and later stages rely on.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::engine::auth::Claims;
 use crate::scenario::Route;
+
+/// The address in-process callers appear to come from when they name none (TEST-NET-3).
+pub const DEFAULT_CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10));
 
 /// The tenant the Host header resolved to (set by the DNS stage).
 #[derive(Debug, Clone)]
@@ -34,17 +37,9 @@ pub struct ClientIp(pub IpAddr);
 #[derive(Debug, Clone, Copy)]
 pub struct Instance(pub usize);
 
-/// The request id (set by the request-id stage).
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
 /// The matched route (set by the gateway stage).
 #[derive(Debug, Clone)]
 pub struct MatchedRoute(pub Arc<Route>);
-
-/// The persona named by an in-process caller, for the trace (never trusted for auth).
-#[derive(Debug, Clone)]
-pub struct PersonaLabel(pub String);
 
 /// The request body, read once (within the size limit) and shared by the stages that inspect it.
 #[derive(Debug, Clone)]

@@ -1,0 +1,144 @@
+//! The controller and the stages it drives: cache (cache-aside), database and event publishing.
+//!
+//! ```text
+//!  read:   controller ─▶ cache ─hit─────────────────────────▶ response
+//!                          └─miss─▶ database ─▶ cache.put ──▶ response
+//!  write:  controller ─▶ database (tenant checks, write) ─▶ cache.invalidate ─▶ publish ─▶ response
+//!  login:  controller ─▶ database (user by email; Argon2id off the async threads) ─▶ token
+//! ```
+//!
+//! Every query is scoped by the tenant the request was authorised for, never by an id the
+//! client chose: another tenant's row is simply not found.
+
+mod login;
+mod read;
+mod shared;
+mod write;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+pub use self::shared::AppState;
+use self::shared::{Call, HandlerStage, outcome_of};
+use crate::engine::pipeline::context::{
+    BufferedBody, HostTenant, Instance, MatchedRoute, Principal,
+};
+use crate::engine::pipeline::error::ApiError;
+use crate::engine::pipeline::recorder;
+use crate::engine::trace::detail::ControllerDetail;
+use crate::engine::trace::{Outcome, StageDetail, TraceRecorder};
+use crate::scenario::Action;
+
+/// The request handler of every API route.
+pub async fn handle(State(app): State<AppState>, request: Request) -> Response {
+    let trace = recorder(&request);
+    let Some(route) = request
+        .extensions()
+        .get::<MatchedRoute>()
+        .map(|r| r.0.clone())
+    else {
+        return ApiError::internal("handler without a matched route").into_response();
+    };
+    let tenant = request.extensions().get::<HostTenant>().cloned();
+    let principal = request.extensions().get::<Principal>().cloned();
+    let instance = request
+        .extensions()
+        .get::<Instance>()
+        .copied()
+        .unwrap_or(Instance(0));
+    let (tenant_id, tenant_name) = match (&tenant, &principal) {
+        (Some(host), _) => (host.id, host.subdomain.clone()),
+        (None, Some(p)) => (
+            app.core.scenario.tenant(&p.claims.tid).map_or(0, |t| t.id),
+            p.claims.tid.clone(),
+        ),
+        (None, None) => (0, String::new()),
+    };
+    let id = if route.path.ends_with("{id}") {
+        match request
+            .uri()
+            .path()
+            .rsplit('/')
+            .next()
+            .and_then(|s| s.parse::<i64>().ok())
+        {
+            Some(id) => Some(id),
+            None => {
+                let error = ApiError::not_found("not_found", "ids are whole numbers; no such row");
+                return error.into_response();
+            }
+        }
+    } else {
+        None
+    };
+    let body = request
+        .extensions()
+        .get::<BufferedBody>()
+        .and_then(|b| serde_json::from_slice::<Value>(&b.0).ok())
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    let call = Call {
+        route: route.clone(),
+        tenant_id,
+        tenant: tenant_name,
+        user_id: principal.as_ref().map(|p| p.user_id),
+        id,
+        body,
+    };
+
+    let controller = HandlerStage::new(app.controller.as_ref(), &trace);
+    let mut run = controller.enter(0.0).await;
+    let detail = ControllerDetail {
+        action: route.action,
+        route: format!("{} {}", route.method, route.path),
+        table: route.table.clone(),
+        tenant_id: call.tenant_id,
+        user_id: call.user_id,
+        id: call.id,
+        instance: instance.name(),
+    };
+    if let Some(run) = run.as_mut() {
+        run.pause();
+    }
+    let result = run_action(&app, &trace, &call, instance).await;
+    if let Some(run) = run {
+        let detail = StageDetail::Controller(detail);
+        match &result {
+            Ok(_) => run.finish(Outcome::Pass, detail),
+            Err(error) => run.fail(outcome_of(error), detail, error.code),
+        }
+    }
+    match result {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn run_action(
+    app: &AppState,
+    trace: &TraceRecorder,
+    call: &Call,
+    instance: Instance,
+) -> Result<Response, ApiError> {
+    let core = &app.core;
+    match call.route.action {
+        Action::Health => Ok(axum::Json(json!({ "status": "ok", "instance": instance.name(), "scenario": core.scenario.meta.name })).into_response()),
+        Action::IssueToken => login::issue_token(app, trace, call).await,
+        Action::List | Action::Get => read::read(app, trace, call).await,
+        Action::Create | Action::Update | Action::Delete => write::write(app, trace, call).await,
+    }
+}
+
+/// The origin's handler for a static asset: a generated body of the declared size.
+pub async fn asset(path: String, content_type: String, size: u32) -> Response {
+    let header_line = format!("/* archsim static asset {path} */\n");
+    let mut body = header_line.into_bytes();
+    let filler = b"/* padding to the declared size of the asset */\n";
+    while body.len() < size as usize {
+        body.extend_from_slice(filler);
+    }
+    body.truncate(size as usize);
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}

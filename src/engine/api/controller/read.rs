@@ -1,0 +1,127 @@
+//! Reads (list, get): cache-aside in front of the database.
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::shared::{
+    AppState, Call, HandlerStage, LIST_LIMIT, database_stage, row_not_found, table_of,
+};
+use crate::engine::cache::Lookup;
+use crate::engine::pipeline::error::ApiError;
+use crate::engine::trace::detail::{CacheDetail, CacheResult};
+use crate::engine::trace::{Outcome, StageDetail, TraceRecorder};
+
+/// A list or get: answered from the cache when it can be, else from the database (and then kept
+/// in the cache for the route's TTL).
+pub(super) async fn read(
+    app: &AppState,
+    trace: &TraceRecorder,
+    call: &Call,
+) -> Result<Response, ApiError> {
+    let core = &app.core;
+    let table = table_of(core, call)?;
+    let key = match call.id {
+        Some(id) => format!("t{}:{}:{id}", call.tenant_id, table.name),
+        None => format!("t{}:{}:list", call.tenant_id, table.name),
+    };
+    let cache = HandlerStage::new(app.cache.as_ref(), trace);
+    let mut cache_run = match call.route.cache_ttl {
+        Some(_) => cache.enter(0.0).await,
+        None => {
+            cache.skip("this route is not cached").await;
+            None
+        }
+    };
+    let mut expired = false;
+    if let Some(run) = cache_run.as_mut() {
+        match core.cache.get(&key) {
+            Lookup::Hit { value, ttl_left } => {
+                let detail = CacheDetail {
+                    key: Some(key),
+                    ttl_left_s: Some(round3(ttl_left.as_secs_f64())),
+                    bytes: Some(value.len()),
+                    ..CacheDetail::of(CacheResult::Hit)
+                };
+                if let Some(run) = cache_run.take() {
+                    run.finish(Outcome::Hit, StageDetail::Cache(detail));
+                }
+                return Ok(json_bytes_response(value));
+            }
+            Lookup::Miss {
+                expired: was_expired,
+            } => {
+                expired = was_expired;
+                run.pause();
+            }
+        }
+    }
+    // A miss that stored nothing: the database failed, or the row is not in this tenant.
+    let miss_not_stored = |run: Option<crate::engine::pipeline::record::StageRun>| {
+        if let Some(run) = run {
+            let detail = CacheDetail {
+                key: Some(key.clone()),
+                expired: Some(expired),
+                stored: Some(false),
+                ..CacheDetail::of(CacheResult::Miss)
+            };
+            run.finish(Outcome::Miss, StageDetail::Cache(detail));
+        }
+    };
+    let result = match call.id {
+        Some(id) => {
+            database_stage(app, trace, |store| {
+                store.get(&table.name, call.tenant_id, id)
+            })
+            .await
+        }
+        None => {
+            database_stage(app, trace, |store| {
+                store.list(&table.name, call.tenant_id, LIST_LIMIT)
+            })
+            .await
+        }
+    };
+    let record = match result {
+        Ok(record) => record,
+        Err(error) => {
+            miss_not_stored(cache_run);
+            return Err(error);
+        }
+    };
+    let body = match call.id {
+        Some(_) => match record.rows.first() {
+            Some(row) => json!({ "data": row }),
+            None => {
+                miss_not_stored(cache_run);
+                return Err(row_not_found(table, call.id));
+            }
+        },
+        None => json!({ "data": record.rows, "count": record.rows.len() }),
+    };
+    // Serialised once: the cache keeps the response bytes, so a hit is a cheap copy of them.
+    let bytes = bytes::Bytes::from(serde_json::to_vec(&body).map_err(ApiError::internal)?);
+    if let (Some(mut run), Some(ttl)) = (cache_run, call.route.cache_ttl) {
+        run.resume();
+        core.cache.put(key.clone(), bytes.clone(), ttl);
+        let detail = CacheDetail {
+            key: Some(key),
+            expired: Some(expired),
+            stored: Some(true),
+            ttl_s: Some(ttl.as_secs_f64()),
+            bytes: Some(bytes.len()),
+            ..CacheDetail::of(CacheResult::Miss)
+        };
+        run.finish(Outcome::Miss, StageDetail::Cache(detail));
+    }
+    Ok(json_bytes_response(bytes))
+}
+
+/// A 200 response with an already-serialised JSON body.
+fn json_bytes_response(body: bytes::Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}

@@ -1,0 +1,198 @@
+//! What the controller's actions share: the handler state, the request as the controller sees
+//! it, and the bookkeeping of the stages the handler runs itself (cache, database, publish).
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde_json::{Map, Value};
+
+use crate::engine::core::Core;
+use crate::engine::pipeline::StageCtx;
+use crate::engine::pipeline::error::ApiError;
+use crate::engine::pipeline::record::StageRun;
+use crate::engine::store::{ConstraintKind, QueryRecord, Store, StoreError};
+use crate::engine::trace::detail::{DatabaseDetail, TenantCheck};
+use crate::engine::trace::{Outcome, StageDetail, TraceRecorder};
+use crate::scenario::{Route, StageKind, Table};
+
+/// Most rows a list returns.
+pub const LIST_LIMIT: usize = 100;
+
+/// The handler's state: the core and the stages it runs itself.
+#[derive(Clone)]
+pub struct AppState {
+    /// Shared engine state.
+    pub core: Arc<Core>,
+    pub(super) controller: Option<StageCtx>,
+    pub(super) cache: Option<StageCtx>,
+    pub(super) database: Option<StageCtx>,
+    pub(super) publish: Option<StageCtx>,
+}
+
+impl AppState {
+    /// The handler state for `core`'s scenario.
+    pub fn new(core: &Arc<Core>) -> Self {
+        Self {
+            core: core.clone(),
+            controller: StageCtx::of_kind(core, StageKind::Controller),
+            cache: StageCtx::of_kind(core, StageKind::Cache),
+            database: StageCtx::of_kind(core, StageKind::Database),
+            publish: StageCtx::of_kind(core, StageKind::BrokerPublish),
+        }
+    }
+}
+
+/// A stage the handler runs, when the scenario has it: the same [`StageRun`] bookkeeping as the
+/// pipeline's stages, for a stage that may be absent.
+pub(super) struct HandlerStage<'a> {
+    ctx: Option<&'a StageCtx>,
+    trace: &'a TraceRecorder,
+}
+
+impl<'a> HandlerStage<'a> {
+    pub(super) fn new(ctx: Option<&'a StageCtx>, trace: &'a TraceRecorder) -> Self {
+        Self { ctx, trace }
+    }
+
+    /// Applies the stage's modelled latency (plus `extra_ms`) and starts timing it.
+    pub(super) async fn enter(&self, extra_ms: f64) -> Option<StageRun> {
+        let ctx = self.ctx?;
+        Some(StageRun::enter_with(ctx, self.trace, extra_ms).await)
+    }
+
+    /// Records the stage as skipped, saying why.
+    pub(super) async fn skip(&self, reason: &str) {
+        if let Some(run) = self.enter(0.0).await {
+            run.finish(Outcome::Skip, StageDetail::skipped(reason));
+        }
+    }
+}
+
+/// Records `run` (if the stage exists) with `outcome` and `detail`.
+pub(super) fn finish(run: Option<StageRun>, outcome: Outcome, detail: StageDetail) {
+    if let Some(run) = run {
+        run.finish(outcome, detail);
+    }
+}
+
+/// The outcome of a stage that ended with `error`.
+pub(super) fn outcome_of(error: &ApiError) -> Outcome {
+    if error.status.is_server_error() {
+        Outcome::Error
+    } else {
+        Outcome::Reject
+    }
+}
+
+/// What the controller knows about the request.
+pub(super) struct Call {
+    pub(super) route: Arc<Route>,
+    pub(super) tenant_id: i64,
+    pub(super) tenant: String,
+    pub(super) user_id: Option<i64>,
+    pub(super) id: Option<i64>,
+    pub(super) body: Map<String, Value>,
+}
+
+pub(super) fn store_error(error: &StoreError) -> ApiError {
+    match error {
+        StoreError::Constraint {
+            kind: ConstraintKind::Unique,
+            message,
+        } => ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("a row with the same unique value exists ({message})"),
+        ),
+        StoreError::Constraint {
+            kind: ConstraintKind::ForeignKey,
+            ..
+        } => ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "the change would break a reference between rows (a foreign key)",
+        ),
+        StoreError::Constraint { message, .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "constraint_failed",
+            message.clone(),
+        ),
+        other => ApiError::internal(other),
+    }
+}
+
+pub(super) fn table_of<'a>(core: &'a Core, call: &Call) -> Result<&'a Table, ApiError> {
+    call.route
+        .table
+        .as_deref()
+        .and_then(|t| core.scenario.table(t))
+        .ok_or_else(|| ApiError::internal("route without a table"))
+}
+
+/// Runs `query` as the database stage (with its modelled latency and any slow-database fault).
+pub(super) async fn database_stage<F>(
+    app: &AppState,
+    trace: &TraceRecorder,
+    query: F,
+) -> Result<QueryRecord, ApiError>
+where
+    F: FnOnce(&Store) -> Result<QueryRecord, StoreError>,
+{
+    let stage = HandlerStage::new(app.database.as_ref(), trace);
+    let extra = app.core.faults.db_extra_ms();
+    let run = stage.enter(extra).await;
+    let result = query(&app.core.store);
+    finish_query(run, extra, Vec::new(), result)
+}
+
+/// Records the database stage's `result` (with the tenant checks that ran before it).
+pub(super) fn finish_query(
+    run: Option<StageRun>,
+    extra_ms: f64,
+    tenant_checks: Vec<TenantCheck>,
+    result: Result<QueryRecord, StoreError>,
+) -> Result<QueryRecord, ApiError> {
+    match result {
+        Ok(record) => {
+            let mut detail = DatabaseDetail::of_query(&record);
+            if extra_ms > 0.0 {
+                detail.fault = Some(format!("slow database: +{extra_ms} ms"));
+            }
+            detail.tenant_checks = tenant_checks;
+            finish(run, Outcome::Pass, StageDetail::Database(detail));
+            Ok(record)
+        }
+        Err(error) => {
+            let api_error = store_error(&error);
+            if let Some(run) = run {
+                let detail = DatabaseDetail {
+                    tenant_checks,
+                    ..DatabaseDetail::default()
+                };
+                run.fail(
+                    outcome_of(&api_error),
+                    StageDetail::Database(detail),
+                    error.to_string(),
+                );
+            }
+            Err(api_error)
+        }
+    }
+}
+
+/// The 404 for a row id that is not in this tenant — the same answer whether the row exists in
+/// another tenant or nowhere, so ids leak nothing.
+pub(super) fn row_not_found(table: &Table, id: Option<i64>) -> ApiError {
+    ApiError::not_found(
+        "not_found",
+        format!(
+            "no {} with id {} in this tenant",
+            singular(&table.name),
+            id.unwrap_or_default()
+        ),
+    )
+}
+
+pub(super) fn singular(table: &str) -> &str {
+    table.strip_suffix('s').unwrap_or(table)
+}

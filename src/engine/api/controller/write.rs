@@ -1,0 +1,271 @@
+//! Writes (create, update, delete): the tenant checks of the body's references and the write
+//! (the database stage), cache invalidation, and the route's events.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::shared::{
+    AppState, Call, HandlerStage, finish, finish_query, outcome_of, row_not_found, singular,
+    table_of,
+};
+use crate::engine::broker::PublishError;
+use crate::engine::pipeline::error::ApiError;
+use crate::engine::store::{QueryRecord, StoreError};
+use crate::engine::trace::detail::{
+    CacheDetail, CacheResult, DatabaseDetail, FieldProblem, PublishDetail, PublishedEvent,
+    RefusedEvent, TenantCheck,
+};
+use crate::engine::trace::{Outcome, StageDetail, TraceRecorder};
+use crate::scenario::{Action, AutoValue, Table};
+
+/// A create, update or delete of the route's table.
+pub(super) async fn write(
+    app: &AppState,
+    trace: &TraceRecorder,
+    call: &Call,
+) -> Result<Response, ApiError> {
+    let core = &app.core;
+    let table = table_of(core, call)?;
+    let mut values = call.body.clone();
+    if call.route.action == Action::Create {
+        for column in &table.columns {
+            match column.auto {
+                Some(AutoValue::Now) => {
+                    values.insert(column.name.clone(), json!(core.clock.rfc3339()));
+                }
+                Some(AutoValue::CurrentUser) => {
+                    values.insert(column.name.clone(), json!(call.user_id));
+                }
+                None => {}
+            }
+        }
+    }
+    let record = database_write(app, trace, call, table, &values).await?;
+    if call.route.action != Action::Create && record.rows_affected == 0 {
+        return Err(row_not_found(table, call.id));
+    }
+    invalidate(app, trace, call, table).await;
+    let row = record
+        .rows
+        .first()
+        .cloned()
+        .map(Value::Object)
+        .unwrap_or(Value::Null);
+    publish(app, trace, call, table, &row).await?;
+    let response = match call.route.action {
+        Action::Create => {
+            let location = format!(
+                "{}/{}",
+                call.route.path,
+                row.get("id").cloned().unwrap_or(Value::Null)
+            );
+            let mut response =
+                (StatusCode::CREATED, axum::Json(json!({ "data": row }))).into_response();
+            if let Ok(value) = location.parse() {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            response
+        }
+        Action::Delete => StatusCode::NO_CONTENT.into_response(),
+        _ => axum::Json(json!({ "data": row })).into_response(),
+    };
+    Ok(response)
+}
+
+/// The database stage of a write: first the tenant check of every reference in the body, then
+/// the write itself. All of it is one stage, with one modelled latency, and the trace shows every
+/// statement.
+async fn database_write(
+    app: &AppState,
+    trace: &TraceRecorder,
+    call: &Call,
+    table: &Table,
+    values: &Map<String, Value>,
+) -> Result<QueryRecord, ApiError> {
+    let core = &app.core;
+    let stage = HandlerStage::new(app.database.as_ref(), trace);
+    let extra = core.faults.db_extra_ms();
+    let run = stage.enter(extra).await;
+    let (checks, problems) = match tenant_checks(app, call, table) {
+        Ok(checked) => checked,
+        Err(error) => return finish_query(run, extra, Vec::new(), Err(error)),
+    };
+    if !problems.is_empty() {
+        let error = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "the body refers to rows that do not exist in this tenant",
+        )
+        .with_detail(
+            "fields",
+            serde_json::to_value(&problems).unwrap_or_default(),
+        );
+        if let Some(run) = run {
+            let detail = DatabaseDetail {
+                tenant_checks: checks,
+                ..DatabaseDetail::default()
+            };
+            run.fail(
+                outcome_of(&error),
+                StageDetail::Database(detail),
+                error.code,
+            );
+        }
+        return Err(error);
+    }
+    let store = &core.store;
+    let result = match (call.route.action, call.id) {
+        (Action::Create, _) => store.insert(&table.name, call.tenant_id, values),
+        (Action::Update, Some(id)) => store.update(&table.name, call.tenant_id, id, values),
+        (Action::Delete, Some(id)) => store.delete(&table.name, call.tenant_id, id),
+        _ => {
+            let error = ApiError::internal("write without an id");
+            if let Some(run) = run {
+                run.fail(
+                    Outcome::Error,
+                    StageDetail::Database(DatabaseDetail::default()),
+                    error.code,
+                );
+            }
+            return Err(error);
+        }
+    };
+    finish_query(run, extra, checks, result)
+}
+
+/// Checks that every reference in the body names a row of the caller's tenant: a foreign key only
+/// proves the row exists somewhere. Returns the checks that ran and the fields that failed.
+fn tenant_checks(
+    app: &AppState,
+    call: &Call,
+    table: &Table,
+) -> Result<(Vec<TenantCheck>, Vec<FieldProblem>), StoreError> {
+    let core = &app.core;
+    let mut checks = Vec::new();
+    let mut problems = Vec::new();
+    for column in table
+        .columns
+        .iter()
+        .filter(|c| call.body.contains_key(&c.name))
+    {
+        let (Some(fk), Some(value)) = (
+            &column.references,
+            call.body.get(&column.name).and_then(Value::as_i64),
+        ) else {
+            continue;
+        };
+        let scoped = core
+            .scenario
+            .table(&fk.table)
+            .is_some_and(|t| t.tenant_scoped);
+        if !scoped {
+            continue;
+        }
+        let (found, query) =
+            core.store
+                .exists_in_tenant(&fk.table, value, call.tenant_id)?;
+        checks.push(TenantCheck {
+            field: column.name.clone(),
+            sql: query.sql,
+            params: query.params,
+            found,
+        });
+        if !found {
+            problems.push(FieldProblem::new(
+                &column.name,
+                format!("no {} with id {value} in this tenant", singular(&fk.table)),
+            ));
+        }
+    }
+    Ok((checks, problems))
+}
+
+/// Cache-aside: a write makes this tenant's cached reads of the table stale.
+async fn invalidate(app: &AppState, trace: &TraceRecorder, call: &Call, table: &Table) {
+    let core = &app.core;
+    let run = HandlerStage::new(app.cache.as_ref(), trace)
+        .enter(0.0)
+        .await;
+    // The reads a write makes stale are exactly the tenant's list of the table and, for an
+    // update or delete, the row's own entry.
+    let list_key = format!("t{}:{}:list", call.tenant_id, table.name);
+    let row_key = call
+        .id
+        .map(|id| format!("t{}:{}:{id}", call.tenant_id, table.name));
+    let keys: Vec<String> = std::iter::once(list_key).chain(row_key).collect();
+    let invalidated: Vec<String> = keys
+        .iter()
+        .filter(|key| core.cache.invalidate(key))
+        .cloned()
+        .collect();
+    let detail = CacheDetail {
+        keys: Some(keys),
+        invalidated: Some(invalidated),
+        ..CacheDetail::of(CacheResult::Invalidate)
+    };
+    finish(run, Outcome::Pass, StageDetail::Cache(detail));
+}
+
+/// Publishes the route's events about the written `row`. A refused publish fails the request
+/// (503 with `Retry-After`) rather than dropping the event silently.
+async fn publish(
+    app: &AppState,
+    trace: &TraceRecorder,
+    call: &Call,
+    table: &Table,
+    row: &Value,
+) -> Result<(), ApiError> {
+    let stage = HandlerStage::new(app.publish.as_ref(), trace);
+    if call.route.publishes.is_empty() {
+        stage.skip("this route publishes no events").await;
+        return Ok(());
+    }
+    let run = stage.enter(0.0).await;
+    let mut published = Vec::new();
+    for p in &call.route.publishes {
+        let payload = json!({ "tenant": call.tenant, "table": table.name, "row": row });
+        match app
+            .core
+            .broker
+            .publish(&p.topic, &p.event, payload.clone())
+            .await
+        {
+            Ok(id) => published.push(PublishedEvent {
+                id,
+                topic: p.topic.clone(),
+                event: p.event.clone(),
+                payload,
+            }),
+            Err(error) => {
+                // The row is written but its event could not be queued: refuse loudly so the
+                // client retries, rather than dropping the event silently.
+                let retry_after = match &error {
+                    PublishError::Full { retry_after, .. } => retry_after.as_secs().max(1),
+                    PublishError::UnknownTopic(_) => 1,
+                };
+                let detail = PublishDetail {
+                    published,
+                    refused: Some(RefusedEvent {
+                        topic: p.topic.clone(),
+                        event: p.event.clone(),
+                        error: error.to_string(),
+                    }),
+                };
+                finish(run, Outcome::Reject, StageDetail::BrokerPublish(detail));
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "queue_full",
+                    format!("{error}; try again shortly"),
+                )
+                .with_header(header::RETRY_AFTER, &retry_after.to_string()));
+            }
+        }
+    }
+    let detail = PublishDetail {
+        published,
+        refused: None,
+    };
+    finish(run, Outcome::Pass, StageDetail::BrokerPublish(detail));
+    Ok(())
+}

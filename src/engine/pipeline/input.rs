@@ -1,0 +1,416 @@
+//! Input stages: request id + logging, sanitising, and body validation against the route's table.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use super::body::{buffer_body, replace_body};
+use super::context::MatchedRoute;
+use super::error::ApiError;
+use super::stage::{Decision, Finished, Stage, StageCtx, recorder};
+use crate::engine::latency::SeededRng;
+use crate::engine::trace::StageDetail;
+use crate::engine::trace::detail::{FieldProblem, RequestIdDetail, SanitizeDetail, ValidateDetail};
+use crate::scenario::{Action, Column, ColumnType, FillFrom, TENANT_COLUMN, Table};
+
+/// Longest text field sanitize lets through, in characters (columns may set tighter limits).
+pub const MAX_FIELD_CHARS: usize = 4096;
+
+/// The response header that carries the request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Request id: a unique id in the `x-request-id` response header and in every log line emitted
+/// while the request runs (the rest of the pipeline and the handler run inside its span).
+pub struct RequestIds {
+    /// The engine's request-id stream (apart from the shared RNG, so ids shift no other draw).
+    rng: Arc<SeededRng>,
+}
+
+impl RequestIds {
+    /// The stage, drawing ids from `rng`.
+    pub fn new(rng: Arc<SeededRng>) -> Self {
+        Self { rng }
+    }
+}
+
+impl Stage for RequestIds {
+    async fn decide(&self, _: &StageCtx, request: &mut Request) -> Decision {
+        let id = format!("req-{:016x}", self.rng.next_u64());
+        recorder(request).set_request_id(&id);
+        let span = tracing::info_span!("request", request_id = %id);
+        span.in_scope(|| {
+            tracing::debug!(method = %request.method(), path = %request.uri().path(), "request received");
+        });
+        let detail = RequestIdDetail {
+            request_id: id,
+            header: REQUEST_ID_HEADER,
+            logged: true,
+        };
+        Decision::PassWithin(StageDetail::RequestId(detail), span)
+    }
+
+    async fn respond(&self, _: &StageCtx, detail: StageDetail, mut response: Response) -> Finished {
+        if let StageDetail::RequestId(id) = &detail {
+            if let Ok(value) = HeaderValue::from_str(&id.request_id) {
+                response.headers_mut().insert(REQUEST_ID_HEADER, value);
+            }
+            tracing::debug!(request_id = %id.request_id, status = response.status().as_u16(), "response sent");
+        }
+        Finished::pass(detail, response)
+    }
+}
+
+/// A problem sanitize found.
+fn control_char(text: &str) -> Option<char> {
+    text.chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+}
+
+/// Walks a JSON value: trims strings, reports control characters and over-long fields.
+fn clean(
+    value: &mut Value,
+    path: &str,
+    trimmed: &mut Vec<String>,
+    problems: &mut Vec<FieldProblem>,
+) {
+    match value {
+        Value::String(text) => {
+            if let Some(c) = control_char(text) {
+                problems.push(FieldProblem::new(
+                    path,
+                    format!("contains the control character U+{:04X}", c as u32),
+                ));
+            } else if text.chars().count() > MAX_FIELD_CHARS {
+                problems.push(FieldProblem::new(
+                    path,
+                    format!("is longer than {MAX_FIELD_CHARS} characters"),
+                ));
+            }
+            let trimmed_text = text.trim();
+            if trimmed_text.len() != text.len() {
+                *text = trimmed_text.to_string();
+                trimmed.push(path.to_string());
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                clean(item, &format!("{path}[{i}]"), trimmed, problems);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                clean(item, &child, trimmed, problems);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Sanitize: refuse control characters and over-long fields in the path, query and JSON body;
+/// trim text.
+pub struct Sanitize;
+
+impl Stage for Sanitize {
+    async fn decide(&self, ctx: &StageCtx, request: &mut Request) -> Decision {
+        let limit = ctx.core.scenario.edge.max_body_bytes as usize;
+        let reject = |error, detail| Decision::Reject(error, StageDetail::Sanitize(detail));
+        let body = match buffer_body(request, limit).await {
+            Ok(body) => body,
+            Err(error) => return reject(error, SanitizeDetail::default()),
+        };
+        let target = request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default();
+        let decoded = percent_decode(&target);
+        if let Some(c) = control_char(&decoded) {
+            let error = ApiError::bad_request(
+                "invalid_characters",
+                format!("the URL contains the control character U+{:04X}", c as u32),
+            );
+            let detail = SanitizeDetail {
+                target: Some(target),
+                ..SanitizeDetail::default()
+            };
+            return reject(error, detail);
+        }
+        let mut trimmed = Vec::new();
+        let mut problems = Vec::new();
+        let mut checked = 0;
+        if !body.is_empty()
+            && let Ok(mut json_body) = serde_json::from_slice::<Value>(&body)
+        {
+            checked = count_strings(&json_body);
+            clean(&mut json_body, "", &mut trimmed, &mut problems);
+            if !problems.is_empty() {
+                let error = ApiError::bad_request(
+                    "invalid_input",
+                    "the body contains characters or lengths that are not accepted",
+                )
+                .with_detail(
+                    "fields",
+                    serde_json::to_value(&problems).unwrap_or_default(),
+                );
+                let detail = SanitizeDetail {
+                    problems: Some(problems),
+                    ..SanitizeDetail::default()
+                };
+                return reject(error, detail);
+            }
+            if !trimmed.is_empty() {
+                let bytes = serde_json::to_vec(&json_body).unwrap_or_default();
+                replace_body(request, Bytes::from(bytes));
+            }
+        }
+        Decision::Pass(StageDetail::Sanitize(SanitizeDetail {
+            target: Some(target),
+            text_fields_checked: Some(checked),
+            trimmed: Some(trimmed),
+            max_field_chars: Some(MAX_FIELD_CHARS),
+            problems: None,
+        }))
+    }
+}
+
+fn count_strings(value: &Value) -> usize {
+    match value {
+        Value::String(_) => 1,
+        Value::Array(items) => items.iter().map(count_strings).sum(),
+        Value::Object(map) => map.values().map(count_strings).sum(),
+        _ => 0,
+    }
+}
+
+/// Decodes `%XX` escapes (invalid escapes are kept as they are).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(high), Some(low)) = (hex_digit(bytes[i + 1]), hex_digit(bytes[i + 2]))
+        {
+            out.push(high << 4 | low);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_digit(byte: u8) -> Option<u8> {
+    (byte as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Whether a client may send this column (not the id, tenant, server-set or secret columns).
+pub fn client_writable(table: &Table, column: &Column) -> bool {
+    !table.is_generated(column)
+        && column.name != TENANT_COLUMN
+        && column.auto.is_none()
+        && !(table.fill == Some(FillFrom::Personas) && column.name == "password_hash")
+}
+
+fn type_name(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Integer => "an integer",
+        ColumnType::Real => "a number",
+        ColumnType::Text => "a string",
+        ColumnType::Boolean => "true or false",
+        ColumnType::Timestamp => "an RFC 3339 timestamp string",
+    }
+}
+
+/// Checks a JSON object against a table's writable columns; returns the field errors.
+pub fn check_fields(table: &Table, body: &Map<String, Value>, creating: bool) -> Vec<FieldProblem> {
+    let mut errors = Vec::new();
+    for (name, value) in body {
+        let Some(column) = table.column(name) else {
+            errors.push(FieldProblem::new(name, "unknown field"));
+            continue;
+        };
+        if !client_writable(table, column) {
+            errors.push(FieldProblem::new(
+                name,
+                "is set by the server and may not be sent",
+            ));
+        } else if value.is_null() {
+            if !column.nullable {
+                errors.push(FieldProblem::new(name, "may not be null"));
+            }
+        } else if !column.ty.accepts(value) {
+            errors.push(FieldProblem::new(
+                name,
+                format!("must be {}", type_name(column.ty)),
+            ));
+        } else if let (Some(max), Some(text)) = (column.max_length, value.as_str()) {
+            if text.chars().count() > max as usize {
+                errors.push(FieldProblem::new(
+                    name,
+                    format!("is longer than {max} characters"),
+                ));
+            } else if text.is_empty() && !column.nullable {
+                errors.push(FieldProblem::new(name, "may not be empty"));
+            }
+        }
+    }
+    if creating {
+        for column in table
+            .columns
+            .iter()
+            .filter(|c| client_writable(table, c) && c.required_on_create(table))
+        {
+            if !body.contains_key(&column.name) {
+                errors.push(FieldProblem::new(&column.name, "is required"));
+            }
+        }
+    }
+    errors
+}
+
+/// Validate: a JSON body must parse (400) and fit the route's table columns (422, every field).
+pub struct Validate;
+
+impl Stage for Validate {
+    async fn decide(&self, ctx: &StageCtx, request: &mut Request) -> Decision {
+        let route = request
+            .extensions()
+            .get::<MatchedRoute>()
+            .map(|r| r.0.clone());
+        let Some(route) = route.filter(|r| {
+            matches!(
+                r.action,
+                Action::Create | Action::Update | Action::IssueToken
+            )
+        }) else {
+            return Decision::skip("no request body is expected on this route");
+        };
+        let reject = |error, detail| Decision::Reject(error, StageDetail::Validate(detail));
+        let limit = ctx.core.scenario.edge.max_body_bytes as usize;
+        let body = match buffer_body(request, limit).await {
+            Ok(body) => body,
+            Err(error) => return reject(error, ValidateDetail::default()),
+        };
+        let parsed: Value = match serde_json::from_slice(&body) {
+            Ok(value) => value,
+            Err(error) => {
+                let message = if body.is_empty() {
+                    "a JSON body is required".to_string()
+                } else {
+                    format!("the body is not valid JSON: {error}")
+                };
+                let detail = ValidateDetail {
+                    body_bytes: Some(body.len()),
+                    parse_error: Some(error.to_string()),
+                    ..ValidateDetail::default()
+                };
+                return reject(ApiError::bad_request("malformed_json", message), detail);
+            }
+        };
+        let Some(object) = parsed.as_object() else {
+            return reject(
+                ApiError::bad_request("malformed_json", "the body must be a JSON object"),
+                ValidateDetail::default(),
+            );
+        };
+        let (schema, errors) = match (
+            route.action,
+            route
+                .table
+                .as_deref()
+                .and_then(|t| ctx.core.scenario.table(t)),
+        ) {
+            (Action::IssueToken, _) => ("login".to_string(), check_login(object)),
+            (action, Some(table)) => (
+                table.name.clone(),
+                check_fields(table, object, action == Action::Create),
+            ),
+            (_, None) => (String::new(), Vec::new()),
+        };
+        let fields: Vec<String> = object.keys().cloned().collect();
+        if !errors.is_empty() {
+            let count = errors.len();
+            let error = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                format!(
+                    "{count} field error{} in the body",
+                    if count == 1 { "" } else { "s" }
+                ),
+            )
+            .with_detail("fields", serde_json::to_value(&errors).unwrap_or_default());
+            let detail = ValidateDetail {
+                against: Some(schema),
+                fields: Some(fields),
+                errors: Some(errors),
+                ..ValidateDetail::default()
+            };
+            return reject(error, detail);
+        }
+        Decision::Pass(StageDetail::Validate(ValidateDetail {
+            against: Some(schema),
+            fields: Some(fields),
+            errors: Some(Vec::new()),
+            ..ValidateDetail::default()
+        }))
+    }
+}
+
+fn check_login(body: &Map<String, Value>) -> Vec<FieldProblem> {
+    let mut errors = Vec::new();
+    for field in ["email", "password"] {
+        match body.get(field) {
+            Some(Value::String(text)) if !text.is_empty() => {}
+            Some(_) => errors.push(FieldProblem::new(field, "must be a non-empty string")),
+            None => errors.push(FieldProblem::new(field, "is required")),
+        }
+    }
+    for key in body
+        .keys()
+        .filter(|k| !matches!(k.as_str(), "email" | "password"))
+    {
+        errors.push(FieldProblem::new(key, "unknown field"));
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn percent_decoding_reveals_hidden_control_characters() {
+        assert_eq!(percent_decode("/a%00b"), "/a\u{0}b");
+        assert_eq!(percent_decode("/a%zzb"), "/a%zzb");
+        assert_eq!(
+            percent_decode("/é%"),
+            "/é%",
+            "no panic on multi-byte text or a trailing %"
+        );
+        assert!(control_char(&percent_decode("/api/v1/projects?q=%1b[31m")).is_some());
+    }
+
+    #[test]
+    fn clean_trims_and_reports_by_field_path() {
+        let mut body = json!({ "name": "  Launch  ", "tags": ["ok", "bad\u{7}"] });
+        let (mut trimmed, mut problems) = (Vec::new(), Vec::new());
+        clean(&mut body, "", &mut trimmed, &mut problems);
+        assert_eq!(body["name"], "Launch");
+        assert_eq!(trimmed, ["name"]);
+        assert_eq!(problems[0].field, "tags[1]");
+    }
+}

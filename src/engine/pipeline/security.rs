@@ -1,0 +1,329 @@
+//! Security stages: authentication (bearer JWT), the tenant check, the per-user rate limit and
+//! RBAC (role bitmask against the route's required bits).
+
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use serde_json::Value;
+
+use super::context::{ClientIp, DEFAULT_CLIENT_IP, HostTenant, MatchedRoute, Principal};
+use super::error::ApiError;
+use super::stage::{Decision, Stage, StageCtx};
+use crate::engine::trace::StageDetail;
+use crate::engine::trace::detail::{AuthDetail, RateLimitDetail, RbacDetail, TenantDetail};
+
+/// Whether the request needs an authenticated caller (a matched, non-public route).
+fn needs_caller(request: &Request) -> bool {
+    request
+        .extensions()
+        .get::<MatchedRoute>()
+        .is_some_and(|r| !r.0.public)
+}
+
+/// Skips a stage that does not apply to `request`, saying why.
+fn skip(request: &Request) -> Decision {
+    let reason = match request.extensions().get::<MatchedRoute>() {
+        Some(route) if route.0.public => format!("{} {} is public", route.0.method, route.0.path),
+        Some(_) => "not applicable".to_string(),
+        None => "static asset: public".to_string(),
+    };
+    Decision::skip(reason)
+}
+
+fn unauthorized(code: &'static str, message: String, realm: &str) -> ApiError {
+    let challenge = if code == "missing_token" {
+        format!("Bearer realm=\"{realm}\"")
+    } else {
+        format!(
+            "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{}\"",
+            message.replace('"', "'")
+        )
+    };
+    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+        .with_header(header::WWW_AUTHENTICATE, &challenge)
+}
+
+fn unauthenticated() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "no authenticated caller",
+    )
+}
+
+/// Auth: verify the bearer token.
+pub struct Auth;
+
+impl Stage for Auth {
+    async fn decide(&self, ctx: &StageCtx, request: &mut Request) -> Decision {
+        if !needs_caller(request) {
+            return skip(request);
+        }
+        let reject = |error, detail| Decision::Reject(error, StageDetail::Auth(detail));
+        let realm = ctx.core.scenario.meta.domain.clone();
+        let header_value = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let Some(header_value) = header_value else {
+            let error = unauthorized(
+                "missing_token",
+                "an Authorization: Bearer token is required".into(),
+                &realm,
+            );
+            let detail = AuthDetail {
+                authorization: Some(None),
+                ..AuthDetail::default()
+            };
+            return reject(error, detail);
+        };
+        let Some(token) = header_value
+            .strip_prefix("Bearer ")
+            .or_else(|| header_value.strip_prefix("bearer "))
+        else {
+            let error = unauthorized(
+                "invalid_token",
+                "the Authorization header must be `Bearer <token>`".into(),
+                &realm,
+            );
+            let detail = AuthDetail {
+                authorization: Some(Some("not a Bearer token".into())),
+                ..AuthDetail::default()
+            };
+            return reject(error, detail);
+        };
+        let now = ctx.core.clock.unix_secs();
+        match ctx.core.tokens.verify(token.trim(), now) {
+            Ok(verified) => {
+                // A token the service signed always has a numeric subject; 0 matches no user.
+                let user_id = verified.claims.sub.parse::<i64>().unwrap_or_default();
+                let claims = &verified.claims;
+                let detail = AuthDetail {
+                    authorization: None,
+                    header: Some(verified.header),
+                    claims: Some(serde_json::to_value(claims).unwrap_or_default()),
+                    checks: Some(verified.checks),
+                    now: Some(now),
+                    verdict: Some(format!(
+                        "authenticated as user {} ({}) of {}",
+                        claims.sub, claims.name, claims.tid
+                    )),
+                };
+                request.extensions_mut().insert(Principal {
+                    user_id,
+                    claims: verified.claims,
+                });
+                Decision::Pass(StageDetail::Auth(detail))
+            }
+            Err(failure) => {
+                let detail = AuthDetail {
+                    authorization: None,
+                    header: Some(failure.header.unwrap_or(Value::Null)),
+                    claims: Some(failure.claims.unwrap_or(Value::Null)),
+                    checks: Some(failure.checks),
+                    now: Some(now),
+                    verdict: None,
+                };
+                reject(unauthorized(failure.code, failure.message, &realm), detail)
+            }
+        }
+    }
+}
+
+/// Tenant: the token's tenant must be the host's tenant.
+pub struct Tenant;
+
+impl Stage for Tenant {
+    async fn decide(&self, _: &StageCtx, request: &mut Request) -> Decision {
+        if !needs_caller(request) {
+            return skip(request);
+        }
+        let host = request
+            .extensions()
+            .get::<HostTenant>()
+            .map(|h| h.subdomain.clone());
+        let Some(principal) = request.extensions().get::<Principal>() else {
+            let detail = TenantDetail {
+                host_tenant: host,
+                token_tenant: None,
+                matches: None,
+            };
+            return Decision::Reject(unauthenticated(), StageDetail::Tenant(detail));
+        };
+        let token_tenant = principal.claims.tid.clone();
+        let detail = TenantDetail {
+            matches: Some(host.as_deref() == Some(token_tenant.as_str())),
+            host_tenant: host.clone(),
+            token_tenant: Some(token_tenant.clone()),
+        };
+        match host {
+            Some(host) if host != token_tenant => {
+                let error = ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "tenant_mismatch",
+                    format!(
+                        "this token belongs to tenant `{token_tenant}`, but the request is for `{host}`"
+                    ),
+                );
+                Decision::Reject(error, StageDetail::Tenant(detail))
+            }
+            // Without a DNS stage there is no host tenant to compare against: the token's
+            // tenant decides.
+            _ => Decision::Pass(StageDetail::Tenant(detail)),
+        }
+    }
+}
+
+/// Rate limit: a GCRA quota per tenant and user (per tenant and IP for anonymous callers).
+pub struct RateLimit;
+
+impl Stage for RateLimit {
+    async fn decide(&self, ctx: &StageCtx, request: &mut Request) -> Decision {
+        if request.extensions().get::<MatchedRoute>().is_none() {
+            return skip(request);
+        }
+        let tenant = request
+            .extensions()
+            .get::<HostTenant>()
+            .map_or_else(|| "-".to_string(), |h| h.subdomain.clone());
+        let key = match request.extensions().get::<Principal>() {
+            Some(principal) => format!("{tenant}:user:{}", principal.claims.name),
+            None => {
+                let ip = request
+                    .extensions()
+                    .get::<ClientIp>()
+                    .map_or(DEFAULT_CLIENT_IP, |c| c.0);
+                format!("{tenant}:ip:{ip}")
+            }
+        };
+        let quota = &ctx.core.scenario.rate_limit;
+        match ctx.core.user_limiter.check_key(&key) {
+            Ok(snapshot) => Decision::Pass(StageDetail::RateLimit(RateLimitDetail {
+                key,
+                remaining: snapshot.remaining_burst_capacity(),
+                burst: quota.burst,
+                refill_per_s: quota.requests_per_second,
+                retry_after_s: None,
+                next_token_in_ms: None,
+            })),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(&ctx.core.clock));
+                let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
+                let error = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!(
+                        "quota of {} requests/s (burst {}) used up; retry in {:.0} ms",
+                        quota.requests_per_second,
+                        quota.burst,
+                        wait.as_secs_f64() * 1000.0
+                    ),
+                )
+                .with_header(header::RETRY_AFTER, &retry_after.to_string());
+                let detail = RateLimitDetail {
+                    key,
+                    remaining: 0,
+                    burst: quota.burst,
+                    refill_per_s: quota.requests_per_second,
+                    retry_after_s: Some(retry_after),
+                    next_token_in_ms: Some(wait.as_secs_f64() * 1000.0),
+                };
+                Decision::Reject(error, StageDetail::RateLimit(detail))
+            }
+        }
+    }
+}
+
+/// A bitmask as binary, at least 8 digits, grouped by 4 from the right.
+pub fn binary(mask: u64, width: u32) -> String {
+    let digits = format!("{mask:0width$b}", width = width as usize);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 4 == 0 {
+            out.push('_');
+        }
+        out.push(c);
+    }
+    format!("0b{out}")
+}
+
+/// RBAC: `role_mask & required == required`, else 403 naming the missing permissions.
+pub struct Rbac;
+
+/// The rule RBAC applies, as the trace writes it.
+pub const RBAC_RULE: &str = "role_mask & required_mask == required_mask";
+
+impl Stage for Rbac {
+    async fn decide(&self, ctx: &StageCtx, request: &mut Request) -> Decision {
+        if !needs_caller(request) {
+            return skip(request);
+        }
+        let Some(route) = request
+            .extensions()
+            .get::<MatchedRoute>()
+            .map(|r| r.0.clone())
+        else {
+            return skip(request);
+        };
+        let Some(principal) = request.extensions().get::<Principal>() else {
+            return Decision::Reject(unauthenticated(), StageDetail::Rbac(None));
+        };
+        let scenario = &ctx.core.scenario;
+        let highest = scenario
+            .permissions
+            .iter()
+            .map(|p| p.bit + 1)
+            .max()
+            .unwrap_or(8);
+        let width = highest.div_ceil(4).max(2) * 4;
+        let have = principal.claims.perm;
+        let required = route.required_mask;
+        let missing = required & !have;
+        let names = |mask| -> Vec<String> {
+            scenario
+                .permission_names(mask)
+                .into_iter()
+                .map(str::to_string)
+                .collect()
+        };
+        let missing_names = names(missing);
+        let role = principal.claims.role.clone();
+        let detail = RbacDetail {
+            role: role.clone(),
+            role_mask: binary(have, width),
+            required_mask: binary(required, width),
+            and: binary(have & required, width),
+            missing_mask: binary(missing, width),
+            granted: names(have),
+            required: names(required),
+            missing: missing_names.clone(),
+            rule: RBAC_RULE,
+        };
+        if missing == 0 {
+            return Decision::Pass(StageDetail::Rbac(Some(detail)));
+        }
+        let error = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "role `{role}` lacks the permission{} {}",
+                if missing_names.len() == 1 { "" } else { "s" },
+                missing_names.join(", ")
+            ),
+        )
+        .with_detail("missing_permissions", Value::from(missing_names));
+        Decision::Reject(error, StageDetail::Rbac(Some(detail)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::binary;
+
+    #[test]
+    fn masks_are_grouped_binary() {
+        assert_eq!(binary(0b101, 8), "0b0000_0101");
+        assert_eq!(binary(0b111_1111, 8), "0b0111_1111");
+        assert_eq!(binary(1 << 9, 12), "0b0010_0000_0000");
+    }
+}
