@@ -23,7 +23,6 @@ use super::latency::SeededRng;
 use super::metrics::Metrics;
 use super::store::Store;
 use super::trace::TraceRecorder;
-use super::traffic::TrafficControl;
 use crate::scenario::{Route, Scenario, Stage, StageKind};
 use crate::topology::Topology;
 
@@ -66,6 +65,46 @@ impl PathFaults {
     pub fn set_db_extra_ms(&self, ms: f64) {
         self.db_extra_ms_bits
             .store(ms.max(0.0).to_bits(), Ordering::Relaxed);
+    }
+}
+
+/// Live knobs shared by every traffic generator.
+#[derive(Debug)]
+pub struct TrafficControl {
+    multiplier_bits: AtomicU64,
+    spike_bits: AtomicU64,
+}
+
+impl Default for TrafficControl {
+    fn default() -> Self {
+        Self {
+            multiplier_bits: AtomicU64::new(1f64.to_bits()),
+            spike_bits: AtomicU64::new(1f64.to_bits()),
+        }
+    }
+}
+
+impl TrafficControl {
+    /// The live rate multiplier (the `+`/`-` keys).
+    pub fn multiplier(&self) -> f64 {
+        f64::from_bits(self.multiplier_bits.load(Ordering::Relaxed))
+    }
+
+    /// Sets the live rate multiplier (clamped to 0–100).
+    pub fn set_multiplier(&self, value: f64) {
+        self.multiplier_bits
+            .store(value.clamp(0.0, 100.0).to_bits(), Ordering::Relaxed);
+    }
+
+    /// The traffic-spike fault's multiplier (1 when none is active).
+    pub fn spike(&self) -> f64 {
+        f64::from_bits(self.spike_bits.load(Ordering::Relaxed))
+    }
+
+    /// Sets the traffic-spike multiplier.
+    pub fn set_spike(&self, value: f64) {
+        self.spike_bits
+            .store(value.max(0.0).to_bits(), Ordering::Relaxed);
     }
 }
 

@@ -23,7 +23,6 @@ use axum::response::{IntoResponse, Response};
 use tower::{Service, ServiceExt};
 
 use super::core::Core;
-pub use super::pipeline::context::DEFAULT_CLIENT_IP;
 use super::pipeline::context::{ClientIp, Instance};
 use super::pipeline::error::ApiError;
 use super::pipeline::record::StageRun;

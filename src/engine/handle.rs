@@ -18,7 +18,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -27,11 +27,13 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::broker::{Message, MessageId};
-use super::clock::{Clock, Epoch};
+use super::clock::Clock;
 use super::command::{Command, Reply};
 use super::error::EngineError;
-use super::event::{EventBus, EventStream};
+use super::event::EventStream;
+use super::options::Options;
 use super::request::{ApiRequest, Exchange};
+use super::runtime::{Envelope, Shared};
 use super::sim::Snapshot;
 use super::store::QueryRecord;
 use super::trace::Trace;
@@ -40,49 +42,6 @@ use crate::scenario::{FaultAction, Scenario, TokenKind};
 /// Starts engines. (A namespace: the running engine is reached through its [`EngineHandle`].)
 #[derive(Debug)]
 pub struct Engine;
-
-/// How to start an engine.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Options {
-    /// Which clock it runs on.
-    pub clock: Clock,
-    /// The Unix time its clock starts at (default: fixed for virtual time, now otherwise).
-    pub epoch: Epoch,
-    /// Run the scenario's traffic generators.
-    pub traffic: bool,
-    /// Run the scenario's scheduled faults.
-    pub faults: bool,
-}
-
-impl Options {
-    /// Everything on (traffic and scheduled faults), on `clock`.
-    pub fn new(clock: Clock) -> Self {
-        Self {
-            clock,
-            epoch: match clock {
-                Clock::Virtual => Epoch::Fixed,
-                Clock::Paced(_) | Clock::Wall => Epoch::Now,
-            },
-            traffic: true,
-            faults: true,
-        }
-    }
-
-    /// Only the system: no generated traffic, no scheduled faults (requests and faults come
-    /// from commands).
-    pub fn quiet(clock: Clock) -> Self {
-        Self {
-            traffic: false,
-            faults: false,
-            ..Self::new(clock)
-        }
-    }
-
-    /// The same options with the clock starting at `epoch`.
-    pub fn epoch(self, epoch: Epoch) -> Self {
-        Self { epoch, ..self }
-    }
-}
 
 impl Engine {
     /// Starts `scenario` on `clock` with its traffic and scheduled faults. Returns once the
@@ -96,34 +55,8 @@ impl Engine {
         scenario: Arc<Scenario>,
         options: Options,
     ) -> Result<EngineHandle, EngineError> {
-        super::runtime::spawn(scenario, options)
-    }
-}
-
-/// A command on its way to the engine, with where its reply goes.
-pub(crate) struct Envelope {
-    pub(crate) command: Command,
-    pub(crate) reply: oneshot::Sender<Result<Reply, EngineError>>,
-}
-
-/// What the engine thread shares with every handle.
-pub(crate) struct Shared {
-    pub(crate) scenario: Arc<Scenario>,
-    pub(crate) options: Options,
-    pub(crate) events: EventBus,
-    pub(crate) snapshots: watch::Receiver<Arc<Snapshot>>,
-    /// Engine time, µs, as of the last command or clock step.
-    pub(crate) now_us: AtomicU64,
-    /// The engine's runtime, for [`serve`](super::serve()) to run connections on.
-    pub(crate) runtime: tokio::runtime::Handle,
-    /// The whole HTTP service (edge, balancer, app instances).
-    pub(crate) router: axum::Router,
-}
-
-impl Shared {
-    pub(crate) fn set_now(&self, elapsed: Duration) {
-        self.now_us
-            .store(elapsed.as_micros() as u64, Ordering::Relaxed);
+        let (commands, shared, thread) = super::runtime::spawn(scenario, options)?;
+        Ok(EngineHandle::new(commands, shared, thread))
     }
 }
 
@@ -204,7 +137,7 @@ impl Future for Pending {
 }
 
 impl EngineHandle {
-    pub(crate) fn new(
+    fn new(
         commands: mpsc::UnboundedSender<Envelope>,
         shared: Arc<Shared>,
         thread: std::thread::JoinHandle<()>,

@@ -38,6 +38,7 @@ mod faults;
 mod handle;
 mod latency;
 mod metrics;
+mod options;
 mod pacer;
 mod pipeline;
 mod report;
@@ -60,8 +61,9 @@ pub use self::clock::{Clock, Epoch, VIRTUAL_EPOCH_MS, engine_time};
 pub use self::command::{Command, Reply};
 pub use self::error::EngineError;
 pub use self::event::{Event, EventStream, Level, StreamError};
-pub use self::handle::{Engine, EngineHandle, Options, Pending};
+pub use self::handle::{Engine, EngineHandle, Pending};
 pub use self::metrics::{RequestReport, SecondSample};
+pub use self::options::Options;
 pub use self::pacer::{MAX_SCALE, MIN_SCALE};
 pub use self::report::{
     BrokerTotals, CacheReport, Invariants, LittlesLaw, Percentiles, Report, RequestsReport,

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::edge::DEFAULT_CLIENT_IP;
 use super::error::EngineError;
+use super::pipeline::context::DEFAULT_CLIENT_IP;
 use super::trace::Trace;
 use crate::scenario::{Scenario, TokenKind};
 

@@ -13,18 +13,18 @@
 //! On live clocks commands run as tasks beside the loop (a request takes modelled time), so the
 //! loop keeps the clock and the snapshots moving meanwhile.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use tokio::runtime::Runtime;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::clock::{self, Clock, EngineClock};
 use super::command::{Command, Reply};
 use super::error::EngineError;
 use super::event::EventBus;
-use super::handle::{EngineHandle, Envelope, Options, Shared};
+use super::options::Options;
 use super::pacer::{self, Pacer, TimeScale};
 use super::sim::{SimOptions, Simulation, Snapshot};
 use super::system::System;
@@ -40,11 +40,42 @@ const WALL_TICK: Duration = Duration::from_millis(50);
 /// tick).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
+/// A command on its way to the engine, with where its reply goes.
+pub(crate) struct Envelope {
+    pub(crate) command: Command,
+    pub(crate) reply: oneshot::Sender<Result<Reply, EngineError>>,
+}
+
+/// What the engine thread shares with every handle.
+pub(crate) struct Shared {
+    pub(crate) scenario: Arc<Scenario>,
+    pub(crate) options: Options,
+    pub(crate) events: EventBus,
+    pub(crate) snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// Engine time, µs, as of the last command or clock step.
+    pub(crate) now_us: AtomicU64,
+    /// The engine's runtime, for [`serve`](super::serve()) to run connections on.
+    pub(crate) runtime: tokio::runtime::Handle,
+    /// The whole HTTP service (edge, balancer, app instances).
+    pub(crate) router: axum::Router,
+}
+
+impl Shared {
+    pub(crate) fn set_now(&self, elapsed: Duration) {
+        self.now_us
+            .store(elapsed.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// What [`spawn`] hands to the new handle: the command sender, the shared state, the thread.
+pub(crate) type Started = (
+    mpsc::UnboundedSender<Envelope>,
+    Arc<Shared>,
+    std::thread::JoinHandle<()>,
+);
+
 /// Starts the engine thread and waits until the system runs (or failed to start).
-pub(crate) fn spawn(
-    scenario: Arc<Scenario>,
-    options: Options,
-) -> Result<EngineHandle, EngineError> {
+pub(crate) fn spawn(scenario: Arc<Scenario>, options: Options) -> Result<Started, EngineError> {
     let (commands, receiver) = mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     // The engine logs where its spawner logs: a subscriber set for the calling thread only (a
@@ -59,7 +90,7 @@ pub(crate) fn spawn(
         })
         .map_err(|e| EngineError::Start(format!("cannot start the engine thread: {e}")))?;
     match ready_rx.recv() {
-        Ok(Ok(shared)) => Ok(EngineHandle::new(commands, shared, thread)),
+        Ok(Ok(shared)) => Ok((commands, shared, thread)),
         Ok(Err(error)) => {
             let _ = thread.join();
             Err(error)
@@ -73,7 +104,10 @@ pub(crate) fn spawn(
     }
 }
 
-fn build_runtime(clock: Clock, engine_clock: &Arc<OnceLock<EngineClock>>) -> std::io::Result<Runtime> {
+fn build_runtime(
+    clock: Clock,
+    engine_clock: &Arc<OnceLock<EngineClock>>,
+) -> std::io::Result<Runtime> {
     match clock {
         // Only the timer: the engine does no I/O of its own on these clocks, and without an I/O
         // driver a wake-up costs no syscall.

@@ -5,7 +5,6 @@
 //! traffic-spike fault. Each arrival picks a named request by weight and is sent on its own task,
 //! so a slow backend does not slow the arrivals — exactly what makes queues grow.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rand_distr::{Distribution as _, Exp};
@@ -13,46 +12,6 @@ use rand_distr::{Distribution as _, Exp};
 use super::latency::ms_to_duration;
 use super::system::System;
 use crate::scenario::{Arrival, Traffic};
-
-/// Live knobs shared by every generator.
-#[derive(Debug)]
-pub struct TrafficControl {
-    multiplier_bits: AtomicU64,
-    spike_bits: AtomicU64,
-}
-
-impl Default for TrafficControl {
-    fn default() -> Self {
-        Self {
-            multiplier_bits: AtomicU64::new(1f64.to_bits()),
-            spike_bits: AtomicU64::new(1f64.to_bits()),
-        }
-    }
-}
-
-impl TrafficControl {
-    /// The live rate multiplier (the `+`/`-` keys).
-    pub fn multiplier(&self) -> f64 {
-        f64::from_bits(self.multiplier_bits.load(Ordering::Relaxed))
-    }
-
-    /// Sets the live rate multiplier (clamped to 0–100).
-    pub fn set_multiplier(&self, value: f64) {
-        self.multiplier_bits
-            .store(value.clamp(0.0, 100.0).to_bits(), Ordering::Relaxed);
-    }
-
-    /// The traffic-spike fault's multiplier (1 when none is active).
-    pub fn spike(&self) -> f64 {
-        f64::from_bits(self.spike_bits.load(Ordering::Relaxed))
-    }
-
-    /// Sets the traffic-spike multiplier.
-    pub fn set_spike(&self, value: f64) {
-        self.spike_bits
-            .store(value.max(0.0).to_bits(), Ordering::Relaxed);
-    }
-}
 
 /// The rate of `traffic` at `elapsed` since the run started, before live multipliers.
 pub fn scheduled_rate(traffic: &Traffic, elapsed: Duration) -> f64 {

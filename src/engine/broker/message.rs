@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use super::group::MessageId;
 
-
 /// Where a dead-lettered message came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeadLetterOrigin {

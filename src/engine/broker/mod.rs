@@ -43,12 +43,10 @@ use super::clock::EngineClock;
 use super::latency::SeededRng;
 use crate::scenario::{FullPolicy, Scenario, Topic};
 
-pub use histogram::{DurationHistogram, LatencySummary};
-pub use message::{
-    BrokerEvent, DeadLetterOrigin, Delivery, Message, NackOutcome, PublishError,
-};
-pub use snapshot::{GroupSnapshot, TopicSnapshot};
 pub use self::group::MessageId;
+pub use histogram::{DurationHistogram, LatencySummary};
+pub use message::{BrokerEvent, DeadLetterOrigin, Delivery, Message, NackOutcome, PublishError};
+pub use snapshot::{GroupSnapshot, TopicSnapshot};
 
 struct TopicState {
     config: Topic,

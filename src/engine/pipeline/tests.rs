@@ -22,7 +22,11 @@ use crate::scenario::{DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME, TokenKind, load_s
 fn core() -> Arc<Core> {
     let scenario = Arc::new(load_str(DEFAULT_SCENARIO_NAME, DEFAULT_SCENARIO).expect("valid"));
     let store = Store::open(scenario.clone()).expect("store");
-    Arc::new(Core::new(scenario, EngineClock::at(crate::engine::clock::Epoch::Fixed), store))
+    Arc::new(Core::new(
+        scenario,
+        EngineClock::at(crate::engine::clock::Epoch::Fixed),
+        store,
+    ))
 }
 
 /// A stage that always decides the same way.

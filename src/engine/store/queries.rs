@@ -4,8 +4,8 @@
 use rusqlite::params_from_iter;
 use rusqlite::types::Value as SqlValue;
 
-use super::sql::{keyed_filter, order_by, quote, select_list, single_key};
 use super::records::sql_to_json;
+use super::sql::{keyed_filter, order_by, quote, select_list, single_key};
 use super::{QueryRecord, Store, StoreError};
 use crate::scenario::model::{FillFrom, TENANT_COLUMN};
 

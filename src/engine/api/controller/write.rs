@@ -162,9 +162,9 @@ fn tenant_checks(
         if !scoped {
             continue;
         }
-        let (found, query) =
-            core.store
-                .exists_in_tenant(&fk.table, value, call.tenant_id)?;
+        let (found, query) = core
+            .store
+            .exists_in_tenant(&fk.table, value, call.tenant_id)?;
         checks.push(TenantCheck {
             field: column.name.clone(),
             sql: query.sql,
