@@ -4,8 +4,8 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use archsim::cli::Theme as ThemeName;
 use archsim::scenario::{DEFAULT_SCENARIO, load_str};
+use archsim::tui::ThemeName;
 use archsim::tui::headless::{Headless, render};
 use archsim::tui::keymap::{self, Key};
 use archsim::tui::state::AppState;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use archsim::cli::Theme as ThemeName;
 use archsim::scenario::{DEFAULT_SCENARIO, Scenario, load_str};
+use archsim::tui::ThemeName;
 use archsim::tui::headless::{Headless, render};
 use archsim::tui::keymap::Key;
 use archsim::tui::log_capture::{CaptureLayer, LogBuffer};

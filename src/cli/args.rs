@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use crate::tui::ThemeName;
+use clap::{Parser, Subcommand};
 
 use crate::export::{DiagramFormat, DiagramView};
 
@@ -15,18 +16,6 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Colour theme of the TUI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum Theme {
-    /// Light text on a dark terminal.
-    #[default]
-    Dark,
-    /// Dark text on a light terminal.
-    Light,
-    /// Maximum contrast.
-    HighContrast,
-}
-
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -36,7 +25,7 @@ pub enum Command {
         file: Option<PathBuf>,
         /// Colour theme.
         #[arg(long, value_enum, default_value_t)]
-        theme: Theme,
+        theme: ThemeName,
     },
     /// Validate scenario files; print each error as FILE:LINE:COL with a hint.
     Check {
@@ -128,7 +117,7 @@ impl Default for Command {
     fn default() -> Self {
         Command::Tui {
             file: None,
-            theme: Theme::default(),
+            theme: ThemeName::default(),
         }
     }
 }

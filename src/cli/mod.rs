@@ -12,7 +12,7 @@ pub mod trace;
 
 use std::io::Write;
 
-pub use args::{Cli, Command, Theme};
+pub use args::{Cli, Command};
 
 use crate::export::export;
 use crate::scenario::{self, LoadError};
@@ -85,7 +85,16 @@ pub fn run(cli: Cli) -> u8 {
             seed,
             json,
         }),
-        Command::Tui { file, theme } => crate::tui::run(file.as_deref(), theme),
+        Command::Tui { file, theme } => match scenario::load_or_default(file.as_deref()) {
+            Ok(scenario) => match crate::tui::run(scenario, theme) {
+                Ok(()) => EXIT_OK,
+                Err(error) => {
+                    eprintln!("archsim tui: {error}");
+                    EXIT_USAGE
+                }
+            },
+            Err(error) => report_load_error(&error),
+        },
     }
 }
 

@@ -5,13 +5,12 @@
 //! ```text
 //!  input thread ── Inbox::Input ──┐
 //!  engine thread ─ Inbox::Engine ─┼─▶ inbox ─▶ update / apply ─▶ (dirty) ─▶ draw ≤ 30 fps
-//!                                 │                 └─ EngineCommand ─▶ engine thread
+//!                                 │                 └─ Outgoing ─▶ bridge ─▶ engine
 //! ```
 //!
 //! Between messages the UI thread sleeps in `recv_timeout`: an idle screen costs the engine's
 //! four snapshots a second and nothing else.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -24,11 +23,10 @@ use super::keymap::Key;
 use super::log_capture;
 use super::state::AppState;
 use super::terminal::{TerminalError, TerminalGuard, Tty, install_panic_hook};
-use super::theme::Theme;
+use super::theme::{Theme, ThemeName};
 use super::views;
-use crate::cli::{EXIT_OK, EXIT_USAGE, Theme as ThemeName, report_load_error};
 use crate::engine::Clock;
-use crate::scenario;
+use crate::scenario::Scenario;
 
 /// Shortest time between two frames (30 fps).
 pub const FRAME: Duration = Duration::from_millis(33);
@@ -55,34 +53,32 @@ impl FrameStats {
     }
 }
 
-/// Runs the TUI on `file` (or the built-in scenario) and returns the exit code.
-pub fn run(file: Option<&Path>, theme: ThemeName) -> u8 {
-    let scenario = match scenario::load_or_default(file) {
-        Ok(scenario) => scenario,
-        Err(error) => return report_load_error(&error),
-    };
+/// Why the TUI could not run (or stopped with an error).
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    /// The terminal is not interactive, or could not be set up or drawn to.
+    #[error(transparent)]
+    Terminal(#[from] TerminalError),
+    /// The engine did not start.
+    #[error("the engine did not start: {0}")]
+    Engine(String),
+    /// Drawing failed.
+    #[error("cannot draw: {0}")]
+    Draw(#[from] std::io::Error),
+}
+
+/// Runs the TUI on `scenario` until the user quits. The terminal is restored on every path.
+pub fn run(scenario: Arc<Scenario>, theme: ThemeName) -> Result<(), TuiError> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        eprintln!("archsim tui: {}", TerminalError::NotATerminal);
-        return EXIT_USAGE;
+        return Err(TerminalError::NotATerminal.into());
     }
     let logs = log_capture::install();
     let (inbox, receiver) = mpsc::channel();
-    let link = match EngineLink::start(scenario.clone(), inbox.clone(), logs) {
-        Ok(link) => link,
-        Err(reason) => {
-            eprintln!("archsim tui: the engine did not start: {reason}");
-            return EXIT_USAGE;
-        }
-    };
+    let link =
+        EngineLink::start(scenario.clone(), inbox.clone(), logs).map_err(TuiError::Engine)?;
     install_panic_hook();
-    let mut guard = match TerminalGuard::enter() {
-        Ok(guard) => guard,
-        Err(error) => {
-            eprintln!("archsim tui: {error}");
-            return EXIT_USAGE;
-        }
-    };
+    let mut guard = TerminalGuard::enter()?;
     let stop = Arc::new(AtomicBool::new(false));
     let input = spawn_input(inbox, stop.clone());
     let mut state = AppState::new(scenario, Theme::new(theme), Clock::Paced(1.0));
@@ -91,23 +87,16 @@ pub fn run(file: Option<&Path>, theme: ThemeName) -> u8 {
     drop(guard);
     link.shutdown();
     let _ = input.map(|handle| handle.join());
-    match result {
-        Ok(stats) => {
-            if std::env::var_os("ARCHSIM_FRAME_STATS").is_some() && stats.frames > 0 {
-                eprintln!(
-                    "frames: {}, mean {} µs, max {} µs",
-                    stats.frames,
-                    (stats.total / stats.frames as u32).as_micros(),
-                    stats.max.as_micros()
-                );
-            }
-            EXIT_OK
-        }
-        Err(error) => {
-            eprintln!("archsim tui: {error}");
-            EXIT_USAGE
-        }
+    let stats = result?;
+    if std::env::var_os("ARCHSIM_FRAME_STATS").is_some() && stats.frames > 0 {
+        eprintln!(
+            "frames: {}, mean {} µs, max {} µs",
+            stats.frames,
+            (stats.total / stats.frames as u32).as_micros(),
+            stats.max.as_micros()
+        );
     }
+    Ok(())
 }
 
 fn spawn_input(inbox: Sender<Inbox>, stop: Arc<AtomicBool>) -> Option<std::thread::JoinHandle<()>> {

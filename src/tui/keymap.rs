@@ -279,7 +279,7 @@ pub const BROKER: &[Binding] = &[
         &[Key::Enter],
         "Enter",
         Action::Enter,
-        "fire a real payment, follow it",
+        "send the request that feeds this topic, follow it",
     ),
 ];
 

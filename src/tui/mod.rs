@@ -31,4 +31,5 @@ pub mod theme;
 pub mod views;
 pub mod widgets;
 
-pub use app::run;
+pub use app::{TuiError, run};
+pub use theme::ThemeName;

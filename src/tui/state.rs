@@ -307,7 +307,7 @@ mod tests {
         let scenario = load_str("saas.toml", DEFAULT_SCENARIO).expect("default scenario");
         AppState::new(
             Arc::new(scenario),
-            Theme::new(crate::cli::Theme::Dark),
+            Theme::new(crate::tui::ThemeName::Dark),
             Clock::Virtual,
         )
     }

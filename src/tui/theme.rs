@@ -4,10 +4,22 @@
 //! Views never name a colour; they ask the theme for `pass`, `reject`, `dim`… so a theme is one
 //! table here and colour always carries the same meaning on every screen.
 
+use clap::ValueEnum;
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::cli::Theme as ThemeName;
 use crate::engine::Outcome;
+
+/// The colour themes of the TUI, by name (`--theme`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ThemeName {
+    /// Light text on a dark terminal.
+    #[default]
+    Dark,
+    /// Dark text on a light terminal.
+    Light,
+    /// Maximum contrast, for projectors.
+    HighContrast,
+}
 
 /// The styles of one theme.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -140,6 +140,40 @@ impl Scenario {
         self.requests.iter().find(|r| r.id == id)
     }
 
+    /// The route a named request is sent to (its method and path match).
+    pub fn route_of(&self, request: &NamedRequest) -> Option<&Route> {
+        let path = request.path.split('?').next().unwrap_or_default();
+        self.routes
+            .iter()
+            .find(|r| r.method == request.method && r.matches_path(path))
+    }
+
+    /// The named request that feeds `topic`: the first whose route publishes to it, else the
+    /// first whose route publishes to a topic a worker pool forwards to it (a payment feeds
+    /// webhooks through the payment processor). The broker view fires it to show a message's
+    /// whole journey; `None` when no request leads to the topic.
+    pub fn request_feeding(&self, topic: &str) -> Option<&NamedRequest> {
+        // Topics that reach `topic`, nearest first, through the pools' follow-up events.
+        let mut reaching = vec![topic.to_string()];
+        let mut next = 0;
+        while let Some(current) = reaching.get(next).cloned() {
+            next += 1;
+            for pool in &self.workers {
+                if pool.publishes.iter().any(|p| p.topic == current)
+                    && !reaching.contains(&pool.topic)
+                {
+                    reaching.push(pool.topic.clone());
+                }
+            }
+        }
+        reaching.iter().find_map(|wanted| {
+            self.requests.iter().find(|request| {
+                self.route_of(request)
+                    .is_some_and(|route| route.publishes.iter().any(|p| &p.topic == wanted))
+            })
+        })
+    }
+
     /// The names of the permissions set in `mask`, lowest bit first.
     pub fn permission_names(&self, mask: u64) -> Vec<&str> {
         let mut names: Vec<&Permission> = self
@@ -149,5 +183,25 @@ impl Scenario {
             .collect();
         names.sort_by_key(|p| p.bit);
         names.into_iter().map(|p| p.name.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::{DEFAULT_SCENARIO, load_str};
+
+    #[test]
+    fn the_request_feeding_a_topic_follows_routes_then_worker_follow_ups() {
+        let scenario = load_str("saas.toml", DEFAULT_SCENARIO).expect("default scenario");
+        let payments = scenario
+            .request_feeding("payments")
+            .expect("a request pays");
+        assert_eq!(payments.id, "alice-pays-invoice");
+        // Webhooks are published by the payment processor, not by a route.
+        let webhooks = scenario
+            .request_feeding("webhooks")
+            .expect("reached via payments");
+        assert_eq!(webhooks.id, "alice-pays-invoice");
+        assert!(scenario.request_feeding("no-such-topic").is_none());
     }
 }

@@ -13,9 +13,6 @@ use super::super::engine_link::{Origin, Outgoing};
 /// Events kept for the stream.
 pub const EVENTS_KEPT: usize = 500;
 
-/// The request `Enter` fires.
-pub const PAYMENT_REQUEST: &str = "alice-pays-invoice";
-
 /// How long a killed worker stays dead and a slowed database stays slow.
 pub const FAULT_FOR: Duration = Duration::from_secs(30);
 
@@ -112,15 +109,19 @@ impl BrokerState {
                     .into_iter()
                     .collect();
             }
-            Action::Enter if scenario.request(PAYMENT_REQUEST).is_some() => {
-                self.payment_pending = true;
-                self.error = None;
-                return vec![Outgoing {
-                    origin: Origin::Broker,
-                    command: Command::SendNamed {
-                        id: PAYMENT_REQUEST.to_string(),
-                    },
-                }];
+            Action::Enter => {
+                // The scenario says which request leads to the selected topic.
+                let feeding = topic.as_deref().and_then(|t| scenario.request_feeding(t));
+                if let Some(request) = feeding {
+                    self.payment_pending = true;
+                    self.error = None;
+                    return vec![Outgoing {
+                        origin: Origin::Broker,
+                        command: Command::SendNamed {
+                            id: request.id.clone(),
+                        },
+                    }];
+                }
             }
             _ => {}
         }

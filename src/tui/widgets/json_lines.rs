@@ -109,7 +109,7 @@ fn entry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Theme as Name;
+    use crate::tui::theme::ThemeName as Name;
     use serde_json::json;
 
     fn text(lines: &[Line<'_>]) -> Vec<String> {

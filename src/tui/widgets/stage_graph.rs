@@ -199,7 +199,7 @@ impl Widget for &StageGraph<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Theme as Name;
+    use crate::tui::theme::ThemeName as Name;
 
     fn node(id: &str, status: NodeStatus) -> Node {
         Node {
