@@ -1,19 +1,20 @@
 //! The broker, worker pools, traffic and faults, in virtual time: accounting, redelivery,
 //! dead-lettering on an exact backoff timeline, backpressure, fan-out, determinism, and the
 //! measured queues against queueing theory.
+//!
+//! Everything goes through the engine's front door, [`EngineHandle`]: engine time moves only
+//! inside commands (`advance`, `send`), so the timelines below are exact.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use archsim::cli::run::run_for;
-use archsim::engine::broker::BrokerEvent;
-use archsim::engine::sim::{SimOptions, Simulation};
-use archsim::engine::theory::predict;
-use archsim::engine::{Engine, Mode};
+use archsim::engine::{
+    ApiRequest, BrokerEvent, Clock, Command, Engine, EngineError, EngineHandle, Event, EventStream,
+    Options, TopicSnapshot, WorkerState,
+};
 use archsim::scenario::{FaultAction, Scenario, load_or_default, load_str};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand_distr::{Distribution as _, Exp};
+use archsim::theory::predict;
 use serde_json::json;
 
 const HEADER: &str = r#"
@@ -33,26 +34,46 @@ fn scenario(body: &str) -> Arc<Scenario> {
     Arc::new(load_str("test.toml", &text).unwrap_or_else(|d| panic!("invalid test scenario:\n{d}")))
 }
 
-fn start(scenario: Arc<Scenario>) -> Engine {
-    Engine::start(scenario, Mode::Virtual).expect("engine starts")
+/// `scenario`'s system alone, in virtual time: no generated traffic, no scheduled faults.
+fn start(scenario: Arc<Scenario>) -> EngineHandle {
+    Engine::spawn_with(scenario, Options::quiet(Clock::Virtual)).expect("engine starts")
 }
 
-/// Records every broker event with the engine time (ms) it happened at.
-fn record_events(engine: &Engine) -> Arc<Mutex<Vec<(u64, BrokerEvent)>>> {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let mut events = engine.core().broker.subscribe();
-    let (sink, clock) = (log.clone(), engine.core().clock);
-    tokio::spawn(async move {
-        while let Ok(event) = events.recv().await {
-            sink.lock()
-                .expect("log")
-                .push((clock.elapsed().as_millis() as u64, event));
-        }
-    });
-    log
+async fn advance(engine: &EngineHandle, duration: Duration) {
+    engine.advance(duration).await.expect("time passes");
 }
 
-#[tokio::test(start_paused = true)]
+async fn publish(engine: &EngineHandle, topic: &str, event: &str, payload: serde_json::Value) {
+    engine
+        .publish(topic, event, payload)
+        .await
+        .expect("room in the topic");
+}
+
+/// The broker events seen so far, each with the engine time (ms) it happened at.
+fn broker_events(events: &mut EventStream) -> Vec<(u64, BrokerEvent)> {
+    events
+        .drain()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Broker { at_ms, event } => Some((at_ms, event)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The topic `name` in the engine's latest snapshot.
+fn topic(engine: &EngineHandle, name: &str) -> TopicSnapshot {
+    engine
+        .snapshot()
+        .topics
+        .iter()
+        .find(|t| t.topic.name == name)
+        .map(|t| t.topic.clone())
+        .unwrap_or_else(|| panic!("no topic {name}"))
+}
+
+#[tokio::test]
 async fn a_failing_message_is_retried_on_the_exact_backoff_timeline_then_dead_lettered() {
     let engine = start(scenario(
         r#"
@@ -75,14 +96,11 @@ service_time = { dist = "constant", ms = 10 }
 failure_probability = 1.0
 "#,
     ));
-    let log = record_events(&engine);
-    let broker = engine.core().broker.clone();
-    broker
-        .try_publish("jobs", "job.created", json!({ "n": 1 }), false)
-        .expect("room");
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut stream = engine.subscribe();
+    publish(&engine, "jobs", "job.created", json!({ "n": 1 })).await;
+    advance(&engine, Duration::from_secs(5)).await;
 
-    let events = log.lock().expect("log").clone();
+    let events = broker_events(&mut stream);
     let retries: Vec<(u64, u32, u64)> = events
         .iter()
         .filter_map(|(at, e)| match e {
@@ -100,14 +118,13 @@ failure_probability = 1.0
         .filter_map(|(at, e)| matches!(e, BrokerEvent::DeadLettered { .. }).then_some(*at))
         .collect();
     assert_eq!(dead, [740]);
-    let snapshot = broker.snapshot();
-    let jobs = &snapshot[0];
+    let jobs = topic(&engine, "jobs");
     assert_eq!(
         jobs.groups[0].counters.delivered, 4,
         "exactly max_attempts deliveries"
     );
     assert_eq!(jobs.groups[0].counters.dead_lettered, 1);
-    let dlq = broker.messages("jobs.dlq", 10);
+    let dlq = engine.messages("jobs.dlq", 10).await.expect("topic");
     assert_eq!(dlq.len(), 1);
     let origin = dlq[0].dead_letter_of.as_ref().expect("origin recorded");
     assert_eq!(origin.attempts, 4);
@@ -116,10 +133,10 @@ failure_probability = 1.0
         "{}",
         origin.last_error
     );
-    assert!(broker.balanced());
+    assert!(engine.snapshot().no_message_lost);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_crashed_workers_message_is_redelivered_and_acked_exactly_once() {
     let engine = start(scenario(
         r#"
@@ -135,30 +152,48 @@ concurrency = 2
 service_time = { dist = "constant", ms = 500 }
 "#,
     ));
-    let broker = engine.core().broker.clone();
-    let pool = engine.pool("worker").expect("pool");
-    broker
-        .try_publish("jobs", "job.created", json!({}), false)
-        .expect("room");
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let killed = pool.kill(1);
-    assert_eq!(killed.len(), 1, "the busy worker is the one killed");
-    let group = &broker.snapshot()[0].groups[0];
+    publish(&engine, "jobs", "job.created", json!({})).await;
+    advance(&engine, Duration::from_millis(100)).await;
+    let workers = |engine: &EngineHandle| engine.snapshot().topics[0].workers.clone();
+    let busy: Vec<usize> = workers(&engine)
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| matches!(s, WorkerState::Busy { .. }).then_some(i))
+        .collect();
+    assert_eq!(busy.len(), 1, "one worker holds the message");
+    engine
+        .fault(
+            FaultAction::KillWorkers {
+                pool: "worker".into(),
+                count: 1,
+            },
+            None,
+        )
+        .await
+        .expect("applied");
+    let after = workers(&engine);
+    let killed: Vec<usize> = after
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| (*s == WorkerState::Crashed).then_some(i))
+        .collect();
+    assert_eq!(killed, busy, "the busy worker is the one killed");
+    let group = &topic(&engine, "jobs").groups[0];
     assert_eq!(
         (group.in_flight, group.counters.acked),
         (1, 0),
         "the dead worker still holds the lease"
     );
     // The lease runs out at 2000 ms; the surviving worker takes the message and acks it.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let group = &broker.snapshot()[0].groups[0];
+    advance(&engine, Duration::from_secs(3)).await;
+    let group = &topic(&engine, "jobs").groups[0];
     assert_eq!(group.counters.delivered, 2);
     assert_eq!(group.counters.expired, 1);
     assert_eq!(group.counters.acked, 1);
-    assert!(broker.balanced());
+    assert!(engine.snapshot().no_message_lost);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_worker_slower_than_the_visibility_timeout_has_its_late_ack_ignored() {
     let engine = start(scenario(
         r#"
@@ -174,25 +209,30 @@ concurrency = 2
 service_time = { dist = "constant", ms = 100 }
 "#,
     ));
-    let broker = engine.core().broker.clone();
-    let pool = engine.pool("worker").expect("pool");
-    pool.set_extra_ms(300.0);
-    broker
-        .try_publish("jobs", "job.created", json!({}), false)
-        .expect("room");
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    pool.set_extra_ms(0.0);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let group = &broker.snapshot()[0].groups[0];
+    // 300 ms slower per message for the first 50 ms: the one message taken then needs 400 ms.
+    engine
+        .fault(
+            FaultAction::SlowWorkers {
+                pool: "worker".into(),
+                extra_ms: 300.0,
+            },
+            Some(Duration::from_millis(50)),
+        )
+        .await
+        .expect("applied");
+    publish(&engine, "jobs", "job.created", json!({})).await;
+    advance(&engine, Duration::from_millis(50)).await;
+    advance(&engine, Duration::from_secs(2)).await;
+    let group = &topic(&engine, "jobs").groups[0];
     // Worker A leases at 0 and needs 400 ms; its lease expires at 300 and worker B takes the
     // message (100 ms) and acks at 400. A's ack at 400 carries a stale lease and is ignored.
     assert_eq!(group.counters.delivered, 2);
     assert_eq!(group.counters.expired, 1);
     assert_eq!(group.counters.acked, 1, "acked exactly once by the group");
-    assert!(broker.balanced());
+    assert!(engine.snapshot().no_message_lost);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_message_always_slower_than_its_lease_is_dead_lettered_not_acked_twice() {
     let engine = start(scenario(
         r#"
@@ -209,12 +249,9 @@ concurrency = 2
 service_time = { dist = "constant", ms = 400 }
 "#,
     ));
-    let broker = engine.core().broker.clone();
-    broker
-        .try_publish("jobs", "job.created", json!({}), false)
-        .expect("room");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let group = &broker.snapshot()[0].groups[0];
+    publish(&engine, "jobs", "job.created", json!({})).await;
+    advance(&engine, Duration::from_secs(3)).await;
+    let group = &topic(&engine, "jobs").groups[0];
     assert_eq!(
         (
             group.counters.delivered,
@@ -223,10 +260,10 @@ service_time = { dist = "constant", ms = 400 }
         ),
         (3, 0, 1)
     );
-    assert!(broker.balanced());
+    assert!(engine.snapshot().no_message_lost);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_full_topic_refuses_publishers_with_503_and_loses_nothing() {
     let text = load_or_default(None).expect("default");
     let mut scenario = (*text).clone();
@@ -234,26 +271,19 @@ async fn a_full_topic_refuses_publishers_with_503_and_loses_nothing() {
         topic.capacity = 3;
     }
     let engine = start(Arc::new(scenario));
-    let sim = Simulation::start(
-        engine.clone(),
-        SimOptions {
-            traffic: false,
-            faults: false,
-        },
-    );
-    sim.inject(
-        FaultAction::PauseTopic {
-            topic: "payments".into(),
-        },
-        None,
-    );
+    engine
+        .fault(
+            FaultAction::PauseTopic {
+                topic: "payments".into(),
+            },
+            None,
+        )
+        .await
+        .expect("applied");
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        let exchange = engine
-            .send_named("alice-pays-invoice")
-            .await
-            .expect("sent")
-            .remove(0);
+        let request = ApiRequest::named(engine.scenario(), "alice-pays-invoice").expect("named");
+        let exchange = engine.send(request).await.expect("sent");
         if exchange.status == 503 {
             assert!(exchange.header("retry-after").is_some());
             assert_eq!(
@@ -264,26 +294,35 @@ async fn a_full_topic_refuses_publishers_with_503_and_loses_nothing() {
         statuses.push(exchange.status);
     }
     assert_eq!(statuses, [201, 201, 201, 503, 503]);
-    let payments = engine
-        .core()
-        .broker
-        .snapshot()
-        .into_iter()
-        .find(|t| t.name == "payments")
-        .expect("topic");
+    let payments = topic(&engine, "payments");
     assert_eq!((payments.published, payments.rejected), (3, 2));
     assert!(payments.balanced());
 }
 
-#[tokio::test(start_paused = true)]
+/// A publisher that blocks is a producer inside the engine: the `producer` pool publishes its
+/// follow-up to `jobs` with the topic's policy, so it waits for room (up to the topic's timeout)
+/// before it acks its own message. Its service takes 0 ms: it publishes the instant it takes a
+/// request.
+#[tokio::test]
 async fn a_blocking_publisher_waits_for_room_up_to_its_timeout() {
     let engine = start(scenario(
         r#"
+[[topics]]
+name = "requests"
+capacity = 1000
+
 [[topics]]
 name = "jobs"
 capacity = 1
 on_full = "block"
 block_timeout_ms = 250
+
+[[workers]]
+name = "producer"
+topic = "requests"
+concurrency = 1
+service_time = { dist = "constant", ms = 0 }
+publishes = [{ topic = "jobs", event = "job" }]
 
 [[workers]]
 name = "worker"
@@ -292,32 +331,54 @@ concurrency = 1
 service_time = { dist = "constant", ms = 200 }
 "#,
     ));
-    let broker = engine.core().broker.clone();
-    broker
-        .try_publish("jobs", "a", json!({}), false)
-        .expect("room");
-    let started = tokio::time::Instant::now();
-    // The worker acks the first at 200 ms: the second publish gets in after waiting 200 ms.
-    broker
-        .publish("jobs", "b", json!({}))
-        .await
-        .expect("room after the ack");
-    assert_eq!(started.elapsed(), Duration::from_millis(200));
+    let mut stream = engine.subscribe();
+    // (engine ms the producer was asked to publish, engine ms its publish got into `jobs`)
+    let blocking_publishes = |stream: &mut EventStream| {
+        let events = broker_events(stream);
+        let at = |topic: &str, event: &str| -> Vec<u64> {
+            events
+                .iter()
+                .filter_map(|(at, e)| match e {
+                    BrokerEvent::Published {
+                        topic: t, event: v, ..
+                    } if t == topic && v == event => Some(*at),
+                    _ => None,
+                })
+                .collect()
+        };
+        let asked = at("requests", "produce");
+        let done = at("jobs", "job");
+        assert_eq!(asked.len(), 1, "{events:?}");
+        assert_eq!(done.len(), 1, "{events:?}");
+        (asked[0], done[0])
+    };
+    publish(&engine, "jobs", "a", json!({})).await;
+    // The worker acks the first at 200 ms: the second publish, asked for at 0, gets in after
+    // waiting 200 ms.
+    publish(&engine, "requests", "produce", json!({ "publish": "b" })).await;
+    advance(&engine, Duration::from_millis(201)).await;
+    let (asked, done) = blocking_publishes(&mut stream);
+    assert_eq!(
+        Duration::from_millis(done - asked),
+        Duration::from_millis(200)
+    );
     // Now the worker holds "b" for 200 ms; a third publish waits 250 ms… and gets room at 400.
-    tokio::time::sleep(Duration::from_millis(1)).await;
-    broker
-        .try_publish("jobs", "c", json!({}), false)
-        .expect_err("full while b is in flight");
-    let waited = tokio::time::Instant::now();
-    broker
-        .publish("jobs", "d", json!({}))
-        .await
-        .expect("room within 250 ms");
-    assert!(waited.elapsed() <= Duration::from_millis(250));
-    assert!(broker.balanced());
+    let refused = engine.publish("jobs", "c", json!({})).await;
+    assert!(
+        matches!(refused, Err(EngineError::Refused(_))),
+        "full while b is in flight: {refused:?}"
+    );
+    publish(&engine, "requests", "produce", json!({ "publish": "d" })).await;
+    advance(&engine, Duration::from_millis(250)).await;
+    let (asked, done) = blocking_publishes(&mut stream);
+    assert!(
+        Duration::from_millis(done - asked) <= Duration::from_millis(250),
+        "room within 250 ms: asked at {asked} ms, published at {done} ms"
+    );
+    assert!(engine.snapshot().no_message_lost);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn every_consumer_group_of_a_topic_receives_every_message() {
     let engine = start(scenario(
         r#"
@@ -338,14 +399,11 @@ concurrency = 1
 service_time = { dist = "constant", ms = 20 }
 "#,
     ));
-    let broker = engine.core().broker.clone();
     for n in 0..50 {
-        broker
-            .try_publish("orders", "order.placed", json!({ "n": n }), false)
-            .expect("room");
+        publish(&engine, "orders", "order.placed", json!({ "n": n })).await;
     }
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let orders = &broker.snapshot()[0];
+    advance(&engine, Duration::from_secs(5)).await;
+    let orders = topic(&engine, "orders");
     let acked: Vec<(&str, u64)> = orders
         .groups
         .iter()
@@ -355,61 +413,63 @@ service_time = { dist = "constant", ms = 20 }
     assert!(orders.balanced());
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_completed_payment_fans_out_to_webhooks_and_analytics() {
     let mut scenario = (*load_or_default(None).expect("default")).clone();
     for pool in &mut scenario.workers {
         pool.failure_probability = 0.0;
     }
     let engine = start(Arc::new(scenario));
-    let exchange = engine
+    let trace = engine
         .send_named("alice-pays-invoice")
         .await
         .expect("sent")
         .remove(0);
-    assert_eq!(exchange.status, 201);
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let topics = engine.core().broker.snapshot();
+    assert_eq!(trace.status, 201);
+    advance(&engine, Duration::from_secs(10)).await;
+    let snapshot = engine.snapshot();
     let acked = |name: &str| {
-        topics
+        snapshot
+            .topics
             .iter()
-            .find(|t| t.name == name)
-            .map(|t| t.sum(|g| g.counters.acked))
+            .find(|t| t.topic.name == name)
+            .map(|t| t.topic.sum(|g| g.counters.acked))
     };
     assert_eq!(acked("payments"), Some(1));
     assert_eq!(acked("webhooks"), Some(1));
     assert_eq!(acked("analytics"), Some(1));
 }
 
-fn run_report(seed: u64, seconds: u64) -> String {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .expect("runtime");
+async fn run_report(seed: u64, seconds: u64) -> String {
     let mut scenario = (*load_or_default(None).expect("default")).clone();
     scenario.meta.seed = seed;
-    let report = runtime
-        .block_on(run_for(
-            Arc::new(scenario),
-            Mode::Virtual,
-            Duration::from_secs(seconds),
-        ))
-        .expect("runs");
+    let report = run_for(
+        Arc::new(scenario),
+        Clock::Virtual,
+        Duration::from_secs(seconds),
+    )
+    .await
+    .expect("runs");
     serde_json::to_string(&report).expect("serialises")
 }
 
-#[test]
-fn the_same_seed_gives_the_same_report_byte_for_byte() {
-    let first = run_report(7, 120);
-    assert_eq!(first, run_report(7, 120));
-    assert_ne!(first, run_report(8, 120), "another seed, another run");
+#[tokio::test]
+async fn the_same_seed_gives_the_same_report_byte_for_byte() {
+    let first = run_report(7, 120).await;
+    assert_eq!(first, run_report(7, 120).await);
+    assert_ne!(first, run_report(8, 120).await, "another seed, another run");
 }
 
 /// Poisson arrivals into one topic consumed by `servers` workers with exponential service
 /// (400 000 messages keep the sampling error of the mean wait near ±2.5% at ρ = 0.8; seeds 1–3
-/// measured −1.9%, −0.8%, +2.1% for M/M/1 and −2.5%, −0.7%, +2.1% for M/M/4):
+/// measured −1.4%, +2.1%, −1.2% for M/M/1 and −2.7%, −0.4%, −1.1% for M/M/4):
 /// returns (measured mean wait ms, predicted mean wait ms, mean queue length, λ·W).
+///
+/// The arrivals come from inside the engine, so the run takes a handful of commands: a `splitter`
+/// turns each batch published to it into 1000 requests queued in `arrivals` (paused while they
+/// are queued), and one `source` worker with exponential service of mean 1/λ turns each request
+/// into a `jobs` message as it finishes it. A server that is never idle and serves in
+/// exponential time departs as a Poisson process of rate λ.
 async fn measure_queue(
     servers: u32,
     service_ms: f64,
@@ -417,12 +477,40 @@ async fn measure_queue(
     messages: u64,
     seed: u64,
 ) -> (f64, f64, f64, f64) {
-    let engine = start(scenario(&format!(
+    const BATCH: u64 = 1000;
+    assert_eq!(messages % BATCH, 0, "whole batches");
+    let lambda = utilization * f64::from(servers) * 1000.0 / service_ms;
+    let gap_ms = 1000.0 / lambda;
+    let split = vec![r#"{ topic = "arrivals", event = "arrival" }"#; BATCH as usize].join(", ");
+    let mut scenario = (*scenario(&format!(
         r#"
+[[topics]]
+name = "batches"
+capacity = 1000000
+
+[[topics]]
+name = "arrivals"
+capacity = {messages}
+visibility_timeout_ms = 3600000
+
 [[topics]]
 name = "jobs"
 capacity = 1000000
 visibility_timeout_ms = 3600000
+
+[[workers]]
+name = "splitter"
+topic = "batches"
+concurrency = 1
+service_time = {{ dist = "constant", ms = 0 }}
+publishes = [{split}]
+
+[[workers]]
+name = "source"
+topic = "arrivals"
+concurrency = 1
+service_time = {{ dist = "exponential", mean_ms = {gap_ms} }}
+publishes = [{{ topic = "jobs", event = "job" }}]
 
 [[workers]]
 name = "worker"
@@ -430,26 +518,38 @@ topic = "jobs"
 concurrency = {servers}
 service_time = {{ dist = "exponential", mean_ms = {service_ms} }}
 "#
-    )));
-    let broker = engine.core().broker.clone();
-    let lambda = utilization * f64::from(servers) * 1000.0 / service_ms;
-    let mut rng = StdRng::seed_from_u64(seed);
-    let gaps = Exp::new(lambda).expect("rate");
-    // Arrival instants are accumulated exactly; only each wake-up is rounded to the timer's
-    // millisecond, so the arrival rate stays λ.
-    let origin = tokio::time::Instant::now();
-    let mut at = 0.0;
-    for _ in 0..messages {
-        at += gaps.sample(&mut rng);
-        tokio::time::sleep_until(origin + Duration::from_secs_f64(at)).await;
-        broker
-            .try_publish("jobs", "job", json!(null), false)
-            .expect("room");
+    )))
+    .clone();
+    scenario.meta.seed = seed;
+    let engine = start(Arc::new(scenario));
+    // Engine time stands still between commands: every request is queued at 0 ms, and the
+    // source starts at 1 ms, when the pause ends.
+    engine
+        .fault(
+            FaultAction::PauseTopic {
+                topic: "arrivals".into(),
+            },
+            Some(Duration::from_millis(1)),
+        )
+        .await
+        .expect("applied");
+    for _ in 0..messages / BATCH {
+        publish(&engine, "batches", "batch", json!(null)).await;
     }
-    let topic = &broker.snapshot()[0];
+    // Run until the source has made every arrival: `messages` gaps of 1/λ on average, then
+    // whatever is left.
+    let arrived = |engine: &EngineHandle| topic(engine, "jobs").published;
+    while arrived(&engine) < messages {
+        let left = (messages - arrived(&engine)) as f64;
+        advance(
+            &engine,
+            Duration::from_secs_f64(left / lambda).max(Duration::from_millis(1)),
+        )
+        .await;
+    }
+    let topic = topic(&engine, "jobs");
     let wait = topic.wait_ms.mean;
-    let measured_lambda =
-        topic.sum(|g| g.counters.delivered) as f64 / engine.core().clock.elapsed().as_secs_f64();
+    let measured_lambda = topic.sum(|g| g.counters.delivered) as f64 / engine.now().as_secs_f64();
     let predicted = predict(lambda, service_ms, servers, 1.0, 1.0).wait_ms_mean;
     (
         wait,
@@ -459,7 +559,7 @@ service_time = {{ dist = "exponential", mean_ms = {service_ms} }}
     )
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn an_mm1_queue_at_utilisation_0_8_waits_as_erlang_c_predicts() {
     let (wait, predicted, queue_length, little) = measure_queue(1, 100.0, 0.8, 400_000, 1).await;
     let error = (wait - predicted).abs() / predicted;
@@ -475,7 +575,7 @@ async fn an_mm1_queue_at_utilisation_0_8_waits_as_erlang_c_predicts() {
     );
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn an_mmc_queue_at_utilisation_0_8_waits_as_erlang_c_predicts() {
     let (wait, predicted, queue_length, little) = measure_queue(4, 200.0, 0.8, 400_000, 1).await;
     let error = (wait - predicted).abs() / predicted;
@@ -527,54 +627,53 @@ proptest::proptest! {
         faults in proptest::collection::vec((0u64..40, 0usize..8, 1u64..15), 0..6),
         seed in 0u64..1000,
     ) {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("runtime");
-        runtime.block_on(async {
-            let mut scenario = (*load_or_default(None).expect("default")).clone();
-            scenario.meta.seed = seed;
-            for topic in &mut scenario.topics {
-                topic.capacity = topic.capacity.min(40);
-            }
-            let engine = start(Arc::new(scenario));
-            let sim = Simulation::start(engine.clone(), SimOptions { traffic: true, faults: false });
-            for second in 0..45 {
-                for (at, kind, duration) in &faults {
-                    if *at == second {
-                        sim.inject(fault(*kind), Some(Duration::from_secs(*duration)));
-                    }
+        let mut scenario = (*load_or_default(None).expect("default")).clone();
+        scenario.meta.seed = seed;
+        for topic in &mut scenario.topics {
+            topic.capacity = topic.capacity.min(40);
+        }
+        // The scenario's traffic, and only the faults below.
+        let options = Options { faults: false, ..Options::new(Clock::Virtual) };
+        let engine = Engine::spawn_with(Arc::new(scenario), options).expect("engine starts");
+        // Outside any runtime: each command's reply is waited for.
+        for second in 0..45 {
+            for (at, kind, duration) in &faults {
+                if *at == second {
+                    engine
+                        .execute(Command::Fault { action: fault(*kind), duration_ms: Some(duration * 1000) })
+                        .wait()
+                        .expect("applied");
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                assert!(engine.core().broker.balanced(), "books do not balance at {second} s with faults {faults:?}");
             }
-            let snapshot = sim.snapshot();
-            assert!(snapshot.no_message_lost);
-            assert!(snapshot.topics.iter().any(|t| t.topic.published > 0), "traffic produced messages");
-        });
+            engine.execute(Command::Advance { ms: 1000 }).wait().expect("time passes");
+            assert!(engine.snapshot().no_message_lost, "books do not balance at {second} s with faults {faults:?}");
+        }
+        let snapshot = engine.snapshot();
+        assert!(snapshot.no_message_lost);
+        assert!(snapshot.topics.iter().any(|t| t.topic.published > 0), "traffic produced messages");
     }
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn the_event_stream_starts_ready_and_reports_faults_and_worker_crashes() {
     let engine = start(load_or_default(None).expect("default"));
-    let sim = Simulation::start(
-        engine.clone(),
-        SimOptions {
-            traffic: false,
-            faults: false,
-        },
-    );
-    let mut events = sim.subscribe();
-    sim.inject(
-        FaultAction::KillWorkers {
-            pool: "payment-processor".into(),
-            count: 1,
-        },
-        Some(Duration::from_secs(1)),
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut seen = Vec::new();
-    while let Ok(event) = events.try_recv() {
-        seen.push(serde_json::to_value(&event).expect("serialises"));
-    }
+    let mut events = engine.subscribe();
+    engine
+        .fault(
+            FaultAction::KillWorkers {
+                pool: "payment-processor".into(),
+                count: 1,
+            },
+            Some(Duration::from_secs(1)),
+        )
+        .await
+        .expect("applied");
+    advance(&engine, Duration::from_secs(2)).await;
+    let seen: Vec<serde_json::Value> = events
+        .drain()
+        .iter()
+        .map(|event| serde_json::to_value(event).expect("serialises"))
+        .collect();
     let kinds: Vec<&str> = seen.iter().filter_map(|e| e["kind"].as_str()).collect();
     assert!(kinds.contains(&"fault"), "{seen:?}");
     let crashed = seen

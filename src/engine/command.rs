@@ -36,6 +36,12 @@ pub enum Command {
         /// The request.
         request: ApiRequest,
     },
+    /// Send `requests` all at once (concurrently, at the same engine instant), e.g. a burst.
+    /// Replies [`Reply::Responses`], in the same order.
+    SendAll {
+        /// The requests.
+        requests: Vec<ApiRequest>,
+    },
     /// Send the scenario's named request `id` as it describes, all its `repeat` copies at once.
     /// Replies [`Reply::Traces`], one trace per copy.
     SendNamed {
@@ -75,6 +81,10 @@ pub enum Command {
         event: String,
         /// Payload.
         payload: Value,
+        /// Follow the topic's full policy (`block` waits for room up to its timeout) instead of
+        /// refusing at once when the topic is full.
+        #[serde(default)]
+        block: bool,
     },
     /// Multiply every traffic generator's rate (0 stops generated traffic; workers keep
     /// draining).
@@ -124,6 +134,8 @@ pub enum Reply {
     Done,
     /// The response to [`Command::Send`] and its trace.
     Response(Box<Exchange>),
+    /// The responses to [`Command::SendAll`], in order.
+    Responses(Vec<Exchange>),
     /// The traces of [`Command::SendNamed`], one per copy.
     Traces(Vec<Trace>),
     /// A token (`None` for [`TokenKind::Missing`]).
@@ -146,6 +158,7 @@ impl Command {
         match self {
             Command::Advance { .. } => "advance",
             Command::Send { .. } => "send",
+            Command::SendAll { .. } => "send_all",
             Command::SendNamed { .. } => "send_named",
             Command::Token { .. } => "token",
             Command::Rows { .. } => "rows",
@@ -172,7 +185,14 @@ impl Simulation {
         match command {
             Command::Advance { ms } => {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
+                settle().await;
                 Ok(Reply::Done)
+            }
+            Command::SendAll { requests } => {
+                let exchanges = system.send_all(requests).await;
+                Ok(Reply::Responses(
+                    exchanges.into_iter().collect::<Result<_, _>>()?,
+                ))
             }
             Command::Send { request } => {
                 let exchange = system.send(request).await?;
@@ -208,12 +228,18 @@ impl Simulation {
                 topic,
                 event,
                 payload,
-            } => system
-                .core()
-                .broker
-                .try_publish(&topic, &event, payload, false)
-                .map(Reply::Published)
-                .map_err(|e| EngineError::Refused(format!("{topic}: {e}"))),
+                block,
+            } => {
+                let broker = &system.core().broker;
+                let published = if block {
+                    broker.publish(&topic, &event, payload).await
+                } else {
+                    broker.try_publish(&topic, &event, payload, false)
+                };
+                published
+                    .map(Reply::Published)
+                    .map_err(|e| EngineError::Refused(format!("{topic}: {e}")))
+            }
             Command::SetRate { multiplier } => {
                 self.set_rate_multiplier(multiplier);
                 Ok(Reply::Done)
@@ -257,6 +283,20 @@ impl Simulation {
             Command::Snapshot => Ok(Reply::Snapshot(Arc::new(self.snapshot()))),
             Command::Stop => Ok(Reply::Done),
         }
+    }
+}
+
+/// How many times [`settle`] lets the ready tasks run.
+const SETTLE_ROUNDS: usize = 64;
+
+/// Lets the tasks woken at this instant run before a command replies: a timer due exactly at
+/// the end of an [`Command::Advance`] fires with it, so "advance 200 ms" includes what happens
+/// at 200 ms. Yielding never moves the clock (this task stays ready), and the current-thread
+/// scheduler runs tasks in a fixed order, so this stays deterministic. A chain longer than
+/// [`SETTLE_ROUNDS`] hand-offs finishes at the next command, still at the same engine time.
+async fn settle() {
+    for _ in 0..SETTLE_ROUNDS {
+        tokio::task::yield_now().await;
     }
 }
 

@@ -234,6 +234,14 @@ impl EngineHandle {
         }
     }
 
+    /// Sends `requests` all at once ([`Command::SendAll`]); the responses in the same order.
+    pub async fn send_all(&self, requests: Vec<ApiRequest>) -> Result<Vec<Exchange>, EngineError> {
+        match self.execute(Command::SendAll { requests }).await? {
+            Reply::Responses(exchanges) => Ok(exchanges),
+            _ => Err(EngineError::UnexpectedReply("send_all")),
+        }
+    }
+
     /// Sends the scenario's named request `id` ([`Command::SendNamed`]); one trace per copy.
     pub async fn send_named(&self, id: &str) -> Result<Vec<Trace>, EngineError> {
         let command = Command::SendNamed { id: id.to_string() };
@@ -296,6 +304,7 @@ impl EngineHandle {
             topic: topic.to_string(),
             event: event.to_string(),
             payload,
+            block: false,
         };
         match self.execute(command).await? {
             Reply::Published(id) => Ok(id),

@@ -49,6 +49,28 @@ impl ApiRequest {
         }
     }
 
+    /// The scenario's named request `id`, as it describes it (host, headers, body), with the
+    /// token it names minted by the engine when the request is sent.
+    pub fn named(scenario: &Scenario, id: &str) -> Result<Self, EngineError> {
+        let named = scenario
+            .request(id)
+            .ok_or_else(|| EngineError::UnknownRequest(id.to_string()))?;
+        let mut request = Self::new(
+            named.method.as_str(),
+            &named.path,
+            &scenario.host_of(&named.host_tenant),
+        );
+        request.persona = Some(named.persona.clone());
+        request.mint = Some(named.token);
+        for (name, value) in &named.headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = &named.body {
+            request = request.json(body);
+        }
+        Ok(request)
+    }
+
     /// A request from `persona` to its own tenant's host, with a fresh valid token minted when
     /// it is sent.
     pub fn as_persona(

@@ -146,31 +146,6 @@ impl System {
         Ok(request)
     }
 
-    /// The scenario's named request `id`, built as it describes (host, token kind, body).
-    pub(crate) fn named_request(&self, id: &str) -> Result<ApiRequest, EngineError> {
-        let named = self
-            .core
-            .scenario
-            .request(id)
-            .ok_or_else(|| EngineError::UnknownRequest(id.to_string()))?;
-        let mut request = ApiRequest::new(
-            named.method.as_str(),
-            &named.path,
-            &self.core.scenario.host_of(&named.host_tenant),
-        );
-        request.persona = Some(named.persona.clone());
-        if let Some(token) = self.token(&named.persona, named.token, None)? {
-            request = request.bearer(&token);
-        }
-        for (name, value) in &named.headers {
-            request = request.header(name, value);
-        }
-        if let Some(body) = &named.body {
-            request = request.json(body);
-        }
-        Ok(request)
-    }
-
     /// Sends all `requests` at once (concurrently) and returns their exchanges in the same order.
     pub(crate) async fn send_all(
         &self,
@@ -205,7 +180,7 @@ impl System {
             .request(id)
             .map_or(1, |r| r.repeat.max(1));
         let requests = (0..repeat)
-            .map(|_| self.named_request(id))
+            .map(|_| ApiRequest::named(&self.core.scenario, id))
             .collect::<Result<Vec<_>, _>>()?;
         self.send_all(requests).await.into_iter().collect()
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use rand_distr::{Distribution as _, Exp};
 
 use super::latency::ms_to_duration;
+use super::request::ApiRequest;
 use super::system::System;
 use crate::scenario::{Arrival, Traffic};
 
@@ -59,7 +60,7 @@ pub async fn run_generator(engine: System, traffic: Traffic, started: tokio::tim
             .or(traffic.mix.last())
             .map(|(id, _)| id.clone());
         let Some(id) = chosen else { continue };
-        if let Ok(request) = engine.named_request(&id) {
+        if let Ok(request) = ApiRequest::named(engine.scenario(), &id) {
             let engine = engine.clone();
             tokio::spawn(async move {
                 let _ = engine.fire(request).await;
