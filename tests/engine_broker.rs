@@ -263,12 +263,18 @@ service_time = { dist = "constant", ms = 400 }
     assert!(engine.snapshot().no_message_lost);
 }
 
+/// The dual write (`publish = "direct"`): a full topic refuses the publish and the API says so
+/// with a 503 — the event is never dropped silently (the orphaned row is the outbox's lesson,
+/// see `engine_outbox.rs`).
 #[tokio::test]
-async fn a_full_topic_refuses_publishers_with_503_and_loses_nothing() {
+async fn a_full_topic_refuses_direct_publishers_with_503_and_loses_nothing() {
     let text = load_or_default(None).expect("default");
     let mut scenario = (*text).clone();
     if let Some(topic) = scenario.topics.iter_mut().find(|t| t.name == "payments") {
         topic.capacity = 3;
+    }
+    for route in &mut scenario.routes {
+        route.publish_mode = archsim::scenario::PublishMode::Direct;
     }
     let engine = start(Arc::new(scenario));
     engine

@@ -143,6 +143,8 @@ pub struct Core {
     pub traffic: TrafficControl,
     /// Fault knobs of the request path.
     pub faults: PathFaults,
+    /// Wakes the outbox relay when a request leaves events it could not publish.
+    pub outbox_wake: tokio::sync::Notify,
 }
 
 fn quota(per_period: Duration, burst: u32) -> Quota {
@@ -185,6 +187,7 @@ impl Core {
                 in_flight: (0..instances).map(|_| AtomicUsize::new(0)).collect(),
             },
             faults: PathFaults::default(),
+            outbox_wake: tokio::sync::Notify::new(),
             routes: scenario.routes.iter().cloned().map(Arc::new).collect(),
             topology,
             stage_position,

@@ -91,11 +91,24 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    orphans: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts a row written without its event: a direct (dual-write) route whose publish was
+    /// refused after its write committed.
+    pub fn record_orphan(&self) {
+        self.orphans
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Rows written without their event so far.
+    pub fn orphans(&self) -> u64 {
+        self.orphans.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Records one response.

@@ -41,6 +41,7 @@ mod metrics;
 mod options;
 mod pacer;
 mod pipeline;
+mod relay;
 mod report;
 mod request;
 mod runtime;
@@ -72,7 +73,7 @@ pub use self::report::{
 pub use self::request::{ApiRequest, Exchange};
 pub use self::serve::serve;
 pub use self::sim::{READY_MESSAGE, Snapshot, TopicView};
-pub use self::store::QueryRecord;
+pub use self::store::{OutboxStats, QueryRecord};
 pub use self::trace::{Outcome, StageDetail, StageRecord, Trace, TracedRequest, detail};
 pub use self::workers::{WorkerChange, WorkerState};
 

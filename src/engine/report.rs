@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::clock::Clock;
 use super::sim::Snapshot;
+use super::store::OutboxStats;
 use crate::scenario::Scenario;
 
 /// The report of a run (the `run --json` contract).
@@ -32,6 +33,11 @@ pub struct Report {
     pub broker: BrokerTotals,
     /// Per topic, in scenario order.
     pub topics: Vec<TopicReport>,
+    /// The transactional outbox at the end: events still pending, relayed, and the relay's lag.
+    pub outbox: OutboxStats,
+    /// Rows written without their event: what the dual write (`publish = "direct"`) leaves
+    /// behind when a topic is full. The outbox keeps this at 0.
+    pub orphaned_writes: u64,
     /// Invariants checked at the end.
     pub invariants: Invariants,
 }
@@ -262,6 +268,8 @@ impl Report {
             },
             broker: totals,
             topics,
+            outbox: snapshot.outbox,
+            orphaned_writes: snapshot.orphaned_writes,
             invariants: Invariants {
                 no_message_lost: snapshot.no_message_lost,
             },
@@ -317,6 +325,13 @@ impl Report {
                 t.theory.map_or("", |p| p.model)
             ));
         }
+        out.push_str(&format!(
+            "\noutbox    {} pending, {} relayed, relay lag {} ms   orphaned writes {}\n",
+            self.outbox.pending,
+            self.outbox.relayed,
+            self.outbox.relay_lag_ms,
+            self.orphaned_writes
+        ));
         out.push_str(&format!(
             "\ninvariant: no message lost — {}\n",
             if self.invariants.no_message_lost {

@@ -19,6 +19,7 @@ use super::cache::CacheStats;
 use super::event::{Event, EventBus, Level};
 use super::metrics::{RequestReport, SecondSample};
 use super::pacer::TimeScale;
+use super::store::OutboxStats;
 use super::system::System;
 use super::workers::WorkerState;
 use super::{faults, traffic};
@@ -81,6 +82,10 @@ pub struct Snapshot {
     pub series: Vec<SecondSample>,
     /// Whether every message is accounted for.
     pub no_message_lost: bool,
+    /// The transactional outbox: pending and relayed events, and how far the relay lags.
+    pub outbox: OutboxStats,
+    /// Rows written without their event (direct, dual-write routes whose publish was refused).
+    pub orphaned_writes: u64,
 }
 
 /// The first line of the event stream.
@@ -383,5 +388,10 @@ pub(crate) fn snapshot(engine: &System, started: Instant) -> Snapshot {
         topics,
         series: core.metrics.series(),
         no_message_lost,
+        outbox: core
+            .store
+            .outbox_stats(core.clock.elapsed().as_millis() as u64)
+            .unwrap_or_default(),
+        orphaned_writes: core.metrics.orphans(),
     }
 }

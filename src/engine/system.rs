@@ -47,6 +47,7 @@ impl System {
         let (worker_changes, _) = tokio::sync::broadcast::channel(4096);
         let timer_core = core.clone();
         tokio::spawn(async move { timer_core.broker.run_timers().await });
+        tokio::spawn(super::relay::run(core.clone()));
         let pools = core
             .scenario
             .workers

@@ -204,6 +204,12 @@ impl StageRecord {
                     .published
                     .iter()
                     .map(|e| format!("{} → {}", e.event, e.topic))
+                    .chain(publish.deferred.iter().map(|e| {
+                        format!(
+                            "{} → outbox #{} (relay later: {})",
+                            e.event, e.outbox_id, e.reason
+                        )
+                    }))
                     .collect::<Vec<_>>()
                     .join(", "),
             ),

@@ -35,6 +35,7 @@
 //! ```
 
 mod error;
+mod outbox;
 mod passwords;
 mod queries;
 mod records;
@@ -53,8 +54,10 @@ use rusqlite::Connection;
 use crate::scenario::model::{Scenario, Table};
 
 pub use error::{ConstraintKind, StoreError};
+pub use outbox::{OUTBOX_LEASE_MS, OutboxEvent, OutboxInsert, OutboxStats};
 pub use passwords::verify_password;
 pub use records::QueryRecord;
+pub use writes::{delete_statement, insert_statement, update_statement};
 
 /// Name of the column that holds a password hash; never returned by the generic operations.
 pub const SECRET_COLUMN: &str = "password_hash";

@@ -34,8 +34,20 @@ impl Store {
         sql: &str,
         params: Vec<SqlValue>,
     ) -> Result<QueryRecord, StoreError> {
-        let conn = self.conn();
-        let plan = explain(&conn, sql, &params)?;
+        run_on(&self.conn(), table, sql, params)
+    }
+}
+
+/// Runs `sql` on `conn` (already locked, perhaps inside a transaction) and records it, as
+/// [`Store::run`] does.
+pub(super) fn run_on(
+    conn: &Connection,
+    table: &Table,
+    sql: &str,
+    params: Vec<SqlValue>,
+) -> Result<QueryRecord, StoreError> {
+    {
+        let plan = explain(conn, sql, &params)?;
         let mut statement = conn.prepare_cached(sql)?;
         let names: Vec<String> = statement.column_names().map(str::to_string).collect();
         let types: Vec<Option<ColumnType>> = names

@@ -47,6 +47,10 @@ impl Store {
         for statement in &ddl {
             conn.execute_batch(statement)?;
         }
+        // The engine's own table, beside the scenario's: not part of the schema a learner sees.
+        for statement in super::outbox::OUTBOX_DDL {
+            conn.execute_batch(statement)?;
+        }
 
         let tx = conn.transaction()?;
         // Checked at COMMIT instead of per row: the seed needs no particular table order.

@@ -8,7 +8,7 @@ use super::sql::{
     assignable, check_columns, keyed_filter, placeholders, quote, quote_list, select_list,
 };
 use super::{QueryRecord, Store, StoreError};
-use crate::scenario::model::TENANT_COLUMN;
+use crate::scenario::model::{TENANT_COLUMN, Table};
 
 impl Store {
     /// Inserts a row into `table` for the tenant and returns it (`RETURNING`).
@@ -23,32 +23,7 @@ impl Store {
         values: &Map<String, Value>,
     ) -> Result<QueryRecord, StoreError> {
         let table = self.table(table)?;
-        check_columns(table, values)?;
-        let mut columns: Vec<&str> = Vec::new();
-        let mut params: Vec<SqlValue> = Vec::new();
-        if table.tenant_scoped {
-            columns.push(TENANT_COLUMN);
-            params.push(SqlValue::Integer(tenant_id));
-        }
-        for (name, value) in assignable(table, values) {
-            columns.push(name);
-            params.push(json_to_sql(value));
-        }
-        let sql = if columns.is_empty() {
-            format!(
-                "INSERT INTO {} DEFAULT VALUES RETURNING {}",
-                quote(&table.name),
-                select_list(table),
-            )
-        } else {
-            format!(
-                "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
-                quote(&table.name),
-                quote_list(columns.iter().copied()),
-                placeholders(1, columns.len()),
-                select_list(table),
-            )
-        };
+        let (sql, params) = insert_statement(table, tenant_id, values)?;
         self.run(table, &sql, params)
     }
 
@@ -65,26 +40,10 @@ impl Store {
         values: &Map<String, Value>,
     ) -> Result<QueryRecord, StoreError> {
         let table = self.table(table)?;
-        check_columns(table, values)?;
-        let assignments: Vec<(&str, &Value)> = assignable(table, values).collect();
-        if assignments.is_empty() {
-            return self.get(&table.name, tenant_id, id);
+        match update_statement(table, tenant_id, id, values)? {
+            Some((sql, params)) => self.run(table, &sql, params),
+            None => self.get(&table.name, tenant_id, id),
         }
-        let set = assignments
-            .iter()
-            .enumerate()
-            .map(|(i, (name, _))| format!("{} = ?{}", quote(name), i + 1))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut params: Vec<SqlValue> = assignments.iter().map(|(_, v)| json_to_sql(v)).collect();
-        let (filter, key_params) = keyed_filter(table, tenant_id, id, params.len() + 1)?;
-        params.extend(key_params);
-        let sql = format!(
-            "UPDATE {} SET {set} WHERE {filter} RETURNING {}",
-            quote(&table.name),
-            select_list(table),
-        );
-        self.run(table, &sql, params)
     }
 
     /// Deletes the row with primary key `id` in the tenant; the record's `rows` hold the deleted
@@ -94,12 +53,85 @@ impl Store {
     /// [`ConstraintKind::ForeignKey`](super::ConstraintKind::ForeignKey).
     pub fn delete(&self, table: &str, tenant_id: i64, id: i64) -> Result<QueryRecord, StoreError> {
         let table = self.table(table)?;
-        let (filter, params) = keyed_filter(table, tenant_id, id, 1)?;
-        let sql = format!(
-            "DELETE FROM {} WHERE {filter} RETURNING {}",
-            quote(&table.name),
-            select_list(table),
-        );
+        let (sql, params) = delete_statement(table, tenant_id, id)?;
         self.run(table, &sql, params)
     }
+}
+
+/// A statement and its parameters.
+pub type Statement = (String, Vec<SqlValue>);
+
+/// The `INSERT … RETURNING` of [`Store::insert`].
+pub fn insert_statement(
+    table: &Table,
+    tenant_id: i64,
+    values: &Map<String, Value>,
+) -> Result<Statement, StoreError> {
+    check_columns(table, values)?;
+    let mut columns: Vec<&str> = Vec::new();
+    let mut params: Vec<SqlValue> = Vec::new();
+    if table.tenant_scoped {
+        columns.push(TENANT_COLUMN);
+        params.push(SqlValue::Integer(tenant_id));
+    }
+    for (name, value) in assignable(table, values) {
+        columns.push(name);
+        params.push(json_to_sql(value));
+    }
+    let sql = if columns.is_empty() {
+        format!(
+            "INSERT INTO {} DEFAULT VALUES RETURNING {}",
+            quote(&table.name),
+            select_list(table),
+        )
+    } else {
+        format!(
+            "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
+            quote(&table.name),
+            quote_list(columns.iter().copied()),
+            placeholders(1, columns.len()),
+            select_list(table),
+        )
+    };
+    Ok((sql, params))
+}
+
+/// The `UPDATE … RETURNING` of [`Store::update`]; `None` when there is nothing to set.
+pub fn update_statement(
+    table: &Table,
+    tenant_id: i64,
+    id: i64,
+    values: &Map<String, Value>,
+) -> Result<Option<Statement>, StoreError> {
+    check_columns(table, values)?;
+    let assignments: Vec<(&str, &Value)> = assignable(table, values).collect();
+    if assignments.is_empty() {
+        return Ok(None);
+    }
+    let set = assignments
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| format!("{} = ?{}", quote(name), i + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut params: Vec<SqlValue> = assignments.iter().map(|(_, v)| json_to_sql(v)).collect();
+    let (filter, key_params) = keyed_filter(table, tenant_id, id, params.len() + 1)?;
+    params.extend(key_params);
+    let sql = format!(
+        "UPDATE {} SET {set} WHERE {filter} RETURNING {}",
+        quote(&table.name),
+        select_list(table),
+    );
+    Ok(Some((sql, params)))
+}
+
+/// The `DELETE … RETURNING` of [`Store::delete`].
+pub fn delete_statement(table: &Table, tenant_id: i64, id: i64) -> Result<Statement, StoreError> {
+    let (filter, params) = keyed_filter(table, tenant_id, id, 1)?;
+    let sql = format!(
+        "DELETE FROM {} WHERE {filter} RETURNING {}",
+        quote(&table.name),
+        select_list(table),
+    );
+    Ok((sql, params))
 }

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::engine::auth::TokenCheck;
 use crate::engine::broker::MessageId;
 use crate::engine::store::QueryRecord;
-use crate::scenario::{Action, BalanceStrategy, Method};
+use crate::scenario::{Action, BalanceStrategy, Method, PublishMode};
 
 /// What a stage saw and decided, by stage kind.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -531,6 +531,24 @@ pub struct DatabaseDetail {
     /// The tenant checks of the body's foreign keys, run before a write.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tenant_checks: Vec<TenantCheck>,
+    /// Outbox rows written in the same transaction as the row (transactional outbox).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<OutboxWrite>,
+}
+
+/// An event recorded in the outbox in the write's own transaction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxWrite {
+    /// The outbox row's id.
+    pub outbox_id: i64,
+    /// The topic it is for.
+    pub topic: String,
+    /// The event type.
+    pub event: String,
+    /// The exact SQL that wrote it.
+    pub sql: String,
+    /// Its bound parameters, in order.
+    pub params: Vec<Value>,
 }
 
 /// The first rows of a result that a trace keeps.
@@ -556,6 +574,9 @@ impl DatabaseDetail {
 pub struct PublishedEvent {
     /// The broker's message id.
     pub id: MessageId,
+    /// The outbox row it was relayed from (outbox routes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbox_id: Option<i64>,
     /// The topic.
     pub topic: String,
     /// The event type, e.g. `payment.requested`.
@@ -578,11 +599,30 @@ pub struct RefusedEvent {
 /// `broker_publish` detail.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PublishDetail {
+    /// How the events reach the broker: `outbox` or `direct` (the dual write).
+    pub mode: PublishMode,
     /// The events published, in order.
     pub published: Vec<PublishedEvent>,
-    /// The event the broker refused, which ended the request with a 503.
+    /// Outbox events the broker could not take yet: they stay in the outbox and the relay
+    /// publishes them when the topic has room (the request still succeeds).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<DeferredEvent>,
+    /// The event the broker refused, which ended the request with a 503 (direct mode only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<RefusedEvent>,
+}
+
+/// An outbox event left for the relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeferredEvent {
+    /// The outbox row.
+    pub outbox_id: i64,
+    /// The topic.
+    pub topic: String,
+    /// The event type.
+    pub event: String,
+    /// Why it was not published now, e.g. `topic payments is full (500 messages)`.
+    pub reason: String,
 }
 
 /// `response` detail.

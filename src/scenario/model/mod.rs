@@ -23,7 +23,7 @@ use serde::Serialize;
 
 pub use super::raw::{
     Action, Arrival, AutoValue, BalanceStrategy, ColumnType, FillFrom, FullPolicy, Method,
-    StageKind, TokenKind, View,
+    PublishMode, StageKind, TokenKind, View,
 };
 pub use broker::*;
 pub use dist::*;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Action, Method};
+use super::{Action, Method, PublishMode};
 
 /// An event published by a route or worker.
 #[derive(Debug, Clone, Serialize)]
@@ -38,6 +38,8 @@ pub struct Route {
     pub cache_ttl: Option<Duration>,
     /// Events published on success.
     pub publishes: Vec<Publish>,
+    /// How the events reach the broker (outbox or dual write).
+    pub publish_mode: PublishMode,
     /// Purpose.
     pub explain: String,
 }

@@ -47,6 +47,21 @@ pub enum Action {
     Health,
 }
 
+/// How a route that writes gets its events to the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishMode {
+    /// Transactional outbox: the row and its events are written in one database transaction,
+    /// then published right after the commit; an event the broker cannot take yet stays in the
+    /// outbox and a relay publishes it later. The request never fails for a full topic and no
+    /// row is ever left without its event.
+    #[default]
+    Outbox,
+    /// Dual write, for comparison: write the row, then publish. A full topic fails the request
+    /// with 503 after the row is written, leaving an orphan row the client's retry duplicates.
+    Direct,
+}
+
 /// An event a route or worker publishes.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -82,6 +97,10 @@ pub struct RawRoute {
     /// Events published after the action succeeds (needs a `broker_publish` stage).
     #[serde(default)]
     pub publishes: Sp<Vec<RawPublish>>,
+    /// How the events reach the broker: `outbox` (default: in the write's transaction, relayed
+    /// if the topic is full) or `direct` (write, then publish: the dual write, for comparison).
+    #[serde(default)]
+    pub publish: Sp<PublishMode>,
     /// What the route is for.
     #[serde(default)]
     pub explain: String,

@@ -384,6 +384,7 @@ pub(crate) fn validate_routes(
                 .filter(|t| ***t > 0.0)
                 .map(|t| secs(**t)),
             publishes,
+            publish_mode: *route.publish,
             explain: route.explain.trim().to_string(),
         });
     }

@@ -109,7 +109,7 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
         )
     };
     let errors = state.error_count();
-    let parts: Vec<(String, Style)> = vec![
+    let mut parts: Vec<(String, Style)> = vec![
         (format!(" {} ", state.scenario.meta.title), theme.status),
         (
             format!("│ {} {} ", state.clock.mode(), clock(elapsed)),
@@ -122,6 +122,27 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
         ),
         (format!("│ {errors} errors "), theme.status),
     ];
+    // The outbox only shows when it holds something: events waiting for room in their topic
+    // (and how long the oldest has waited), or rows a dual-write route left without an event.
+    if let Some(snapshot) = snapshot {
+        let outbox = &snapshot.outbox;
+        if outbox.pending > 0 {
+            parts.push((
+                format!(
+                    "│ outbox {} waiting, lag {} ",
+                    outbox.pending,
+                    crate::tui::widgets::ms(outbox.relay_lag_ms as f64)
+                ),
+                theme.warn,
+            ));
+        }
+        if snapshot.orphaned_writes > 0 {
+            parts.push((
+                format!("│ {} orphaned writes ", snapshot.orphaned_writes),
+                theme.error,
+            ));
+        }
+    }
     let width = usize::from(area.width);
     let mut spans: Vec<Span> = Vec::new();
     let mut used = 0;

@@ -11,7 +11,7 @@ use crate::engine::pipeline::StageCtx;
 use crate::engine::pipeline::error::ApiError;
 use crate::engine::pipeline::record::StageRun;
 use crate::engine::store::{ConstraintKind, QueryRecord, Store, StoreError};
-use crate::engine::trace::detail::{DatabaseDetail, TenantCheck};
+use crate::engine::trace::detail::{DatabaseDetail, OutboxWrite, TenantCheck};
 use crate::engine::trace::{Outcome, StageDetail, TraceRecorder};
 use crate::scenario::{Route, StageKind, Table};
 
@@ -152,6 +152,17 @@ pub(super) fn finish_query(
     tenant_checks: Vec<TenantCheck>,
     result: Result<QueryRecord, StoreError>,
 ) -> Result<QueryRecord, ApiError> {
+    finish_query_with_outbox(run, extra_ms, tenant_checks, Vec::new(), result)
+}
+
+/// [`finish_query`] for a write that also wrote outbox rows in its transaction.
+pub(super) fn finish_query_with_outbox(
+    run: Option<StageRun>,
+    extra_ms: f64,
+    tenant_checks: Vec<TenantCheck>,
+    outbox: Vec<OutboxWrite>,
+    result: Result<QueryRecord, StoreError>,
+) -> Result<QueryRecord, ApiError> {
     match result {
         Ok(record) => {
             let mut detail = DatabaseDetail::of_query(&record);
@@ -159,6 +170,7 @@ pub(super) fn finish_query(
                 detail.fault = Some(format!("slow database: +{extra_ms} ms"));
             }
             detail.tenant_checks = tenant_checks;
+            detail.outbox = outbox;
             finish(run, Outcome::Pass, StageDetail::Database(detail));
             Ok(record)
         }

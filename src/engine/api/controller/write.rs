@@ -6,18 +6,21 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::shared::{
-    AppState, Call, HandlerStage, finish, finish_query, outcome_of, row_not_found, singular,
-    table_of,
+    AppState, Call, HandlerStage, finish, finish_query, finish_query_with_outbox, outcome_of,
+    row_not_found, singular, table_of,
 };
 use crate::engine::broker::PublishError;
 use crate::engine::pipeline::error::ApiError;
-use crate::engine::store::{QueryRecord, StoreError};
+use crate::engine::store::{
+    OUTBOX_LEASE_MS, OutboxEvent, OutboxInsert, QueryRecord, StoreError, delete_statement,
+    insert_statement, update_statement,
+};
 use crate::engine::trace::detail::{
-    CacheDetail, CacheResult, DatabaseDetail, FieldProblem, PublishDetail, PublishedEvent,
-    RefusedEvent, TenantCheck,
+    CacheDetail, CacheResult, DatabaseDetail, DeferredEvent, FieldProblem, OutboxWrite,
+    PublishDetail, PublishedEvent, RefusedEvent, TenantCheck,
 };
 use crate::engine::trace::{Outcome, StageDetail, TraceRecorder};
-use crate::scenario::{Action, AutoValue, Table};
+use crate::scenario::{Action, AutoValue, PublishMode, Table};
 
 /// A create, update or delete of the route's table.
 pub(super) async fn write(
@@ -41,7 +44,9 @@ pub(super) async fn write(
             }
         }
     }
-    let record = database_write(app, trace, call, table, &values).await?;
+    let outboxed =
+        call.route.publish_mode == PublishMode::Outbox && !call.route.publishes.is_empty();
+    let (record, outbox) = database_write(app, trace, call, table, &values, outboxed).await?;
     if call.route.action != Action::Create && record.rows_affected == 0 {
         return Err(row_not_found(table, call.id));
     }
@@ -52,7 +57,11 @@ pub(super) async fn write(
         .cloned()
         .map(Value::Object)
         .unwrap_or(Value::Null);
-    publish(app, trace, call, table, &row).await?;
+    if outboxed {
+        publish_outbox(app, trace, outbox).await;
+    } else {
+        publish(app, trace, call, table, &row).await?;
+    }
     let response = match call.route.action {
         Action::Create => {
             let location = format!(
@@ -74,22 +83,25 @@ pub(super) async fn write(
 }
 
 /// The database stage of a write: first the tenant check of every reference in the body, then
-/// the write itself. All of it is one stage, with one modelled latency, and the trace shows every
-/// statement.
+/// the write itself — with `outbox`, the write and the route's events in one transaction. All of
+/// it is one stage, with one modelled latency, and the trace shows every statement.
 async fn database_write(
     app: &AppState,
     trace: &TraceRecorder,
     call: &Call,
     table: &Table,
     values: &Map<String, Value>,
-) -> Result<QueryRecord, ApiError> {
+    outbox: bool,
+) -> Result<(QueryRecord, Vec<OutboxInsert>), ApiError> {
     let core = &app.core;
     let stage = HandlerStage::new(app.database.as_ref(), trace);
     let extra = core.faults.db_extra_ms();
     let run = stage.enter(extra).await;
     let (checks, problems) = match tenant_checks(app, call, table) {
         Ok(checked) => checked,
-        Err(error) => return finish_query(run, extra, Vec::new(), Err(error)),
+        Err(error) => {
+            return finish_query(run, extra, Vec::new(), Err(error)).map(|r| (r, Vec::new()));
+        }
     };
     if !problems.is_empty() {
         let error = ApiError::new(
@@ -114,6 +126,22 @@ async fn database_write(
         }
         return Err(error);
     }
+    if outbox {
+        let result = write_with_outbox(app, call, table, values);
+        let inserts = result.as_ref().map(|(_, i)| i.clone()).unwrap_or_default();
+        let writes = inserts
+            .iter()
+            .map(|insert| OutboxWrite {
+                outbox_id: insert.row.id,
+                topic: insert.row.topic.clone(),
+                event: insert.row.event.clone(),
+                sql: insert.query.sql.clone(),
+                params: insert.query.params.clone(),
+            })
+            .collect();
+        let record = finish_query_with_outbox(run, extra, checks, writes, result.map(|(r, _)| r))?;
+        return Ok((record, inserts));
+    }
     let store = &core.store;
     let result = match (call.route.action, call.id) {
         (Action::Create, _) => store.insert(&table.name, call.tenant_id, values),
@@ -131,7 +159,102 @@ async fn database_write(
             return Err(error);
         }
     };
-    finish_query(run, extra, checks, result)
+    finish_query(run, extra, checks, result).map(|record| (record, Vec::new()))
+}
+
+/// The write and its events, in one transaction (see `store::outbox`).
+fn write_with_outbox(
+    app: &AppState,
+    call: &Call,
+    table: &Table,
+    values: &Map<String, Value>,
+) -> Result<(QueryRecord, Vec<OutboxInsert>), StoreError> {
+    let store = &app.core.store;
+    let statement = match (call.route.action, call.id) {
+        (Action::Create, _) => insert_statement(table, call.tenant_id, values)?,
+        (Action::Update, Some(id)) => match update_statement(table, call.tenant_id, id, values)? {
+            Some(statement) => statement,
+            // Nothing to set: nothing changed, so there is nothing to announce.
+            None => return Ok((store.get(&table.name, call.tenant_id, id)?, Vec::new())),
+        },
+        (Action::Delete, Some(id)) => delete_statement(table, call.tenant_id, id)?,
+        _ => return Err(StoreError::UnknownTable(table.name.clone())),
+    };
+    let now_ms = app.core.clock.elapsed().as_millis() as u64;
+    store.write_with_outbox(
+        table,
+        call.tenant_id,
+        statement,
+        now_ms,
+        now_ms + OUTBOX_LEASE_MS,
+        |row| {
+            call.route
+                .publishes
+                .iter()
+                .map(|p| OutboxEvent {
+                    topic: p.topic.clone(),
+                    event: p.event.clone(),
+                    payload: json!({ "tenant": call.tenant, "table": table.name, "row": row }),
+                })
+                .collect()
+        },
+    )
+}
+
+/// The publish stage of an outbox route: right after the commit, hands each outbox row to the
+/// broker and marks it relayed. A topic without room is not an error: the row stays in the
+/// outbox, the relay is woken to publish it when there is room, and the request succeeds.
+async fn publish_outbox(app: &AppState, trace: &TraceRecorder, outbox: Vec<OutboxInsert>) {
+    let stage = HandlerStage::new(app.publish.as_ref(), trace);
+    let run = stage.enter(0.0).await;
+    let core = &app.core;
+    let mut published = Vec::new();
+    let mut deferred = Vec::new();
+    for insert in outbox {
+        let row = insert.row;
+        let now_ms = core.clock.elapsed().as_millis() as u64;
+        // Keep the outbox's order: once one event waits, the rest wait behind it.
+        let attempt = if deferred.is_empty() {
+            core.broker
+                .try_publish(&row.topic, &row.event, row.payload.clone(), false)
+                .map_err(|error| error.to_string())
+        } else {
+            Err("waiting behind an earlier event of this request".to_string())
+        };
+        match attempt {
+            Ok(id) => {
+                // The broker has it; if marking fails the relay publishes it again later
+                // (at least once), which idempotent consumers absorb.
+                let _ = core.store.mark_relayed(row.id, now_ms, id);
+                published.push(PublishedEvent {
+                    id,
+                    outbox_id: Some(row.id),
+                    topic: row.topic,
+                    event: row.event,
+                    payload: row.payload,
+                });
+            }
+            Err(reason) => {
+                let _ = core.store.release_outbox(row.id, now_ms);
+                deferred.push(DeferredEvent {
+                    outbox_id: row.id,
+                    topic: row.topic,
+                    event: row.event,
+                    reason,
+                });
+            }
+        }
+    }
+    if !deferred.is_empty() {
+        core.outbox_wake.notify_one();
+    }
+    let detail = PublishDetail {
+        mode: PublishMode::Outbox,
+        published,
+        deferred,
+        refused: None,
+    };
+    finish(run, Outcome::Pass, StageDetail::BrokerPublish(detail));
 }
 
 /// Checks that every reference in the body names a row of the caller's tenant: a foreign key only
@@ -233,6 +356,7 @@ async fn publish(
         {
             Ok(id) => published.push(PublishedEvent {
                 id,
+                outbox_id: None,
                 topic: p.topic.clone(),
                 event: p.event.clone(),
                 payload,
@@ -244,8 +368,12 @@ async fn publish(
                     PublishError::Full { retry_after, .. } => retry_after.as_secs().max(1),
                     PublishError::UnknownTopic(_) => 1,
                 };
+                // The dual write's failure mode: the row is committed, its event is not.
+                app.core.metrics.record_orphan();
                 let detail = PublishDetail {
+                    mode: PublishMode::Direct,
                     published,
+                    deferred: Vec::new(),
                     refused: Some(RefusedEvent {
                         topic: p.topic.clone(),
                         event: p.event.clone(),
@@ -263,7 +391,9 @@ async fn publish(
         }
     }
     let detail = PublishDetail {
+        mode: PublishMode::Direct,
         published,
+        deferred: Vec::new(),
         refused: None,
     };
     finish(run, Outcome::Pass, StageDetail::BrokerPublish(detail));

@@ -1,0 +1,79 @@
+//! The outbox relay: publishes the events that requests wrote to the outbox but could not hand
+//! to the broker at once (their topic was full), oldest first, backing off while the broker has
+//! no room.
+//!
+//! ```text
+//!  wait for a wake-up (a request deferred an event) or the next row's time
+//!    └▶ claim due rows (lease) ─▶ publish each ─ ok ─▶ mark relayed
+//!                                      └─ full ─▶ give the rest back, retry after a backoff
+//!                                                 (doubling from 50 ms to 2 s)
+//! ```
+//!
+//! It sleeps on a `Notify` while the outbox is empty, so an engine whose topics keep up pays
+//! nothing for it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::core::Core;
+use super::store::OUTBOX_LEASE_MS;
+
+/// Rows claimed per round.
+const BATCH: usize = 64;
+
+/// First backoff after the broker refused (engine ms).
+const BACKOFF_MIN_MS: u64 = 50;
+
+/// Longest backoff (engine ms).
+const BACKOFF_MAX_MS: u64 = 2_000;
+
+/// Runs the relay until the engine stops.
+pub(crate) async fn run(core: Arc<Core>) {
+    let mut backoff_ms = BACKOFF_MIN_MS;
+    loop {
+        let now_ms = core.clock.elapsed().as_millis() as u64;
+        let claimed = core
+            .store
+            .claim_outbox(now_ms, BATCH, now_ms + OUTBOX_LEASE_MS)
+            .unwrap_or_default();
+        if claimed.is_empty() {
+            let next = core.store.next_outbox_available().ok().flatten();
+            let wait = next.map(|at| Duration::from_millis(at.saturating_sub(now_ms).max(1)));
+            match wait {
+                Some(wait) => {
+                    tokio::select! {
+                        biased;
+                        () = core.outbox_wake.notified() => {}
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                }
+                None => core.outbox_wake.notified().await,
+            }
+            continue;
+        }
+        let mut refused = false;
+        for row in claimed {
+            if refused {
+                let _ = core.store.release_outbox(row.id, now_ms + backoff_ms);
+                continue;
+            }
+            match core
+                .broker
+                .try_publish(&row.topic, &row.event, row.payload, false)
+            {
+                Ok(id) => {
+                    let _ = core.store.mark_relayed(row.id, now_ms, id);
+                }
+                Err(_) => {
+                    refused = true;
+                    let _ = core.store.release_outbox(row.id, now_ms + backoff_ms);
+                }
+            }
+        }
+        backoff_ms = if refused {
+            (backoff_ms * 2).min(BACKOFF_MAX_MS)
+        } else {
+            BACKOFF_MIN_MS
+        };
+    }
+}
