@@ -1,7 +1,7 @@
-//! Time-driven redelivery: a failed delivery is retried after a jittered backoff or
-//! dead-lettered (or parked) when out of attempts; expired leases are redelivered; due retries
-//! are promoted; paused topics resume; parked messages move into dead-letter topics that have
-//! room. [`Broker::run_timers`] drives it all from the engine clock.
+//! Time-driven redelivery: a failed delivery is retried after a jittered backoff or, out of
+//! attempts, handed to the dead-letter path (`dead`: moved, or parked while the dead-letter topic
+//! is full); expired leases are redelivered; due retries are promoted; paused topics resume.
+//! [`Broker::run_timers`] drives it all from the engine clock.
 
 use std::sync::MutexGuard;
 use std::time::Duration;
