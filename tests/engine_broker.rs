@@ -619,6 +619,9 @@ fn fault(kind: usize) -> FaultAction {
             extra_ms: 400.0,
         },
         6 => FaultAction::FlushCache,
+        7 => FaultAction::Redrive {
+            topic: "payments.dlq".into(),
+        },
         _ => FaultAction::TrafficSpike { multiplier: 3.0 },
     }
 }
@@ -630,13 +633,15 @@ proptest::proptest! {
     /// every engine second, not only at the end.
     #[test]
     fn no_message_is_lost_under_random_fault_schedules(
-        faults in proptest::collection::vec((0u64..40, 0usize..8, 1u64..15), 0..6),
+        faults in proptest::collection::vec((0u64..40, 0usize..9, 1u64..15), 0..6),
         seed in 0u64..1000,
     ) {
         let mut scenario = (*load_or_default(None).expect("default")).clone();
         scenario.meta.seed = seed;
+        // Small dead-letter topics, so that dead letters park and redrives make room.
         for topic in &mut scenario.topics {
-            topic.capacity = topic.capacity.min(40);
+            let cap = if topic.name.ends_with(".dlq") { 2 } else { 40 };
+            topic.capacity = topic.capacity.min(cap);
         }
         // The scenario's traffic, and only the faults below.
         let options = Options { faults: false, ..Options::new(Clock::Virtual) };
@@ -697,4 +702,304 @@ async fn the_event_stream_starts_ready_and_reports_faults_and_worker_crashes() {
             .as_str()
             .is_some_and(|m| m.contains("restarted"))
     }));
+}
+
+/// A topic whose every delivery fails (two attempts, 100 ms apart), dead-lettering into a
+/// dead-letter topic with room for one message. `jobs` holds `capacity` messages.
+fn dead_letter_scenario(capacity: u32) -> Arc<Scenario> {
+    scenario(&format!(
+        r#"
+[[topics]]
+name = "jobs"
+capacity = {capacity}
+max_attempts = 2
+backoff = {{ initial_ms = 100, max_ms = 1000, multiplier = 2, jitter = 0 }}
+dead_letter = "jobs.dlq"
+
+[[topics]]
+name = "jobs.dlq"
+capacity = 1
+
+[[workers]]
+name = "worker"
+topic = "jobs"
+concurrency = 1
+service_time = {{ dist = "constant", ms = 10 }}
+failure_probability = 1.0
+"#
+    ))
+}
+
+/// Every topic's books balance in the engine's latest snapshot.
+fn assert_balanced(engine: &EngineHandle, when: &str) {
+    let snapshot = engine.snapshot();
+    for view in &snapshot.topics {
+        assert!(
+            view.topic.balanced(),
+            "{when}: {} unbalanced: {:?}",
+            view.topic.name,
+            view.topic.groups
+        );
+    }
+    assert!(snapshot.no_message_lost, "{when}");
+}
+
+/// The payloads' `n` of `messages`, sorted.
+fn numbers(messages: &[archsim::engine::Message]) -> Vec<i64> {
+    let mut numbers: Vec<i64> = messages
+        .iter()
+        .filter_map(|m| m.payload["n"].as_i64())
+        .collect();
+    numbers.sort_unstable();
+    numbers
+}
+
+#[tokio::test]
+async fn a_full_dead_letter_topic_parks_the_rest_and_loses_nothing() {
+    let engine = start(dead_letter_scenario(100));
+    let mut stream = engine.subscribe();
+    for n in 1..=3 {
+        publish(&engine, "jobs", "job.created", json!({ "n": n })).await;
+    }
+    // One worker, 10 ms a delivery and a 10 ms pause after each failure: first deliveries at 0,
+    // 20, 40 fail (retries due at 110, 130, 150); the retries fail for good at 120, 140, 160.
+    // The first fills the dead-letter topic, the other two are parked. The books balance at
+    // every step of the way.
+    for step in 0..50 {
+        advance(&engine, Duration::from_millis(5)).await;
+        assert_balanced(&engine, &format!("at {} ms", (step + 1) * 5));
+    }
+    advance(&engine, Duration::from_secs(1)).await;
+
+    let events = broker_events(&mut stream);
+    let outcomes: Vec<(u64, &str, u64)> = events
+        .iter()
+        .filter_map(|(at, e)| match e {
+            BrokerEvent::DeadLettered { id, .. } => Some((*at, "dead-lettered", *id)),
+            BrokerEvent::Parked {
+                id, dead_letter, ..
+            } => {
+                assert_eq!(dead_letter, "jobs.dlq");
+                Some((*at, "parked", *id))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (120, "dead-lettered", 1),
+            (140, "parked", 2),
+            (160, "parked", 3)
+        ]
+    );
+
+    let jobs = topic(&engine, "jobs");
+    let g = &jobs.groups[0];
+    assert_eq!(g.counters.received, 3);
+    assert_eq!(g.counters.dead_lettered, 1, "only what reached the DLQ");
+    assert_eq!(
+        (g.parked, g.ready, g.backing_off, g.in_flight),
+        (2, 0, 0, 0)
+    );
+    assert_eq!(
+        g.counters.delivered, 6,
+        "parked messages are not redelivered"
+    );
+    assert_eq!(jobs.parked(), 2);
+    let dlq = topic(&engine, "jobs.dlq");
+    assert_eq!(dlq.rejected, 0, "parking is not a refused publish");
+    let dead = dlq.dead_letters.as_ref().expect("a dead-letter topic");
+    assert_eq!(dead.sources, ["jobs"]);
+    assert_eq!(dead.depth, 1);
+    assert_eq!(dead.parked_at_sources, 2);
+    assert_eq!(dead.oldest_age_ms, Some(1250 - 120));
+    assert_eq!(dead.recent_errors.len(), 1);
+    assert!(
+        jobs.dead_letters.is_none(),
+        "jobs is nobody's dead-letter topic"
+    );
+
+    // Payloads intact: the dead letter in the DLQ, the parked ones still held by `jobs`.
+    let in_dlq = engine.messages("jobs.dlq", 10).await.expect("topic");
+    assert_eq!(numbers(&in_dlq), [1]);
+    let origin = in_dlq[0].dead_letter_of.as_ref().expect("origin");
+    assert_eq!(
+        (origin.topic.as_str(), origin.message, origin.attempts),
+        ("jobs", 1, 2)
+    );
+    let parked = engine.messages("jobs", 10).await.expect("topic");
+    assert_eq!(numbers(&parked), [2, 3], "parked payloads are kept");
+    assert_balanced(&engine, "at the end");
+}
+
+#[tokio::test]
+async fn a_redrive_sends_the_dead_letter_back_and_a_parked_one_takes_its_place() {
+    let engine = start(dead_letter_scenario(100));
+    for n in 1..=3 {
+        publish(&engine, "jobs", "job.created", json!({ "n": n })).await;
+    }
+    advance(&engine, Duration::from_secs(1)).await;
+    let mut stream = engine.subscribe();
+    stream.drain();
+
+    let outcome = engine.redrive("jobs.dlq", None).await.expect("redriven");
+    assert_eq!((outcome.moved, outcome.left, outcome.parked), (1, 1, 1));
+    assert_eq!(outcome.stopped, None);
+    // Let the event forwarder run (no time passes).
+    advance(&engine, Duration::ZERO).await;
+    assert_balanced(&engine, "right after the redrive");
+
+    let events = broker_events(&mut stream);
+    let redriven: Vec<&BrokerEvent> = events
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| matches!(e, BrokerEvent::Redriven { .. }))
+        .collect();
+    assert_eq!(
+        redriven,
+        [&BrokerEvent::Redriven {
+            topic: "jobs.dlq".into(),
+            id: 4,
+            to: "jobs".into(),
+            new_id: 5,
+        }],
+        "the dead letter (#4 in the DLQ, #1 at first) goes back as a fresh #5"
+    );
+    // The oldest parked message (#2) moved into the room made.
+    let moved_in: Vec<u64> = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            BrokerEvent::DeadLettered { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moved_in, [2]);
+    let in_dlq = engine.messages("jobs.dlq", 10).await.expect("topic");
+    assert_eq!(numbers(&in_dlq), [2]);
+    let origin = in_dlq[0].dead_letter_of.as_ref().expect("origin");
+    assert_eq!((origin.message, origin.attempts), (2, 2));
+    let in_jobs = engine.messages("jobs", 10).await.expect("topic");
+    assert_eq!(
+        numbers(&in_jobs),
+        [1, 3],
+        "#1 back as a fresh message, #3 parked"
+    );
+    let back = in_jobs.iter().find(|m| m.payload["n"] == 1).expect("#1");
+    assert_eq!((back.id, back.dead_letter_of.as_ref()), (5, None));
+
+    let dlq = topic(&engine, "jobs.dlq");
+    assert_eq!(dlq.redriven, 1);
+    assert_eq!(dlq.groups[0].counters.redriven, 1);
+    assert_eq!(
+        dlq.groups[0].counters.acked, 1,
+        "a redrive settles the dead letter"
+    );
+
+    // The fresh message gets its attempts again (two deliveries), then waits parked behind #3.
+    advance(&engine, Duration::from_secs(1)).await;
+    assert_balanced(&engine, "after the redrive's retries");
+    let jobs = topic(&engine, "jobs");
+    assert_eq!(jobs.groups[0].counters.delivered, 8);
+    assert_eq!(jobs.parked(), 2);
+    let report = serde_json::to_value(run_report_of(&engine)).expect("serialises");
+    assert_eq!(report["broker"]["parked"], 2);
+    assert_eq!(report["broker"]["redriven"], 1);
+}
+
+/// The report of `engine`'s run so far, from its latest snapshot.
+fn run_report_of(engine: &EngineHandle) -> archsim::engine::Report {
+    archsim::engine::Report::new(
+        engine.scenario(),
+        Clock::Virtual,
+        engine.now(),
+        &engine.snapshot(),
+    )
+}
+
+#[tokio::test]
+async fn a_redrive_stops_at_a_full_origin_and_parked_messages_hold_their_room() {
+    let engine = start(dead_letter_scenario(3));
+    for n in 1..=3 {
+        publish(&engine, "jobs", "job.created", json!({ "n": n })).await;
+    }
+    advance(&engine, Duration::from_secs(1)).await;
+    // Two parked messages still take room in `jobs`: one more fits, then it refuses.
+    publish(&engine, "jobs", "job.created", json!({ "n": 4 })).await;
+    let refused = engine
+        .publish("jobs", "job.created", json!({ "n": 5 }))
+        .await;
+    assert!(
+        matches!(refused, Err(EngineError::Refused(_))),
+        "{refused:?}"
+    );
+
+    let outcome = engine.redrive("jobs.dlq", None).await.expect("answered");
+    assert_eq!((outcome.moved, outcome.left, outcome.parked), (0, 1, 2));
+    let why = outcome.stopped.as_deref().unwrap_or_default();
+    assert!(why.contains("jobs") && why.contains("full"), "{why}");
+    assert!(outcome.describe().contains("0 dead letter(s) sent back"));
+    assert_balanced(&engine, "after the refused redrive");
+
+    let not_dead = engine.redrive("jobs", None).await;
+    assert!(
+        matches!(&not_dead, Err(EngineError::Refused(why)) if why.contains("not a dead-letter topic")),
+        "{not_dead:?}"
+    );
+    let limited = engine.redrive("jobs.dlq", Some(0)).await.expect("answered");
+    assert_eq!(
+        (limited.moved, limited.stopped),
+        (0, None),
+        "a limit of 0 moves nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_scheduled_redrive_fault_sends_dead_letters_back() {
+    let engine = start(dead_letter_scenario(100));
+    publish(&engine, "jobs", "job.created", json!({ "n": 1 })).await;
+    advance(&engine, Duration::from_secs(1)).await;
+    let said = engine
+        .fault(
+            FaultAction::Redrive {
+                topic: "jobs.dlq".into(),
+            },
+            None,
+        )
+        .await
+        .expect("applied");
+    assert!(said.contains("1 dead letter(s) sent back"), "{said}");
+    assert_eq!(topic(&engine, "jobs.dlq").redriven, 1);
+
+    let text = format!(
+        "{HEADER}{}",
+        r#"
+[[topics]]
+name = "jobs"
+capacity = 10
+dead_letter = "jobs.dlq"
+
+[[topics]]
+name = "jobs.dlq"
+capacity = 10
+
+[[faults]]
+at_s = 5
+kind = "redrive"
+topic = "jobs.dlq"
+
+[[faults]]
+at_s = 6
+kind = "redrive"
+topic = "jobs"
+"#
+    );
+    let errors = load_str("test.toml", &text)
+        .err()
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    assert!(
+        errors.contains("redrives `jobs`, which is not a dead-letter topic"),
+        "{errors}"
+    );
 }

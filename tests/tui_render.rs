@@ -272,3 +272,42 @@ async fn frame_render_time_is_reported() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn broker_dead_letter_table_and_the_redrive_key() {
+    let (mut app, _logs) = app().await;
+    // A poison message into payments fails its five attempts and is dead-lettered.
+    app.press_all(&[Key::Char('3'), Key::Char('x')]).await;
+    app.advance(Duration::from_secs(10)).await;
+    let row = |app: &Headless| {
+        text(&app.render(160, 48))
+            .lines()
+            .find_map(|line| {
+                let start = line.find("│payments.dlq")?;
+                Some(line[start..].chars().take(94).collect::<String>())
+            })
+            .expect("the dead-letter table lists payments.dlq")
+    };
+    let before = row(&app);
+    let columns: Vec<&str> = before.split_whitespace().collect();
+    assert_eq!(columns.get(1), Some(&"1"), "depth 1: {before}");
+    assert!(
+        before.contains("poison message: the handler cannot"),
+        "the last error: {before}"
+    );
+
+    app.press(Key::Char('R')).await;
+    let notice = app.state.notice.clone().unwrap_or_default();
+    assert!(
+        notice.contains("redrive of payments.dlq: 1 dead letter(s) sent back, 0 left"),
+        "{notice}"
+    );
+    let after = row(&app);
+    let columns: Vec<&str> = after.split_whitespace().collect();
+    // topic, depth, oldest, parked, redriven
+    assert_eq!(
+        columns.get(1..5),
+        Some(&["0", "-", "0", "1"][..]),
+        "depth 0, no oldest, none parked, 1 redriven: {after}"
+    );
+}

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::broker::{Message, MessageId};
+use super::broker::{Message, MessageId, RedriveOutcome};
 use super::error::EngineError;
 use super::event::Level;
 use super::request::{ApiRequest, Exchange};
@@ -86,6 +86,18 @@ pub enum Command {
         #[serde(default)]
         block: bool,
     },
+    /// Send the dead letters of dead-letter topic `topic` back to their origin topics, oldest
+    /// first, each as a fresh message (attempts from 1); at most `limit` (all if `None`), stopping
+    /// at the first full origin topic. Parked messages then move into the room made. Replies
+    /// [`Reply::Redriven`], or [`EngineError::Refused`] for a topic that is not a dead-letter
+    /// topic.
+    Redrive {
+        /// Dead-letter topic name.
+        topic: String,
+        /// At most this many.
+        #[serde(default)]
+        limit: Option<usize>,
+    },
     /// Multiply every traffic generator's rate (0 stops generated traffic; workers keep
     /// draining).
     SetRate {
@@ -112,7 +124,8 @@ pub enum Command {
         pool: String,
     },
     /// Apply a fault now (kill or slow workers, slow the database, flush the cache, a traffic
-    /// spike, a poison message, pause a topic), reverted after `duration_ms` if given.
+    /// spike, a poison message, pause a topic, redrive a dead-letter topic), reverted after
+    /// `duration_ms` if given.
     /// Replies [`Reply::Applied`].
     Fault {
         /// What to break.
@@ -148,6 +161,8 @@ pub enum Reply {
     Published(MessageId),
     /// What a fault did, in a sentence (also on the event stream).
     Applied(String),
+    /// What a [`Command::Redrive`] did: how many moved, how many are left.
+    Redriven(RedriveOutcome),
     /// The state of everything when the command ran.
     Snapshot(Arc<Snapshot>),
 }
@@ -164,6 +179,7 @@ impl Command {
             Command::Rows { .. } => "rows",
             Command::Messages { .. } => "messages",
             Command::Publish { .. } => "publish",
+            Command::Redrive { .. } => "redrive",
             Command::SetRate { .. } => "set_rate",
             Command::SetTimeScale { .. } => "set_time_scale",
             Command::Pause => "pause",
@@ -239,6 +255,15 @@ impl Simulation {
                 published
                     .map(Reply::Published)
                     .map_err(|e| EngineError::Refused(format!("{topic}: {e}")))
+            }
+            Command::Redrive { topic, limit } => {
+                let outcome = system
+                    .core()
+                    .broker
+                    .redrive(&topic, limit)
+                    .map_err(|e| EngineError::Refused(e.to_string()))?;
+                self.log(Level::Info, outcome.describe());
+                Ok(Reply::Redriven(outcome))
             }
             Command::SetRate { multiplier } => {
                 self.set_rate_multiplier(multiplier);
@@ -330,10 +355,18 @@ mod tests {
                 request: ApiRequest::new("GET", "/api/v1/projects", "acme.archsim.test"),
             },
             Command::Pause,
+            Command::Redrive {
+                topic: "payments.dlq".into(),
+                limit: Some(10),
+            },
         ];
         let text = serde_json::to_string(&commands).expect("serialize");
         assert!(
             text.contains(r#"{"command":"advance","ms":1500}"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"{"command":"redrive","topic":"payments.dlq","limit":10}"#),
             "{text}"
         );
         let back: Vec<Command> = serde_json::from_str(&text).expect("deserialize");

@@ -1,8 +1,8 @@
 //! Fault injection: the scenario's scheduled faults and the live controls use the same code.
 //!
 //! Each fault is applied to the real running parts — workers are really aborted, the database
-//! really sleeps longer, the cache is really emptied — and, if it has a duration, reverted when
-//! the duration is over.
+//! really sleeps longer, the cache is really emptied, dead letters really go back to their
+//! origin topic — and, if it has a duration, reverted when the duration is over.
 
 use std::time::Duration;
 
@@ -61,6 +61,10 @@ pub fn apply(engine: &System, action: &FaultAction, duration: Option<Duration>) 
             core.broker.pause(topic, until);
             format!("deliveries of {topic} paused{lasting}")
         }
+        FaultAction::Redrive { topic } => match core.broker.redrive(topic, None) {
+            Ok(outcome) => outcome.describe(),
+            Err(error) => format!("redrive refused: {error}"),
+        },
     }
 }
 
@@ -89,6 +93,8 @@ pub fn revert(engine: &System, action: &FaultAction) -> Option<String> {
             core.broker.resume(topic);
             Some(format!("deliveries of {topic} resumed"))
         }
-        FaultAction::FlushCache | FaultAction::PoisonMessage { .. } => None,
+        FaultAction::FlushCache
+        | FaultAction::PoisonMessage { .. }
+        | FaultAction::Redrive { .. } => None,
     }
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::broker::{Message, MessageId};
+use super::broker::{Message, MessageId, RedriveOutcome};
 use super::clock::Clock;
 use super::command::{Command, Reply};
 use super::error::EngineError;
@@ -309,6 +309,23 @@ impl EngineHandle {
         match self.execute(command).await? {
             Reply::Published(id) => Ok(id),
             _ => Err(EngineError::UnexpectedReply("publish")),
+        }
+    }
+
+    /// Sends the dead letters of `topic` back to their origin topics, at most `limit`
+    /// ([`Command::Redrive`]); says how many moved and how many are left.
+    pub async fn redrive(
+        &self,
+        topic: &str,
+        limit: Option<usize>,
+    ) -> Result<RedriveOutcome, EngineError> {
+        let command = Command::Redrive {
+            topic: topic.to_string(),
+            limit,
+        };
+        match self.execute(command).await? {
+            Reply::Redriven(outcome) => Ok(outcome),
+            _ => Err(EngineError::UnexpectedReply("redrive")),
         }
     }
 

@@ -55,7 +55,8 @@ mod workers;
 
 pub use self::broker::group::GroupCounters;
 pub use self::broker::{
-    BrokerEvent, DeadLetterOrigin, GroupSnapshot, LatencySummary, Message, MessageId, TopicSnapshot,
+    BrokerEvent, DeadLetterOrigin, DeadLetterSnapshot, GroupSnapshot, LatencySummary, Message,
+    MessageId, RedriveError, RedriveOutcome, TopicSnapshot,
 };
 pub use self::cache::CacheStats;
 pub use self::clock::{Clock, Epoch, VIRTUAL_EPOCH_MS, engine_time};

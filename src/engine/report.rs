@@ -94,6 +94,10 @@ pub struct BrokerTotals {
     pub queued: u64,
     /// Publishes refused because a topic was full.
     pub rejected: u64,
+    /// Out of attempts, waiting now for room in a full dead-letter topic (kept, not lost).
+    pub parked: u64,
+    /// Dead letters sent back to their origin topic by redrives.
+    pub redriven: u64,
 }
 
 /// One topic over the run.
@@ -125,6 +129,10 @@ pub struct TopicReport {
     pub theory: Option<TheoryReport>,
     /// Little's law, L = λW, as a check of the bookkeeping.
     pub littles_law: LittlesLaw,
+    /// Parked now: out of attempts, waiting for room in its full dead-letter topic.
+    pub parked: u64,
+    /// Dead letters redriven out of it (a dead-letter topic) back to their origin.
+    pub redriven: u64,
 }
 
 /// Wait statistics, ms.
@@ -170,7 +178,7 @@ pub struct LittlesLaw {
 /// Invariants checked at the end of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Invariants {
-    /// For every topic and group: received = acked + dead_lettered + in_flight + queued.
+    /// For every topic and group: received = acked + dead_lettered + in_flight + queued + parked.
     pub no_message_lost: bool,
 }
 
@@ -202,6 +210,8 @@ impl Report {
             totals.in_flight += t.in_flight();
             totals.queued += t.queued();
             totals.rejected += t.rejected;
+            totals.parked += t.parked();
+            totals.redriven += t.redriven;
         }
         let latency = &snapshot.requests.latency_ms;
         let topics = snapshot
@@ -243,6 +253,8 @@ impl Report {
                         mean_queue_length: round(t.mean_queue_length, 4),
                         arrival_rate_x_mean_wait: round(lambda * t.wait_ms.mean / 1000.0, 4),
                     },
+                    parked: t.parked(),
+                    redriven: t.redriven,
                 }
             })
             .collect();
@@ -300,9 +312,14 @@ impl Report {
         ));
         let b = &self.broker;
         out.push_str(&format!(
-            "broker    published {}  acked {}  retried {}  dead-lettered {}  in flight {}  queued {}  rejected {}\n\n",
+            "broker    published {}  acked {}  retried {}  dead-lettered {}  in flight {}  queued {}  rejected {}",
             b.published, b.acked, b.retried, b.dead_lettered, b.in_flight, b.queued, b.rejected
         ));
+        // Shown only when something happened, so a run without them reads as before.
+        if b.parked > 0 || b.redriven > 0 {
+            out.push_str(&format!("  parked {}  redriven {}", b.parked, b.redriven));
+        }
+        out.push_str("\n\n");
         out.push_str(&format!(
             "  {:<14} {:>8} {:>8} {:>6} {:>3} {:>7} {:>5} {:>10} {:>10}  model\n",
             "topic", "publ.", "acked", "DLQ", "c", "λ/s", "ρ", "wait ms", "theory ms"

@@ -133,6 +133,9 @@ pub enum Action {
     FlushCache,
     /// Publish a message no handler can process.
     PoisonMessage,
+    /// Send a dead-letter topic's messages back to their origin topic (the selected one, or the
+    /// first that holds any).
+    Redrive,
     /// Show the next log level filter.
     CycleLevel,
     /// Follow the newest log lines, or stop following.

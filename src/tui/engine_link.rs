@@ -115,6 +115,9 @@ pub fn into_update(outgoing: Outgoing, result: Result<Reply, EngineError>) -> Op
                 Err(error) => Err(error.to_string()),
             },
         }),
+        (Command::Redrive { .. }, Ok(Reply::Redriven(outcome))) => {
+            Some(EngineUpdate::Notice(outcome.describe()))
+        }
         (_, Ok(_)) => None,
         (_, Err(error)) => Some(EngineUpdate::Notice(error.to_string())),
     }

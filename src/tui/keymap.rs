@@ -276,6 +276,12 @@ pub const BROKER: &[Binding] = &[
         "poison message into the topic",
     ),
     bind(
+        &[C('R')],
+        "R",
+        Action::Redrive,
+        "redrive dead letters to their topic",
+    ),
+    bind(
         &[Key::Enter],
         "Enter",
         Action::Enter,

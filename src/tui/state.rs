@@ -215,9 +215,11 @@ impl AppState {
             Tab::Erd => self.erd.update(action),
             Tab::Broker => {
                 self.notice = self.broker.pool_missing(action, &self.scenario);
-                let commands = self.broker.update(action, &self.scenario);
+                let commands = self
+                    .broker
+                    .update(action, &self.scenario, self.snapshot.as_deref());
                 if self.notice.is_none() {
-                    self.notice = broker_feedback(action);
+                    self.notice = broker_feedback(action, &commands);
                 }
                 commands
             }
@@ -282,8 +284,16 @@ impl AppState {
     }
 }
 
-fn broker_feedback(action: Action) -> Option<String> {
+fn broker_feedback(action: Action, commands: &[Outgoing]) -> Option<String> {
     let text = match action {
+        Action::Redrive => {
+            return Some(match commands.first().map(|o| &o.command) {
+                Some(Command::Redrive { topic, .. }) => {
+                    format!("redriving the dead letters of {topic} back to their topic…")
+                }
+                _ => "nothing to redrive: every dead-letter topic is empty".to_string(),
+            });
+        }
         Action::AddWorker => "adding a worker…",
         Action::RemoveWorker => "retiring a worker after its current message…",
         Action::KillWorker => {

@@ -1,8 +1,11 @@
 //! One consumer group's view of a topic: its ready queue, its retries waiting out their backoff,
-//! its leases, and the counters that account for every message it was given.
+//! its leases, its parked messages, and the counters that account for every message it was
+//! given.
 //!
-//! Invariant, at every instant: `received = acked + dead_lettered + in_flight + queued`, where
-//! `queued` counts ready messages and messages waiting to be retried.
+//! Invariant, at every instant: `received = acked + dead_lettered + in_flight + queued + parked`,
+//! where `queued` counts ready messages and messages waiting to be retried, and `parked` counts
+//! messages that used up their attempts while the dead-letter topic had no room: the group keeps
+//! them (payload, attempts, last error) and delivers them to no worker until they move on.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -36,6 +39,17 @@ pub struct Tracked {
     pub last_error: Option<String>,
 }
 
+/// A message parked in its group: out of attempts, waiting for room in the dead-letter topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parked {
+    /// Broker-wide parking order: the lowest moves first when room appears.
+    pub seq: u64,
+    /// The message.
+    pub id: MessageId,
+    /// When it was parked.
+    pub at: Instant,
+}
+
 /// Counters of one group.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct GroupCounters {
@@ -47,8 +61,12 @@ pub struct GroupCounters {
     pub acked: u64,
     /// Deliveries that failed and were scheduled again.
     pub retried: u64,
-    /// Messages moved to the dead-letter topic.
+    /// Messages moved to the dead-letter topic (counted when they arrive there, not when they
+    /// are parked waiting for room).
     pub dead_lettered: u64,
+    /// Messages a redrive took out of this (dead-letter) topic and sent back to their origin.
+    /// They are also counted in `acked`: the redrive is the reader that handled them.
+    pub redriven: u64,
     /// Leases that ran out (the worker crashed or was too slow).
     pub expired: u64,
 }
@@ -64,7 +82,9 @@ pub struct Group {
     pub delayed: BTreeMap<(Instant, MessageId), ()>,
     /// Messages leased to workers.
     pub leased: BTreeMap<MessageId, Lease>,
-    /// Per-message state, for messages not yet acked or dead-lettered.
+    /// Messages out of attempts that wait for room in the dead-letter topic, oldest first.
+    pub parked: VecDeque<Parked>,
+    /// Per-message state, for messages not yet acked or dead-lettered (parked ones included).
     pub tracked: BTreeMap<MessageId, Tracked>,
     /// Counters.
     pub counters: GroupCounters,
@@ -82,6 +102,7 @@ impl Group {
             ready: VecDeque::new(),
             delayed: BTreeMap::new(),
             leased: BTreeMap::new(),
+            parked: VecDeque::new(),
             tracked: BTreeMap::new(),
             counters: GroupCounters::default(),
             queue_area_us: 0,
@@ -121,9 +142,48 @@ impl Group {
         self.leased.len() as u64
     }
 
-    /// Messages the group still holds (not acked, not dead-lettered).
+    /// Messages parked, waiting for room in the dead-letter topic.
+    pub fn parked(&self) -> u64 {
+        self.parked.len() as u64
+    }
+
+    /// Messages the group still holds (not acked, not dead-lettered). Parked messages count: they
+    /// take room in the topic, so a full dead-letter topic backs up into its source.
     pub fn backlog(&self) -> u64 {
-        self.queued() + self.in_flight()
+        self.queued() + self.in_flight() + self.parked()
+    }
+
+    /// Parks `id` (out of attempts, no room in the dead-letter topic); `seq` orders parked
+    /// messages broker-wide, oldest first.
+    pub fn park(&mut self, id: MessageId, seq: u64, now: Instant) {
+        self.parked.push_back(Parked { seq, id, at: now });
+    }
+
+    /// Settles a message that left the group for the dead-letter topic (directly or from the
+    /// parked list).
+    pub fn dead_letter(&mut self, id: MessageId) {
+        self.parked.retain(|p| p.id != id);
+        self.tracked.remove(&id);
+        self.counters.dead_lettered += 1;
+    }
+
+    /// Takes a waiting message out of the group because a redrive sent it back to its origin:
+    /// settled as acked (and counted as redriven). False, changing nothing, if the group does not
+    /// hold it waiting (it is leased, or was never here).
+    pub fn redrive(&mut self, id: MessageId, now: Instant) -> bool {
+        if self.leased.contains_key(&id) || !self.tracked.contains_key(&id) {
+            return false;
+        }
+        if let Some(at) = self.ready.iter().position(|(ready, _)| *ready == id) {
+            self.touch(now);
+            self.ready.remove(at);
+        }
+        self.delayed.retain(|(_, delayed), ()| *delayed != id);
+        self.parked.retain(|p| p.id != id);
+        self.tracked.remove(&id);
+        self.counters.acked += 1;
+        self.counters.redriven += 1;
+        true
     }
 
     /// Takes a message the topic publishes.
@@ -184,5 +244,100 @@ impl Group {
     pub fn schedule_retry(&mut self, id: MessageId, now: Instant, delay: Duration) {
         self.counters.retried += 1;
         self.delayed.insert((now + delay, id), ());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl Group {
+        /// Whether the books balance: every message received is acked, dead-lettered, in
+        /// flight, queued or parked.
+        fn balanced(&self) -> bool {
+            let c = &self.counters;
+            c.received
+                == c.acked + c.dead_lettered + self.in_flight() + self.queued() + self.parked()
+        }
+    }
+
+    fn lease(group: &mut Group, now: Instant) -> MessageId {
+        let (id, _) = group.pop_ready(now).expect("a ready message");
+        if let Some(tracked) = group.tracked.get_mut(&id) {
+            tracked.deliveries += 1;
+        }
+        group.leased.insert(
+            id,
+            Lease {
+                token: id,
+                deadline: now + Duration::from_secs(30),
+                worker: 0,
+                leased_at: now,
+            },
+        );
+        id
+    }
+
+    #[test]
+    fn every_message_is_in_exactly_one_state_through_park_dead_letter_and_redrive() {
+        let now = Instant::now();
+        let mut group = Group::new("pool");
+        for id in 1..=4 {
+            group.receive(id, now);
+            assert!(group.balanced());
+        }
+        assert_eq!((group.queued(), group.backlog()), (4, 4));
+
+        // 1 is acked; 2 and 3 run out of attempts: 2 is parked (no room in the dead-letter
+        // topic), 3 is dead-lettered; 4 stays queued.
+        let one = lease(&mut group, now);
+        group.leased.remove(&one);
+        group.tracked.remove(&one);
+        group.counters.acked += 1;
+        assert!(group.balanced());
+        let two = lease(&mut group, now);
+        group.leased.remove(&two);
+        group.park(two, 1, now);
+        assert!(group.balanced(), "parked counts as held");
+        assert_eq!(group.parked(), 1);
+        assert_eq!(
+            group.backlog(),
+            3,
+            "a parked message keeps its room in the topic"
+        );
+        assert!(
+            group.tracked.contains_key(&two),
+            "attempts and last error kept"
+        );
+        assert!(
+            !group.ready.iter().any(|(id, _)| *id == two),
+            "not redelivered"
+        );
+        let three = lease(&mut group, now);
+        group.leased.remove(&three);
+        group.dead_letter(three);
+        assert!(group.balanced());
+
+        // Room appears: the parked message moves on and is counted once, as dead-lettered.
+        group.dead_letter(two);
+        assert!(group.balanced());
+        assert_eq!(group.parked(), 0);
+        assert_eq!(group.counters.dead_lettered, 2);
+
+        // A redrive settles a waiting message as acked (and redriven); a leased one stays.
+        let four = lease(&mut group, now);
+        assert!(!group.redrive(four, now), "leased: a worker holds it");
+        group.leased.remove(&four);
+        group.requeue(four, now);
+        assert!(group.redrive(four, now));
+        assert!(!group.redrive(four, now), "gone already");
+        assert!(group.balanced());
+        let c = group.counters;
+        assert_eq!(
+            (c.received, c.acked, c.redriven, c.dead_lettered),
+            (4, 2, 1, 2)
+        );
+        assert_eq!(group.backlog(), 0);
+        assert!(group.tracked.is_empty());
     }
 }

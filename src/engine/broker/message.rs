@@ -87,6 +87,9 @@ pub enum NackOutcome {
     /// Attempts used up: moved to the dead-letter topic (or dropped from the group's view, if
     /// the topic has none — still counted as dead-lettered).
     DeadLettered,
+    /// Attempts used up but the dead-letter topic is full: parked in the group, payload kept,
+    /// until the dead-letter topic has room.
+    Parked,
     /// The lease was no longer valid (it expired and the message went elsewhere): ignored.
     Stale,
 }
@@ -148,6 +151,32 @@ pub enum BrokerEvent {
         /// The last error.
         error: String,
     },
+    /// A message used up its attempts while its dead-letter topic was full: it stays parked in
+    /// its group, delivered to no worker, and moves to the dead-letter topic (a `dead_lettered`
+    /// event) as soon as that has room.
+    Parked {
+        /// Topic.
+        topic: String,
+        /// Group.
+        group: String,
+        /// Message id.
+        id: MessageId,
+        /// The full dead-letter topic.
+        dead_letter: String,
+        /// The last error.
+        error: String,
+    },
+    /// A redrive sent a dead letter back to its origin topic as a fresh message.
+    Redriven {
+        /// The dead-letter topic it left.
+        topic: String,
+        /// Its id there.
+        id: MessageId,
+        /// The origin topic it went back to.
+        to: String,
+        /// Its new id in the origin topic (attempts start again from 1).
+        new_id: MessageId,
+    },
     /// A lease ran out and the message was redelivered.
     LeaseExpired {
         /// Topic.
@@ -159,4 +188,48 @@ pub enum BrokerEvent {
         /// Worker that held it.
         worker: usize,
     },
+}
+
+/// What a redrive did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RedriveOutcome {
+    /// The dead-letter topic.
+    pub topic: String,
+    /// Dead letters sent back to their origin topics.
+    pub moved: u64,
+    /// Dead letters still in the topic afterwards (including parked messages that moved in
+    /// when room appeared).
+    pub left: u64,
+    /// Messages still parked in the source topics, waiting for room in this one.
+    pub parked: u64,
+    /// Why the redrive stopped before its limit, if it did (an origin topic was full).
+    pub stopped: Option<String>,
+}
+
+impl RedriveOutcome {
+    /// The outcome in a sentence, for notices and the event stream.
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "redrive of {}: {} dead letter(s) sent back, {} left",
+            self.topic, self.moved, self.left
+        );
+        if self.parked > 0 {
+            text.push_str(&format!(", {} still parked at the source", self.parked));
+        }
+        if let Some(why) = &self.stopped {
+            text.push_str(&format!(" (stopped: {why})"));
+        }
+        text
+    }
+}
+
+/// Why a redrive was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedriveError {
+    /// No such topic.
+    #[error("no topic `{0}`")]
+    UnknownTopic(String),
+    /// No topic dead-letters into it.
+    #[error("`{0}` is not a dead-letter topic: no topic names it as its `dead_letter`")]
+    NotDeadLetterTopic(String),
 }

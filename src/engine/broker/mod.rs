@@ -10,9 +10,23 @@
 //! ```
 //!
 //! Nothing is lost: for every topic and group, at every instant,
-//! `received = acked + dead_lettered + in_flight + queued`, and a publish the topic has no room
-//! for is refused to the caller, never dropped. Every time the broker reads comes from the
-//! engine clock (tokio), so retries and lease expiry run the same in virtual time.
+//! `received = acked + dead_lettered + in_flight + queued + parked`, and a publish the topic has
+//! no room for is refused to the caller, never dropped. A message out of attempts whose
+//! dead-letter topic is full is *parked* in its group — payload, attempts and last error kept,
+//! delivered to no worker — and moves to the dead-letter topic, oldest first, as soon as that
+//! has room. A redrive ([`Broker::redrive`]) sends dead letters back to their origin topic as
+//! fresh messages; the dead-letter topic counts them as acked (and redriven).
+//!
+//! ```text
+//!  source group ──out of attempts──▶ DLQ has room? ──yes──▶ dead-letter topic ──redrive──┐
+//!        ▲                                │ no                       ▲                   │
+//!        │                                ▼                          │ room appears      │
+//!        │                             parked ───────────────────────┘                   │
+//!        └──────────────────── fresh message, attempts from 1 ◀──────────────────────────┘
+//! ```
+//!
+//! Every time the broker reads comes from the engine clock (tokio), so retries, lease expiry and
+//! parking run the same in virtual time.
 //!
 //! This module holds the broker's state and its publish / lease / ack path; the rest lives in:
 //!
@@ -20,10 +34,12 @@
 //!  message    messages, deliveries, publish and nack outcomes, the event stream's events
 //!  group      one consumer group's books: ready, backing off, leased, counters
 //!  timers     failed deliveries (retry with backoff, dead-letter), lease expiry, paused topics
+//!  dead       dead letters: moving into the dead-letter topic, parking, unparking, redrive
 //!  snapshot   read-only views: per-topic and per-group snapshots, depths, balance checks
 //!  histogram  wait and service-time histograms and their millisecond summaries
 //! ```
 
+mod dead;
 pub mod group;
 mod histogram;
 mod message;
@@ -45,8 +61,11 @@ use crate::scenario::{FullPolicy, Scenario, Topic};
 
 pub use self::group::MessageId;
 pub use histogram::{DurationHistogram, LatencySummary};
-pub use message::{BrokerEvent, DeadLetterOrigin, Delivery, Message, NackOutcome, PublishError};
-pub use snapshot::{GroupSnapshot, TopicSnapshot};
+pub use message::{
+    BrokerEvent, DeadLetterOrigin, Delivery, Message, NackOutcome, PublishError, RedriveError,
+    RedriveOutcome,
+};
+pub use snapshot::{DeadLetterSnapshot, GroupSnapshot, TopicSnapshot};
 
 struct TopicState {
     config: Topic,
@@ -56,6 +75,12 @@ struct TopicState {
     messages: BTreeMap<MessageId, Arc<Message>>,
     published: u64,
     rejected: u64,
+    /// Messages a redrive took out of this topic (a dead-letter topic) back to their origin.
+    redriven: u64,
+    /// The topics that dead-letter into this one (empty: not a dead-letter topic).
+    dead_letter_for: Vec<String>,
+    /// Index of this topic's own dead-letter topic, if it has one.
+    dead_letter_index: Option<usize>,
     paused_until: Option<Instant>,
     wait: DurationHistogram,
     service: DurationHistogram,
@@ -66,6 +91,10 @@ struct TopicState {
 impl TopicState {
     fn backlog(&self) -> u64 {
         self.groups.iter().map(Group::backlog).max().unwrap_or(0)
+    }
+
+    fn has_room(&self) -> bool {
+        self.backlog() < u64::from(self.config.capacity)
     }
 
     fn is_paused(&self, now: Instant) -> bool {
@@ -84,6 +113,26 @@ struct State {
     topics: Vec<TopicState>,
     next_id: MessageId,
     next_token: u64,
+    /// Parking order, broker-wide.
+    next_park: u64,
+}
+
+/// What to do once the lock is released: wake waiters, then publish events, in order.
+#[derive(Default)]
+struct Deferred {
+    wake: Vec<Arc<Notify>>,
+    events: Vec<BrokerEvent>,
+}
+
+impl Deferred {
+    fn fire(self, broker: &Broker) {
+        for notify in self.wake {
+            notify.notify_one();
+        }
+        for event in self.events {
+            broker.emit(event);
+        }
+    }
 }
 
 /// The broker. Share it behind an `Arc`.
@@ -129,6 +178,17 @@ impl Broker {
                     messages: BTreeMap::new(),
                     published: 0,
                     rejected: 0,
+                    redriven: 0,
+                    dead_letter_for: scenario
+                        .topics
+                        .iter()
+                        .filter(|t| t.dead_letter.as_deref() == Some(topic.name.as_str()))
+                        .map(|t| t.name.clone())
+                        .collect(),
+                    dead_letter_index: topic
+                        .dead_letter
+                        .as_deref()
+                        .and_then(|d| scenario.topics.iter().position(|t| t.name == d)),
                     paused_until: None,
                     wait: DurationHistogram::default(),
                     service: DurationHistogram::default(),
@@ -142,6 +202,7 @@ impl Broker {
                 topics,
                 next_id: 1,
                 next_token: 1,
+                next_park: 1,
             }),
             started: Instant::now(),
             clock,
@@ -193,7 +254,7 @@ impl Broker {
         payload: Value,
         poison: bool,
     ) -> Result<MessageId, PublishError> {
-        self.publish_message(topic, event, payload, poison, None)
+        self.publish_inner(topic, event, payload, poison, None, true)
     }
 
     /// Publishes with the topic's policy: `reject` refuses at once when full; `block` waits for
@@ -237,17 +298,6 @@ impl Broker {
         }
     }
 
-    fn publish_message(
-        &self,
-        topic: &str,
-        event: &str,
-        payload: Value,
-        poison: bool,
-        origin: Option<DeadLetterOrigin>,
-    ) -> Result<MessageId, PublishError> {
-        self.publish_inner(topic, event, payload, poison, origin, true)
-    }
-
     fn publish_inner(
         &self,
         topic: &str,
@@ -257,32 +307,64 @@ impl Broker {
         origin: Option<DeadLetterOrigin>,
         count_rejection: bool,
     ) -> Result<MessageId, PublishError> {
-        let now = Instant::now();
         let mut state = self.lock();
-        let id = state.next_id;
-        let published_at_ms = self.clock.elapsed().as_millis() as u64;
-        let Some(t) = state.topics.iter_mut().find(|t| t.config.name == topic) else {
+        let Some(index) = state.topics.iter().position(|t| t.config.name == topic) else {
             return Err(PublishError::UnknownTopic(topic.to_string()));
         };
-        let capacity = t.config.capacity;
-        if t.backlog() >= u64::from(capacity) {
-            if count_rejection {
-                t.rejected += 1;
-                drop(state);
-                self.emit(BrokerEvent::Rejected {
-                    topic: topic.to_string(),
-                    event: event.to_string(),
-                });
-            }
-            return Err(PublishError::Full {
+        let mut deferred = Deferred::default();
+        let published = self.insert(
+            &mut state,
+            index,
+            event,
+            payload,
+            poison,
+            origin,
+            &mut deferred,
+        );
+        if published.is_err()
+            && count_rejection
+            && let Some(t) = state.topics.get_mut(index)
+        {
+            t.rejected += 1;
+            deferred.events.push(BrokerEvent::Rejected {
                 topic: topic.to_string(),
-                capacity,
+                event: event.to_string(),
+            });
+        }
+        drop(state);
+        deferred.fire(self);
+        published
+    }
+
+    /// Appends a message to topic `index` under the lock (every group receives it), or refuses
+    /// if the topic is full. Wake-ups and the `published` event go to `deferred`.
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &self,
+        state: &mut State,
+        index: usize,
+        event: &str,
+        payload: Value,
+        poison: bool,
+        origin: Option<DeadLetterOrigin>,
+        deferred: &mut Deferred,
+    ) -> Result<MessageId, PublishError> {
+        let now = Instant::now();
+        let id = state.next_id;
+        let published_at_ms = self.clock.elapsed().as_millis() as u64;
+        let Some(t) = state.topics.get_mut(index) else {
+            return Err(PublishError::UnknownTopic(format!("#{index}")));
+        };
+        if !t.has_room() {
+            return Err(PublishError::Full {
+                topic: t.config.name.clone(),
+                capacity: t.config.capacity,
                 retry_after: Duration::from_secs(1),
             });
         }
         let message = Arc::new(Message {
             id,
-            topic: topic.to_string(),
+            topic: t.config.name.clone(),
             event: event.to_string(),
             payload,
             published_at_ms,
@@ -294,21 +376,15 @@ impl Broker {
         for group in &mut t.groups {
             group.receive(id, now);
         }
-        let notifies: Vec<Arc<Notify>> = if t.consumed {
-            t.ready.clone()
-        } else {
-            Vec::new()
-        };
-        state.next_id += 1;
-        drop(state);
-        for notify in notifies {
-            notify.notify_one();
+        if t.consumed {
+            deferred.wake.extend(t.ready.iter().cloned());
         }
-        self.emit(BrokerEvent::Published {
-            topic: topic.to_string(),
+        deferred.events.push(BrokerEvent::Published {
+            topic: t.config.name.clone(),
             id,
             event: event.to_string(),
         });
+        state.next_id += 1;
         Ok(id)
     }
 
@@ -399,16 +475,18 @@ impl Broker {
                 let group_name = g.name.clone();
                 t.service.record(now.saturating_duration_since(leased_at));
                 t.release(id);
-                let space = t.space.clone();
-                let topic = t.config.name.clone();
-                drop(state);
-                space.notify_one();
-                self.emit(BrokerEvent::Acked {
-                    topic,
+                let mut deferred = Deferred::default();
+                deferred.wake.push(t.space.clone());
+                deferred.events.push(BrokerEvent::Acked {
+                    topic: t.config.name.clone(),
                     group: group_name,
                     id,
                     attempt: delivery.attempt,
                 });
+                // Room in a dead-letter topic lets parked messages in.
+                self.unpark(&mut state, &mut deferred);
+                drop(state);
+                deferred.fire(self);
                 true
             }
             _ => false,

@@ -22,6 +22,26 @@ pub struct GroupSnapshot {
     pub backing_off: u64,
     /// Leased to workers.
     pub in_flight: u64,
+    /// Out of attempts, waiting for room in the dead-letter topic (delivered to no worker).
+    pub parked: u64,
+}
+
+/// How many of a dead-letter topic's newest last errors a snapshot carries.
+pub const RECENT_ERRORS: usize = 3;
+
+/// What a dead-letter topic holds, for the views.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadLetterSnapshot {
+    /// The topics that dead-letter into it.
+    pub sources: Vec<String>,
+    /// Dead letters held now.
+    pub depth: u64,
+    /// How long the oldest has been here, engine ms (`None` when empty).
+    pub oldest_age_ms: Option<u64>,
+    /// The last errors of the newest dead letters, newest first (at most [`RECENT_ERRORS`]).
+    pub recent_errors: Vec<String>,
+    /// Messages parked in the source topics, waiting for room here.
+    pub parked_at_sources: u64,
 }
 
 /// Per-topic numbers of a snapshot.
@@ -47,6 +67,10 @@ pub struct TopicSnapshot {
     pub mean_queue_length: f64,
     /// Lease to ack, ms.
     pub service_ms: LatencySummary,
+    /// Messages a redrive took out of it (a dead-letter topic) back to their origin.
+    pub redriven: u64,
+    /// What it holds as a dead-letter topic (`None`: no topic dead-letters into it).
+    pub dead_letters: Option<DeadLetterSnapshot>,
 }
 
 impl TopicSnapshot {
@@ -65,11 +89,18 @@ impl TopicSnapshot {
         self.sum(|g| g.in_flight)
     }
 
-    /// Whether every group's books balance.
+    /// Messages parked (out of attempts, the dead-letter topic full), over groups.
+    pub fn parked(&self) -> u64 {
+        self.sum(|g| g.parked)
+    }
+
+    /// Whether every group's books balance: each received every message published, and
+    /// `received = acked + dead_lettered + in_flight + queued + parked`.
     pub fn balanced(&self) -> bool {
         self.groups.iter().all(|g| {
             let c = &g.counters;
-            c.received == c.acked + c.dead_lettered + g.in_flight + g.ready + g.backing_off
+            c.received
+                == c.acked + c.dead_lettered + g.in_flight + g.ready + g.backing_off + g.parked
                 && c.received == self.published
         })
     }
@@ -90,6 +121,7 @@ impl Broker {
     /// A consistent snapshot of every topic.
     pub fn snapshot(&self) -> Vec<TopicSnapshot> {
         let now = Instant::now();
+        let now_ms = self.clock.elapsed().as_millis() as u64;
         let state = self.lock();
         state
             .topics
@@ -110,6 +142,7 @@ impl Broker {
                         ready: g.ready.len() as u64,
                         backing_off: g.delayed.len() as u64,
                         in_flight: g.in_flight(),
+                        parked: g.parked(),
                     })
                     .collect(),
                 wait_ms: t.wait.summary(),
@@ -119,6 +152,31 @@ impl Broker {
                     .map(|g| g.mean_queue_length(self.started, now))
                     .sum(),
                 service_ms: t.service.summary(),
+                redriven: t.redriven,
+                dead_letters: (!t.dead_letter_for.is_empty()).then(|| DeadLetterSnapshot {
+                    sources: t.dead_letter_for.clone(),
+                    depth: t.messages.len() as u64,
+                    oldest_age_ms: t
+                        .messages
+                        .values()
+                        .next()
+                        .map(|m| now_ms.saturating_sub(m.published_at_ms)),
+                    recent_errors: t
+                        .messages
+                        .values()
+                        .rev()
+                        .filter_map(|m| m.dead_letter_of.as_ref())
+                        .take(RECENT_ERRORS)
+                        .map(|origin| origin.last_error.clone())
+                        .collect(),
+                    parked_at_sources: state
+                        .topics
+                        .iter()
+                        .filter(|s| t.dead_letter_for.contains(&s.config.name))
+                        .flat_map(|s| &s.groups)
+                        .map(Group::parked)
+                        .sum(),
+                }),
             })
             .collect()
     }

@@ -1,13 +1,14 @@
-//! Time-driven redelivery: a failed delivery is retried after a jittered backoff or
-//! dead-lettered when out of attempts; expired leases are redelivered; due retries are promoted;
-//! paused topics resume. [`Broker::run_timers`] drives it all from the engine clock.
+//! Time-driven redelivery: a failed delivery is retried after a jittered backoff or, out of
+//! attempts, handed to the dead-letter path (`dead`: moved, or parked while the dead-letter topic
+//! is full); expired leases are redelivered; due retries are promoted; paused topics resume.
+//! [`Broker::run_timers`] drives it all from the engine clock.
 
 use std::sync::MutexGuard;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Broker, BrokerEvent, DeadLetterOrigin, MessageId, NackOutcome, State};
+use super::{Broker, BrokerEvent, Deferred, MessageId, NackOutcome, State};
 
 impl Broker {
     /// Shared path of a failed delivery (nack or expired lease); consumes the lock.
@@ -46,38 +47,12 @@ impl Broker {
             });
         }
         if attempts >= config.max_attempts {
-            g.tracked.remove(&id);
-            g.counters.dead_lettered += 1;
-            let message = t.messages.get(&id).cloned();
-            t.release(id);
-            let space = t.space.clone();
+            let mut deferred = Deferred::default();
+            let outcome = self.give_up(&mut state, topic, group, id, &mut deferred);
+            self.unpark(&mut state, &mut deferred);
             drop(state);
-            space.notify_one();
-            if let (Some(message), Some(dlq)) = (message, config.dead_letter.as_deref()) {
-                let origin = DeadLetterOrigin {
-                    topic: topic_name.clone(),
-                    group: group_name.clone(),
-                    message: id,
-                    attempts,
-                    last_error: error.to_string(),
-                };
-                // A full dead-letter topic refuses like any other; the message is still
-                // accounted as dead-lettered by its group (and rejected by the DLQ).
-                let _ = self.publish_message(
-                    dlq,
-                    &message.event,
-                    message.payload.clone(),
-                    false,
-                    Some(origin),
-                );
-            }
-            self.emit(BrokerEvent::DeadLettered {
-                topic: topic_name,
-                group: group_name,
-                id,
-                error: error.to_string(),
-            });
-            return NackOutcome::DeadLettered;
+            deferred.fire(self);
+            return outcome;
         }
         if expired_worker.is_some() {
             // Like a visibility timeout: the message is visible again at once.

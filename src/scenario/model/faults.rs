@@ -44,6 +44,11 @@ pub enum FaultAction {
         /// Topic.
         topic: String,
     },
+    /// Send a dead-letter topic's messages back to their origin topics.
+    Redrive {
+        /// The dead-letter topic.
+        topic: String,
+    },
 }
 
 /// A scheduled fault.

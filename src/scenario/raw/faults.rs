@@ -23,6 +23,8 @@ pub enum FaultKind {
     PoisonMessage,
     /// Stop delivering `topic` for `duration_s`.
     PauseTopic,
+    /// Send every dead letter of dead-letter topic `topic` back to its origin topic.
+    Redrive,
 }
 
 /// A fault injected at a fixed time.
@@ -40,7 +42,7 @@ pub struct RawFault {
     /// Worker pool (kill_workers, slow_workers).
     #[serde(default)]
     pub pool: Option<Sp<String>>,
-    /// Topic (poison_message, pause_topic).
+    /// Topic (poison_message, pause_topic; redrive: a dead-letter topic).
     #[serde(default)]
     pub topic: Option<Sp<String>>,
     /// Workers to kill (kill_workers), from 1 to the pool's concurrency.

@@ -162,7 +162,7 @@ pub fn validate(raw: RawScenario, source: &str) -> Result<Scenario, Vec<Diagnost
     stages::check_stages_for_routes(&mut cx, &raw.stages, &raw.routes);
     let requests = requests::validate_requests(&mut cx, &raw.requests, &personas, &routes);
     let traffic = requests::validate_traffic(&mut cx, &raw.traffic, &requests);
-    let faults = requests::validate_faults(&mut cx, &raw.faults, &workers);
+    let faults = requests::validate_faults(&mut cx, &raw.faults, &workers, &topics);
     let tours = requests::validate_tours(&mut cx, &raw.tours);
 
     if !cx.diagnostics.is_empty() {

@@ -268,7 +268,12 @@ fn check_kill_count(cx: &mut Cx, count: &Sp<u32>, pool: Option<&Sp<String>>, siz
     }
 }
 
-pub(crate) fn validate_faults(cx: &mut Cx, raw: &[RawFault], workers: &[WorkerPool]) -> Vec<Fault> {
+pub(crate) fn validate_faults(
+    cx: &mut Cx,
+    raw: &[RawFault],
+    workers: &[WorkerPool],
+    topics: &[Topic],
+) -> Vec<Fault> {
     let mut faults = Vec::new();
     for fault in raw {
         not_negative(
@@ -281,7 +286,7 @@ pub(crate) fn validate_faults(cx: &mut Cx, raw: &[RawFault], workers: &[WorkerPo
         let kind = *fault.kind;
         use FaultKind as K;
         let needs_pool = matches!(kind, K::KillWorkers | K::SlowWorkers);
-        let needs_topic = matches!(kind, K::PoisonMessage | K::PauseTopic);
+        let needs_topic = matches!(kind, K::PoisonMessage | K::PauseTopic | K::Redrive);
         let needs_extra = matches!(kind, K::SlowWorkers | K::SlowDatabase);
         let takes_duration = matches!(
             kind,
@@ -324,8 +329,17 @@ pub(crate) fn validate_faults(cx: &mut Cx, raw: &[RawFault], workers: &[WorkerPo
         }
         if let Some(t) = &fault.topic
             && needs_topic
+            && cx.expect_declared("topic", t, &who)
+            && kind == K::Redrive
+            && !topics
+                .iter()
+                .any(|s| s.dead_letter.as_deref() == Some(t.as_str()))
         {
-            cx.expect_declared("topic", t, &who);
+            cx.error(
+                t.span(),
+                format!("{who} redrives `{t}`, which is not a dead-letter topic"),
+                "name a topic that another topic's `dead_letter` points to, e.g. `payments.dlq`",
+            );
         }
         if let Some(extra) = fault.extra_ms.as_ref().filter(|_| needs_extra) {
             not_negative(
@@ -368,6 +382,9 @@ pub(crate) fn validate_faults(cx: &mut Cx, raw: &[RawFault], workers: &[WorkerPo
                 topic: topic.unwrap_or_default(),
             },
             K::PauseTopic => FaultAction::PauseTopic {
+                topic: topic.unwrap_or_default(),
+            },
+            K::Redrive => FaultAction::Redrive {
                 topic: topic.unwrap_or_default(),
             },
         };

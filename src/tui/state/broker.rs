@@ -4,7 +4,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::engine::{BrokerEvent, Command, Event, MessageId, StageDetail, Trace, WorkerState};
+use crate::engine::{
+    BrokerEvent, Command, Event, MessageId, Snapshot, StageDetail, Trace, WorkerState,
+};
 use crate::scenario::{FaultAction, Scenario, StageKind};
 
 use super::super::action::Action;
@@ -53,8 +55,14 @@ pub struct BrokerState {
 
 impl BrokerState {
     /// Applies an action; returns the engine commands it needs. Rate keys are handled by the
-    /// app state (they share the pause).
-    pub fn update(&mut self, action: Action, scenario: &Scenario) -> Vec<Outgoing> {
+    /// app state (they share the pause). `snapshot` (the latest, if any) says which dead-letter
+    /// topics hold messages.
+    pub fn update(
+        &mut self,
+        action: Action,
+        scenario: &Scenario,
+        snapshot: Option<&Snapshot>,
+    ) -> Vec<Outgoing> {
         let topics = scenario.topics.len();
         let topic = scenario.topics.get(self.selected).map(|t| t.name.clone());
         let pool = topic.as_ref().and_then(|topic| {
@@ -109,6 +117,13 @@ impl BrokerState {
                     .into_iter()
                     .collect();
             }
+            Action::Redrive => {
+                return self
+                    .redrive_target(snapshot)
+                    .map(|topic| Outgoing::control(Command::Redrive { topic, limit: None }))
+                    .into_iter()
+                    .collect();
+            }
             Action::Enter => {
                 // The scenario says which request leads to the selected topic.
                 let feeding = topic.as_deref().and_then(|t| scenario.request_feeding(t));
@@ -126,6 +141,24 @@ impl BrokerState {
             _ => {}
         }
         Vec::new()
+    }
+
+    /// The dead-letter topic a redrive key sends back: the selected topic if it is one and holds
+    /// dead letters, else the first (scenario order) that holds any.
+    pub fn redrive_target(&self, snapshot: Option<&Snapshot>) -> Option<String> {
+        let topics = &snapshot?.topics;
+        let holds = |index: usize| {
+            topics
+                .get(index)
+                .and_then(|view| view.topic.dead_letters.as_ref())
+                .is_some_and(|dead| dead.depth > 0)
+        };
+        let index = if holds(self.selected) {
+            self.selected
+        } else {
+            (0..topics.len()).find(|&i| holds(i))?
+        };
+        topics.get(index).map(|view| view.topic.name.clone())
     }
 
     /// Why a pool key does nothing on the selected topic, if it does not.
@@ -184,7 +217,20 @@ impl BrokerState {
             | BrokerEvent::Acked { topic, id, .. }
             | BrokerEvent::Retried { topic, id, .. }
             | BrokerEvent::DeadLettered { topic, id, .. }
+            | BrokerEvent::Parked { topic, id, .. }
             | BrokerEvent::LeaseExpired { topic, id, .. } => (topic, id),
+            BrokerEvent::Redriven {
+                topic,
+                id,
+                to,
+                new_id,
+                ..
+            } => {
+                return followed
+                    .messages
+                    .iter()
+                    .any(|(t, i, _)| (t == topic && i == id) || (t == to && i == new_id));
+            }
             BrokerEvent::Rejected { .. } => return false,
         };
         followed

@@ -67,7 +67,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
             draw_topic_panel(frame, rows[slot], state, index, true);
         }
         if others_h > 0 {
-            draw_topic_table(frame, rest, state, &others, " Other topics (dead letters) ");
+            draw_dead_letter_table(frame, rest, state, &others, " Other topics (dead letters) ");
         }
         draw_keys(frame, keys, state);
         draw_events(frame, right, state);
@@ -90,8 +90,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
 
 fn draw_keys(frame: &mut Frame, area: Rect, state: &AppState) {
     let theme = &state.theme;
-    let mut spans = Vec::new();
-    for (key, text) in [
+    const HINTS: [(&str, &str); 8] = [
         ("Enter", "pay"),
         ("+/-", "rate"),
         ("w/W", "workers"),
@@ -99,10 +98,27 @@ fn draw_keys(frame: &mut Frame, area: Rect, state: &AppState) {
         ("d", "slow db"),
         ("c", "flush"),
         ("x", "poison"),
-        ("?", "all keys"),
-    ] {
-        spans.extend(hint(key, text, theme));
+        ("R", "redrive"),
+    ];
+    const HELP: (&str, &str) = ("?", "all keys");
+    let width = |(key, text): (&str, &str)| key.chars().count() + text.chars().count() + 3;
+    // On one line, the hints that fit, and always the way to the rest (`?`); wrapped lines
+    // have room for all.
+    let mut budget = if area.height > 1 {
+        usize::MAX
+    } else {
+        usize::from(area.width).saturating_sub(width(HELP))
+    };
+    let mut spans = Vec::new();
+    for pair in HINTS {
+        let needed = width(pair);
+        if needed > budget {
+            break;
+        }
+        budget -= needed;
+        spans.extend(hint(pair.0, pair.1, theme));
     }
+    spans.extend(hint(HELP.0, HELP.1, theme));
     frame.render_widget(
         Paragraph::new(Line::from(spans)).wrap(ratatui::widgets::Wrap { trim: true }),
         area,
@@ -170,6 +186,63 @@ fn draw_topic_table(
             view.utilization * 100.0,
         );
         lines.push(Line::styled(pad(&text, width), topic_style(state, index)));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The topics no pool consumes — the dead-letter topics, mostly: what each holds, how long the
+/// oldest has waited, how many wait at the source for room (parked), and the newest last error.
+fn draw_dead_letter_table(
+    frame: &mut Frame,
+    area: Rect,
+    state: &AppState,
+    indexes: &[usize],
+    title: &str,
+) {
+    let theme = &state.theme;
+    let Some(snapshot) = state.snapshot.as_ref() else {
+        return;
+    };
+    let block = pane(title.to_string(), false, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    let mut lines = vec![Line::styled(
+        fit(
+            &format!(
+                "{:<16}{:>7}{:>10}{:>8}{:>9}  last error (R redrives)",
+                "topic", "depth", "oldest", "parked", "redriven"
+            ),
+            width,
+        ),
+        theme.dim,
+    )];
+    let room = usize::from(inner.height).saturating_sub(1).max(1);
+    for &index in indexes.iter().take(room) {
+        let Some(view) = snapshot.topics.get(index) else {
+            continue;
+        };
+        let t = &view.topic;
+        let (depth, oldest, parked, error) = match &t.dead_letters {
+            Some(dead) => (
+                dead.depth,
+                dead.oldest_age_ms.map_or("-".into(), |age| ms(age as f64)),
+                dead.parked_at_sources,
+                dead.recent_errors.first().cloned().unwrap_or_default(),
+            ),
+            None => (t.queued(), "-".into(), t.parked(), String::new()),
+        };
+        let text = format!(
+            "{:<16}{depth:>7}{oldest:>10}{parked:>8}{:>9}  {error}",
+            fit(&t.name, 15),
+            t.redriven,
+        );
+        let style = if parked > 0 {
+            theme.warn
+        } else {
+            topic_style(state, index)
+        };
+        lines.push(Line::styled(pad(&text, width), style));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
@@ -271,8 +344,13 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
             String::new()
         }
     );
+    // Parked messages are rare and important: shown first, and only when there are some.
+    let parked = match t.parked() {
+        0 => String::new(),
+        n => format!("parked {n} (dead-letter topic full) · "),
+    };
     let now = format!(
-        "now: queued {} · in flight {} · arrivals {:.1}/s · service mean {}",
+        "now: {parked}queued {} · in flight {} · arrivals {:.1}/s · service mean {}",
         t.queued(),
         t.in_flight(),
         view.arrival_rate,
@@ -353,6 +431,8 @@ pub fn event_topic(event: &BrokerEvent) -> &str {
         | BrokerEvent::Acked { topic, .. }
         | BrokerEvent::Retried { topic, .. }
         | BrokerEvent::DeadLettered { topic, .. }
+        | BrokerEvent::Parked { topic, .. }
+        | BrokerEvent::Redriven { topic, .. }
         | BrokerEvent::LeaseExpired { topic, .. } => topic,
     }
 }
@@ -417,6 +497,25 @@ pub fn event_text(event: &Event, theme: &Theme) -> (u64, String, Style) {
                 } => (
                     format!("{topic} #{id} dead-lettered: {error}"),
                     theme.reject,
+                ),
+                BrokerEvent::Parked {
+                    topic,
+                    id,
+                    dead_letter,
+                    error,
+                    ..
+                } => (
+                    format!("{topic} #{id} parked, {dead_letter} is full (kept): {error}"),
+                    theme.warn,
+                ),
+                BrokerEvent::Redriven {
+                    topic,
+                    id,
+                    to,
+                    new_id,
+                } => (
+                    format!("{topic} #{id} redriven to {to} as #{new_id}, attempts from 1"),
+                    theme.accent,
                 ),
                 BrokerEvent::LeaseExpired {
                     topic, id, worker, ..
