@@ -143,6 +143,11 @@ pub struct Core {
     pub traffic: TrafficControl,
     /// Fault knobs of the request path.
     pub faults: PathFaults,
+    /// Held by a write across its `max_remaining` checks and the write itself, so two concurrent
+    /// writes cannot both spend what remains of the same total (the live runtime has several
+    /// threads; in virtual time the section never yields anyway). A `std` mutex: the section is
+    /// synchronous and takes microseconds.
+    pub limits: std::sync::Mutex<()>,
 }
 
 fn quota(per_period: Duration, burst: u32) -> Quota {
@@ -185,6 +190,7 @@ impl Core {
                 in_flight: (0..instances).map(|_| AtomicUsize::new(0)).collect(),
             },
             faults: PathFaults::default(),
+            limits: std::sync::Mutex::new(()),
             routes: scenario.routes.iter().cloned().map(Arc::new).collect(),
             topology,
             stage_position,

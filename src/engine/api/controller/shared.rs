@@ -11,7 +11,7 @@ use crate::engine::pipeline::StageCtx;
 use crate::engine::pipeline::error::ApiError;
 use crate::engine::pipeline::record::StageRun;
 use crate::engine::store::{ConstraintKind, QueryRecord, Store, StoreError};
-use crate::engine::trace::detail::{DatabaseDetail, TenantCheck};
+use crate::engine::trace::detail::{DatabaseDetail, WriteChecks};
 use crate::engine::trace::{Outcome, StageDetail, TraceRecorder};
 use crate::scenario::{Route, StageKind, Table};
 
@@ -142,14 +142,14 @@ where
     let extra = app.core.faults.db_extra_ms();
     let run = stage.enter(extra).await;
     let result = query(&app.core.store);
-    finish_query(run, extra, Vec::new(), result)
+    finish_query(run, extra, WriteChecks::default(), result)
 }
 
-/// Records the database stage's `result` (with the tenant checks that ran before it).
+/// Records the database stage's `result` (with the checks that ran before a write).
 pub(super) fn finish_query(
     run: Option<StageRun>,
     extra_ms: f64,
-    tenant_checks: Vec<TenantCheck>,
+    checks: WriteChecks,
     result: Result<QueryRecord, StoreError>,
 ) -> Result<QueryRecord, ApiError> {
     match result {
@@ -158,17 +158,15 @@ pub(super) fn finish_query(
             if extra_ms > 0.0 {
                 detail.fault = Some(format!("slow database: +{extra_ms} ms"));
             }
-            detail.tenant_checks = tenant_checks;
+            detail.tenant_checks = checks.tenant;
+            detail.limit_checks = checks.limits;
             finish(run, Outcome::Pass, StageDetail::Database(detail));
             Ok(record)
         }
         Err(error) => {
             let api_error = store_error(&error);
             if let Some(run) = run {
-                let detail = DatabaseDetail {
-                    tenant_checks,
-                    ..DatabaseDetail::default()
-                };
+                let detail = DatabaseDetail::of_checks(checks);
                 run.fail(
                     outcome_of(&api_error),
                     StageDetail::Database(detail),
