@@ -495,6 +495,185 @@ async fn paying_another_tenants_invoice_is_refused() {
     );
 }
 
+/// Alice's (acme's) payments, as the database holds them.
+async fn acme_payments(engine: &EngineHandle) -> usize {
+    engine
+        .rows("payments", Some(1))
+        .await
+        .expect("payments readable")
+        .rows
+        .len()
+}
+
+fn pay(engine: &EngineHandle, body: Value) -> ApiRequest {
+    request_as(engine, "alice", "POST", "/api/v1/payments").json(&body)
+}
+
+#[tokio::test]
+async fn a_payment_that_sets_its_own_status_is_refused_at_validate_and_nothing_is_written() {
+    let engine = engine();
+    let before = acme_payments(&engine).await;
+    let body = json!({ "invoice_id": 3, "amount_cents": 125000, "status": "completed" });
+    let exchange = send(&engine, pay(&engine, body)).await;
+    assert_eq!(exchange.status, 422);
+    let error = &exchange.json().expect("json")["error"];
+    assert_eq!(error["code"], "server_owned_field");
+    assert_eq!(
+        error["message"],
+        "`status` is set by the server; leave it out"
+    );
+    assert_eq!(error["fields"][0]["field"], "status");
+    assert_eq!(rejected_at(&exchange), Some(StageKind::Validate));
+    let validate = exchange.trace.stage(StageKind::Validate).expect("validate");
+    let detail = validate.detail_json();
+    assert_eq!(detail["errors"][0]["field"], "status");
+    assert_eq!(
+        detail["server_owned"],
+        json!(["id", "tenant_id", "status", "created_by", "created_at"]),
+        "the trace says which columns the server owns"
+    );
+    assert!(exchange.trace.stage(StageKind::Database).is_none());
+    assert_eq!(acme_payments(&engine).await, before, "no row written");
+}
+
+#[tokio::test]
+async fn ids_tenants_and_timestamps_in_a_body_are_server_owned_too() {
+    let engine = engine();
+    let body = json!({ "invoice_id": 3, "amount_cents": 100, "tenant_id": 2, "created_at": "2020-01-01T00:00:00Z" });
+    let exchange = send(&engine, pay(&engine, body)).await;
+    assert_eq!(exchange.status, 422);
+    assert_eq!(error_code(&exchange), "server_owned_field");
+    assert_eq!(
+        exchange.json().expect("json")["error"]["message"],
+        "`tenant_id` and `created_at` are set by the server; leave them out"
+    );
+    assert_eq!(rejected_at(&exchange), Some(StageKind::Validate));
+}
+
+#[tokio::test]
+async fn a_negative_or_zero_amount_is_refused_with_its_minimum() {
+    let engine = engine();
+    let before = acme_payments(&engine).await;
+    for amount in [-5, 0] {
+        let body = json!({ "invoice_id": 3, "amount_cents": amount });
+        let exchange = send(&engine, pay(&engine, body)).await;
+        assert_eq!(exchange.status, 422, "{amount}");
+        assert_eq!(error_code(&exchange), "validation_failed");
+        assert_eq!(
+            exchange.json().expect("json")["error"]["fields"],
+            json!([{ "field": "amount_cents", "problem": "must be at least 1" }])
+        );
+        assert_eq!(rejected_at(&exchange), Some(StageKind::Validate));
+    }
+    assert_eq!(acme_payments(&engine).await, before, "no row written");
+}
+
+#[tokio::test]
+async fn a_payment_may_not_exceed_what_is_still_open_on_its_invoice() {
+    let engine = engine();
+    let before = acme_payments(&engine).await;
+    // ACME-2026-003 is 125000 with nothing paid: 100000 fits.
+    let first = send(
+        &engine,
+        pay(&engine, json!({ "invoice_id": 3, "amount_cents": 100000 })),
+    )
+    .await;
+    assert_eq!(first.status, 201, "{:?}", first.json());
+    let check = &first
+        .trace
+        .stage(StageKind::Database)
+        .expect("database")
+        .detail_json()["limit_checks"][0];
+    assert_eq!(check["field"], "amount_cents");
+    assert_eq!(
+        (&check["total"], &check["used"], &check["passed"]),
+        (&json!(125000), &json!(0), &json!(true))
+    );
+    let sql = check["sql"].as_str().expect("the check is a real query");
+    assert!(
+        sql.contains("SUM(") && sql.contains("\"invoices\""),
+        "{sql}"
+    );
+    assert_eq!(check["params"], json!([1, 3, "pending", "completed"]));
+
+    // The pending 100000 now counts: 25000 is open, 30000 is too much.
+    let over = send(
+        &engine,
+        pay(&engine, json!({ "invoice_id": 3, "amount_cents": 30000 })),
+    )
+    .await;
+    assert_eq!(over.status, 422);
+    let error = &over.json().expect("json")["error"];
+    assert_eq!(error["code"], "limit_exceeded");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("`amount_cents` must be at most 25000"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("SELECT"),
+        "no SQL in an HTTP error: {message}"
+    );
+    assert_eq!(error["fields"][0]["field"], "amount_cents");
+    // The controller's action failed, and the stage that refused inside it is the database's.
+    let database = over.trace.stage(StageKind::Database).expect("database");
+    assert_eq!(database.outcome, Outcome::Reject);
+    assert_eq!(database.error.as_deref(), Some("limit_exceeded"));
+    assert_eq!(database.detail_json()["error"], "limit_exceeded");
+    let check = &database.detail_json()["limit_checks"][0];
+    assert_eq!(
+        (&check["remaining"], &check["passed"]),
+        (&json!(25000), &json!(false))
+    );
+
+    // Exactly what is open still fits.
+    let rest = send(
+        &engine,
+        pay(&engine, json!({ "invoice_id": 3, "amount_cents": 25000 })),
+    )
+    .await;
+    assert_eq!(rest.status, 201, "{:?}", rest.json());
+    assert_eq!(
+        acme_payments(&engine).await,
+        before + 2,
+        "the refused one left no row"
+    );
+}
+
+#[tokio::test]
+async fn completed_payments_count_against_the_invoice() {
+    let engine = engine();
+    // ACME-2026-001 (490000) has the seed payment of 490000, completed: nothing is open.
+    let exchange = send(
+        &engine,
+        pay(&engine, json!({ "invoice_id": 1, "amount_cents": 1 })),
+    )
+    .await;
+    assert_eq!(exchange.status, 422);
+    assert_eq!(error_code(&exchange), "limit_exceeded");
+    assert!(
+        exchange.json().expect("json")["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("at most 0")),
+        "{:?}",
+        exchange.json()
+    );
+}
+
+#[tokio::test]
+async fn concurrent_payments_cannot_both_spend_the_same_open_amount() {
+    let engine = engine();
+    // Two payments of 70000 against 125000 open, in flight together: the check runs beside the
+    // write, so exactly one fits.
+    let requests = (0..2)
+        .map(|_| pay(&engine, json!({ "invoice_id": 3, "amount_cents": 70000 })))
+        .collect();
+    let exchanges = engine.send_all(requests).await.expect("sent");
+    let mut statuses: Vec<u16> = exchanges.iter().map(|e| e.status).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 422]);
+}
+
 #[tokio::test]
 async fn login_exchanges_email_and_password_for_a_working_token() {
     let engine = engine();
@@ -571,6 +750,8 @@ async fn every_sample_request_has_the_documented_trace_shape() {
         ("alice-bad-body", 422),
         ("static-asset", 200),
         ("alice-pays-invoice", 201),
+        ("alice-sets-status", 422),
+        ("alice-overpays", 422),
         ("alice-logs-in", 200),
         ("health", 200),
     ];

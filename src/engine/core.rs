@@ -145,6 +145,11 @@ pub struct Core {
     pub faults: PathFaults,
     /// Wakes the outbox relay when a request leaves events it could not publish.
     pub outbox_wake: tokio::sync::Notify,
+    /// Held by a write across its `max_remaining` checks and the write itself, so two concurrent
+    /// writes cannot both spend what remains of the same total (the live runtime has several
+    /// threads; in virtual time the section never yields anyway). A `std` mutex: the section is
+    /// synchronous and takes microseconds.
+    pub limits: std::sync::Mutex<()>,
 }
 
 fn quota(per_period: Duration, burst: u32) -> Quota {
@@ -188,6 +193,7 @@ impl Core {
             },
             faults: PathFaults::default(),
             outbox_wake: tokio::sync::Notify::new(),
+            limits: std::sync::Mutex::new(()),
             routes: scenario.routes.iter().cloned().map(Arc::new).collect(),
             topology,
             stage_position,

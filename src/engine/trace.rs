@@ -162,10 +162,22 @@ impl StageRecord {
                 let trimmed = sanitize.trimmed.as_ref().map_or(0, Vec::len);
                 format!("{n} text field(s) checked, {trimmed} trimmed; URL clean")
             }),
-            StageDetail::Validate(validate) => validate
-                .against
-                .as_ref()
-                .map(|t| format!("body checked against {t}")),
+            StageDetail::Validate(validate) => {
+                let against = validate.against.as_ref()?;
+                Some(match validate.errors.as_deref() {
+                    Some([first, rest @ ..]) => format!(
+                        "body checked against {against}: {} {}{}",
+                        first.field,
+                        first.problem,
+                        if rest.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (+{} more)", rest.len())
+                        }
+                    ),
+                    _ => format!("body checked against {against}"),
+                })
+            }
             StageDetail::RateLimit(limit) => Some(format!(
                 "{} of {} left ({})",
                 limit.remaining, limit.burst, limit.key
@@ -197,7 +209,14 @@ impl StageRecord {
                 (None, Some(lookup)) => {
                     Some(format!("{lookup}  → {} row(s)", db.rows.unwrap_or(0)))
                 }
-                (None, None) => None,
+                (None, None) => db.limit_checks.iter().find(|c| !c.passed).map(|c| {
+                    format!(
+                        "{} {} is over the {} that remains",
+                        c.field,
+                        c.value,
+                        c.remaining.clone().unwrap_or_default()
+                    )
+                }),
             },
             StageDetail::BrokerPublish(publish) => Some(
                 publish

@@ -15,7 +15,7 @@ use super::stage::{Decision, Finished, Stage, StageCtx, recorder};
 use crate::engine::latency::SeededRng;
 use crate::engine::trace::StageDetail;
 use crate::engine::trace::detail::{FieldProblem, RequestIdDetail, SanitizeDetail, ValidateDetail};
-use crate::scenario::{Action, Column, ColumnType, FillFrom, TENANT_COLUMN, Table};
+use crate::scenario::{Action, Column, ColumnType, Table, plain_number};
 
 /// Longest text field sanitize lets through, in characters (columns may set tighter limits).
 pub const MAX_FIELD_CHARS: usize = 4096;
@@ -215,13 +215,14 @@ fn hex_digit(byte: u8) -> Option<u8> {
     (byte as char).to_digit(16).map(|d| d as u8)
 }
 
-/// Whether a client may send this column (not the id, tenant, server-set or secret columns).
+/// Whether a client may send this column: not one the server owns (the id, the tenant, `auto`
+/// and `server_owned` columns, the password hash; see [`Table::is_server_owned`]).
 pub fn client_writable(table: &Table, column: &Column) -> bool {
-    !table.is_generated(column)
-        && column.name != TENANT_COLUMN
-        && column.auto.is_none()
-        && !(table.fill == Some(FillFrom::Personas) && column.name == "password_hash")
+    !table.is_server_owned(column)
 }
+
+/// What a field problem says about a field the server owns.
+pub const SERVER_OWNED_PROBLEM: &str = "is set by the server; leave it out";
 
 fn type_name(ty: ColumnType) -> &'static str {
     match ty {
@@ -242,10 +243,7 @@ pub fn check_fields(table: &Table, body: &Map<String, Value>, creating: bool) ->
             continue;
         };
         if !client_writable(table, column) {
-            errors.push(FieldProblem::new(
-                name,
-                "is set by the server and may not be sent",
-            ));
+            errors.push(FieldProblem::new(name, SERVER_OWNED_PROBLEM));
         } else if value.is_null() {
             if !column.nullable {
                 errors.push(FieldProblem::new(name, "may not be null"));
@@ -263,6 +261,18 @@ pub fn check_fields(table: &Table, body: &Map<String, Value>, creating: bool) ->
                 ));
             } else if text.is_empty() && !column.nullable {
                 errors.push(FieldProblem::new(name, "may not be empty"));
+            }
+        } else if let Some(number) = value.as_f64() {
+            match (column.min, column.max) {
+                (Some(min), _) if number < min => errors.push(FieldProblem::new(
+                    name,
+                    format!("must be at least {}", plain_number(min)),
+                )),
+                (_, Some(max)) if number > max => errors.push(FieldProblem::new(
+                    name,
+                    format!("must be at most {}", plain_number(max)),
+                )),
+                _ => {}
             }
         }
     }
@@ -325,13 +335,12 @@ impl Stage for Validate {
                 ValidateDetail::default(),
             );
         };
-        let (schema, errors) = match (
-            route.action,
-            route
-                .table
-                .as_deref()
-                .and_then(|t| ctx.core.scenario.table(t)),
-        ) {
+        let table = route
+            .table
+            .as_deref()
+            .and_then(|t| ctx.core.scenario.table(t))
+            .filter(|_| route.action != Action::IssueToken);
+        let (schema, errors) = match (route.action, table) {
             (Action::IssueToken, _) => ("login".to_string(), check_login(object)),
             (action, Some(table)) => (
                 table.name.clone(),
@@ -340,21 +349,18 @@ impl Stage for Validate {
             (_, None) => (String::new(), Vec::new()),
         };
         let fields: Vec<String> = object.keys().cloned().collect();
+        let server_owned = table.map(|t| {
+            t.server_owned_columns()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+        });
         if !errors.is_empty() {
-            let count = errors.len();
-            let error = ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                format!(
-                    "{count} field error{} in the body",
-                    if count == 1 { "" } else { "s" }
-                ),
-            )
-            .with_detail("fields", serde_json::to_value(&errors).unwrap_or_default());
+            let error = field_errors(&errors);
             let detail = ValidateDetail {
                 against: Some(schema),
                 fields: Some(fields),
                 errors: Some(errors),
+                server_owned,
                 ..ValidateDetail::default()
             };
             return reject(error, detail);
@@ -363,9 +369,44 @@ impl Stage for Validate {
             against: Some(schema),
             fields: Some(fields),
             errors: Some(Vec::new()),
+            server_owned,
             ..ValidateDetail::default()
         }))
     }
+}
+
+/// The 422 for a body with field errors. Sending a field the server owns is its own code,
+/// `server_owned_field`, whose message names the fields: it is a different mistake from a
+/// wrong value (the client must stop sending the field, not fix it).
+fn field_errors(errors: &[FieldProblem]) -> ApiError {
+    let owned: Vec<String> = errors
+        .iter()
+        .filter(|e| e.problem == SERVER_OWNED_PROBLEM)
+        .map(|e| format!("`{}`", e.field))
+        .collect();
+    let (code, message) = match owned.as_slice() {
+        [] => {
+            let count = errors.len();
+            let plural = if count == 1 { "" } else { "s" };
+            (
+                "validation_failed",
+                format!("{count} field error{plural} in the body"),
+            )
+        }
+        [one] => (
+            "server_owned_field",
+            format!("{one} is set by the server; leave it out"),
+        ),
+        [init @ .., last] => (
+            "server_owned_field",
+            format!(
+                "{} and {last} are set by the server; leave them out",
+                init.join(", ")
+            ),
+        ),
+    };
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+        .with_detail("fields", serde_json::to_value(errors).unwrap_or_default())
 }
 
 fn check_login(body: &Map<String, Value>) -> Vec<FieldProblem> {

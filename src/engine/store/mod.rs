@@ -28,6 +28,7 @@
 //!  schema     Store::open: DDL from the scenario, seed rows (one transaction)
 //!  queries    tenant-scoped reads: list, get, exists_in_tenant; rows and counts for the ERD view
 //!  writes     tenant-scoped insert, update, delete (RETURNING)
+//!  limits     running totals for `max_remaining` (what is still open of an invoice)
 //!  passwords  login look-up by email, Argon2id hashing and verification
 //!  records    running a statement into a QueryRecord with its plan; JSON ⇄ SQL values
 //!  sql        SQL text: quoted identifiers, placeholders, key filters, column checks
@@ -35,6 +36,7 @@
 //! ```
 
 mod error;
+mod limits;
 mod outbox;
 mod passwords;
 mod queries;

@@ -319,6 +319,10 @@ pub struct ValidateDetail {
     /// The JSON parser's error (when it did not parse).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parse_error: Option<String>,
+    /// The table's columns that only the server sets (a body naming one is refused with
+    /// `server_owned_field`); absent for bodies not checked against a table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_owned: Option<Vec<String>>,
 }
 
 /// `rate_limit` detail.
@@ -495,6 +499,37 @@ pub struct TenantCheck {
     pub found: bool,
 }
 
+/// A running-total limit (`max_remaining`) checked before a write, e.g. that a payment is at most
+/// what is still open of its invoice.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LimitCheck {
+    /// The body field the limit applies to.
+    pub field: String,
+    /// The value the body sent.
+    pub value: Value,
+    /// The query that read the total and what already uses it.
+    pub sql: String,
+    /// Its bound parameters, in order.
+    pub params: Vec<Value>,
+    /// The total on the referenced row (`null` when the row has none in this tenant).
+    pub total: Option<Value>,
+    /// What the counted rows already use of it.
+    pub used: Option<Value>,
+    /// `total − used`: the most the field may be.
+    pub remaining: Option<Value>,
+    /// Whether the value fits.
+    pub passed: bool,
+}
+
+/// What a write checked before it ran.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WriteChecks {
+    /// The tenant checks of the body's references.
+    pub tenant: Vec<TenantCheck>,
+    /// The running-total limits of the body's values.
+    pub limits: Vec<LimitCheck>,
+}
+
 /// `database` detail.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct DatabaseDetail {
@@ -534,6 +569,9 @@ pub struct DatabaseDetail {
     /// Outbox rows written in the same transaction as the row (transactional outbox).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub outbox: Vec<OutboxWrite>,
+    /// The running-total limits (`max_remaining`) checked before a write.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limit_checks: Vec<LimitCheck>,
 }
 
 /// An event recorded in the outbox in the write's own transaction.
@@ -549,6 +587,17 @@ pub struct OutboxWrite {
     pub sql: String,
     /// Its bound parameters, in order.
     pub params: Vec<Value>,
+}
+
+impl DatabaseDetail {
+    /// A detail holding only the checks a write ran before it.
+    pub fn of_checks(checks: WriteChecks) -> Self {
+        Self {
+            tenant_checks: checks.tenant,
+            limit_checks: checks.limits,
+            ..Self::default()
+        }
+    }
 }
 
 /// The first rows of a result that a trace keeps.

@@ -44,8 +44,47 @@ pub struct Column {
     pub default: Option<serde_json::Value>,
     /// Filled in by the server.
     pub auto: Option<AutoValue>,
+    /// Marked `server_owned` in the file: only the server sets it (see
+    /// [`Table::is_server_owned`] for the columns that are server-owned without saying so).
+    pub server_owned: bool,
+    /// Smallest value a request may send.
+    pub min: Option<f64>,
+    /// Largest value a request may send.
+    pub max: Option<f64>,
+    /// The value may be at most what remains of a total on another row.
+    pub max_remaining: Option<Remaining>,
     /// Meaning.
     pub explain: String,
+}
+
+/// A column reference `table.column`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColumnRef {
+    /// The table.
+    pub table: String,
+    /// Its column.
+    pub column: String,
+}
+
+impl fmt::Display for ColumnRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.table, self.column)
+    }
+}
+
+/// A running-total limit (`max_remaining`): a new value may be at most `of` on the row that
+/// `via` points at, minus the sum of the column over the rows (same tenant, same `via`) that match
+/// `counting`. A payment of an invoice is the example: at most the invoice's total minus its
+/// pending and completed payments.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Remaining {
+    /// The total, e.g. `invoices.amount_cents`.
+    pub of: ColumnRef,
+    /// This table's column that references the `of` table, e.g. `invoice_id`.
+    pub via: String,
+    /// Which rows use up the total: each listed column holds one of the listed values (empty:
+    /// every row counts).
+    pub counting: Vec<(String, Vec<serde_json::Value>)>,
 }
 
 impl Column {
@@ -90,6 +129,15 @@ pub struct Table {
     pub rows: Vec<Row>,
 }
 
+/// A limit as people write it: `1`, not `1.0`; `0.5` stays `0.5`.
+pub fn plain_number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value}")
+    }
+}
+
 /// Name of the column that ties a row to its tenant.
 pub const TENANT_COLUMN: &str = "tenant_id";
 
@@ -108,6 +156,22 @@ impl Table {
     pub fn is_generated(&self, column: &Column) -> bool {
         let pk = self.primary_key();
         column.primary_key && column.ty == ColumnType::Integer && pk.len() == 1
+    }
+
+    /// Whether only the server may set the column, so a request body may not name it: the
+    /// database-assigned id, `tenant_id`, `auto` columns, the personas table's password hash,
+    /// and every column marked `server_owned`.
+    pub fn is_server_owned(&self, column: &Column) -> bool {
+        column.server_owned
+            || self.is_generated(column)
+            || column.name == TENANT_COLUMN
+            || column.auto.is_some()
+            || (self.fill == Some(FillFrom::Personas) && column.name == "password_hash")
+    }
+
+    /// The columns only the server sets, in column order.
+    pub fn server_owned_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| self.is_server_owned(c))
     }
 
     /// Whether the column is the first column of some index (or the primary key or unique).

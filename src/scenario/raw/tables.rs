@@ -101,9 +101,40 @@ pub struct RawColumn {
     /// value unless the column is nullable or has a default.
     #[serde(default)]
     pub auto: Option<Sp<AutoValue>>,
+    /// Only the server sets this column (a worker, a state machine): a request body that names
+    /// it is refused with 422 `server_owned_field`. Creates take the `default`. Ids, `tenant_id`
+    /// and `auto` columns are server-owned without saying so.
+    #[serde(default)]
+    pub server_owned: Sp<bool>,
+    /// Smallest value a request may send (integer and real columns).
+    #[serde(default)]
+    pub min: Option<Sp<f64>>,
+    /// Largest value a request may send (integer and real columns).
+    #[serde(default)]
+    pub max: Option<Sp<f64>>,
+    /// A request's value may be at most what remains of a column of the row another column
+    /// points at, e.g. a payment at most the invoice's total minus its payments so far.
+    #[serde(default)]
+    pub max_remaining: Option<Sp<RawRemaining>>,
     /// What the column means, for learners.
     #[serde(default)]
     pub explain: String,
+}
+
+/// `max_remaining`: the limit is the `of` column of the row that `via` points at, minus the sum of
+/// this column over this table's rows (in the same tenant) that point at the same row and match
+/// `counting`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRemaining {
+    /// The total, as `table.column`, e.g. `"invoices.amount_cents"`.
+    pub of: Sp<String>,
+    /// This table's column that references the `of` table, e.g. `"invoice_id"`.
+    pub via: Sp<String>,
+    /// Which existing rows use up the total: column name → the values that count, e.g.
+    /// `{ status = ["pending", "completed"] }`. Without it every row counts.
+    #[serde(default)]
+    pub counting: IndexMap<String, Sp<Vec<serde_json::Value>>>,
 }
 
 /// A secondary index.

@@ -3,13 +3,14 @@
 //! ```text
 //!  read:   controller ─▶ cache ─hit─────────────────────────▶ response
 //!                          └─miss─▶ database ─▶ cache.put ──▶ response
-//!  write:  controller ─▶ database (tenant checks, write) ─▶ cache.invalidate ─▶ publish ─▶ response
+//!  write:  controller ─▶ database (tenant checks, limits, write) ─▶ cache.invalidate ─▶ publish ─▶ response
 //!  login:  controller ─▶ database (user by email; Argon2id off the async threads) ─▶ token
 //! ```
 //!
 //! Every query is scoped by the tenant the request was authorised for, never by an id the
 //! client chose: another tenant's row is simply not found.
 
+mod limits;
 mod login;
 mod read;
 mod shared;

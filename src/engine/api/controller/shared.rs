@@ -11,7 +11,7 @@ use crate::engine::pipeline::StageCtx;
 use crate::engine::pipeline::error::ApiError;
 use crate::engine::pipeline::record::StageRun;
 use crate::engine::store::{ConstraintKind, QueryRecord, Store, StoreError};
-use crate::engine::trace::detail::{DatabaseDetail, OutboxWrite, TenantCheck};
+use crate::engine::trace::detail::{DatabaseDetail, OutboxWrite, WriteChecks};
 use crate::engine::trace::{Outcome, StageDetail, TraceRecorder};
 use crate::scenario::{Route, StageKind, Table};
 
@@ -142,24 +142,24 @@ where
     let extra = app.core.faults.db_extra_ms();
     let run = stage.enter(extra).await;
     let result = query(&app.core.store);
-    finish_query(run, extra, Vec::new(), result)
+    finish_query(run, extra, WriteChecks::default(), result)
 }
 
-/// Records the database stage's `result` (with the tenant checks that ran before it).
+/// Records the database stage's `result` (with the checks that ran before a write).
 pub(super) fn finish_query(
     run: Option<StageRun>,
     extra_ms: f64,
-    tenant_checks: Vec<TenantCheck>,
+    checks: WriteChecks,
     result: Result<QueryRecord, StoreError>,
 ) -> Result<QueryRecord, ApiError> {
-    finish_query_with_outbox(run, extra_ms, tenant_checks, Vec::new(), result)
+    finish_query_with_outbox(run, extra_ms, checks, Vec::new(), result)
 }
 
 /// [`finish_query`] for a write that also wrote outbox rows in its transaction.
 pub(super) fn finish_query_with_outbox(
     run: Option<StageRun>,
     extra_ms: f64,
-    tenant_checks: Vec<TenantCheck>,
+    checks: WriteChecks,
     outbox: Vec<OutboxWrite>,
     result: Result<QueryRecord, StoreError>,
 ) -> Result<QueryRecord, ApiError> {
@@ -169,7 +169,8 @@ pub(super) fn finish_query_with_outbox(
             if extra_ms > 0.0 {
                 detail.fault = Some(format!("slow database: +{extra_ms} ms"));
             }
-            detail.tenant_checks = tenant_checks;
+            detail.tenant_checks = checks.tenant;
+            detail.limit_checks = checks.limits;
             detail.outbox = outbox;
             finish(run, Outcome::Pass, StageDetail::Database(detail));
             Ok(record)
@@ -177,10 +178,7 @@ pub(super) fn finish_query_with_outbox(
         Err(error) => {
             let api_error = store_error(&error);
             if let Some(run) = run {
-                let detail = DatabaseDetail {
-                    tenant_checks,
-                    ..DatabaseDetail::default()
-                };
+                let detail = DatabaseDetail::of_checks(checks);
                 run.fail(
                     outcome_of(&api_error),
                     StageDetail::Database(detail),

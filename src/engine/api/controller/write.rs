@@ -1,10 +1,13 @@
 //! Writes (create, update, delete): the tenant checks of the body's references and the write
 //! (the database stage), cache invalidation, and the route's events.
 
+use std::sync::PoisonError;
+
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::limits::{check_limits, limit_error};
 use super::shared::{
     AppState, Call, HandlerStage, finish, finish_query, finish_query_with_outbox, outcome_of,
     row_not_found, singular, table_of,
@@ -17,7 +20,7 @@ use crate::engine::store::{
 };
 use crate::engine::trace::detail::{
     CacheDetail, CacheResult, DatabaseDetail, DeferredEvent, FieldProblem, OutboxWrite,
-    PublishDetail, PublishedEvent, RefusedEvent, TenantCheck,
+    PublishDetail, PublishedEvent, RefusedEvent, TenantCheck, WriteChecks,
 };
 use crate::engine::trace::{Outcome, StageDetail, TraceRecorder};
 use crate::scenario::{Action, AutoValue, PublishMode, Table};
@@ -97,11 +100,16 @@ async fn database_write(
     let stage = HandlerStage::new(app.database.as_ref(), trace);
     let extra = core.faults.db_extra_ms();
     let run = stage.enter(extra).await;
-    let (checks, problems) = match tenant_checks(app, call, table) {
+    let (tenant, problems) = match tenant_checks(app, call, table) {
         Ok(checked) => checked,
         Err(error) => {
-            return finish_query(run, extra, Vec::new(), Err(error)).map(|r| (r, Vec::new()));
+            return finish_query(run, extra, WriteChecks::default(), Err(error))
+                .map(|r| (r, Vec::new()));
         }
+    };
+    let mut checks = WriteChecks {
+        tenant,
+        limits: Vec::new(),
     };
     if !problems.is_empty() {
         let error = ApiError::new(
@@ -114,10 +122,7 @@ async fn database_write(
             serde_json::to_value(&problems).unwrap_or_default(),
         );
         if let Some(run) = run {
-            let detail = DatabaseDetail {
-                tenant_checks: checks,
-                ..DatabaseDetail::default()
-            };
+            let detail = DatabaseDetail::of_checks(checks);
             run.fail(
                 outcome_of(&error),
                 StageDetail::Database(detail),
@@ -125,6 +130,24 @@ async fn database_write(
             );
         }
         return Err(error);
+    }
+    // Held through the write: see `limits`.
+    let _limits = core.limits.lock().unwrap_or_else(PoisonError::into_inner);
+    match check_limits(core, call, table) {
+        Ok((limits, problems)) => {
+            checks.limits = limits;
+            if !problems.is_empty() {
+                let error = limit_error(&problems);
+                if let Some(run) = run {
+                    let detail = DatabaseDetail::of_checks(checks);
+                    run.fail(Outcome::Reject, StageDetail::Database(detail), error.code);
+                }
+                return Err(error);
+            }
+        }
+        Err(error) => {
+            return finish_query(run, extra, checks, Err(error)).map(|r| (r, Vec::new()));
+        }
     }
     if outbox {
         let result = write_with_outbox(app, call, table, values);

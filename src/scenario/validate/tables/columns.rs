@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use super::values::{check_timestamp, json_type_name, normalize};
 use crate::scenario::model::*;
 use crate::scenario::raw::{RawColumn, RawTable};
+use crate::scenario::span::Sp;
 use crate::scenario::validate::{Cx, IDENTIFIER_HELP, is_identifier};
 
 /// The columns an identity-filled table must have, with their types.
@@ -108,6 +109,7 @@ fn validate_column(cx: &mut Cx, table: &str, raw: &RawColumn) -> Column {
             );
         }
     }
+    check_limits(cx, table, raw);
     Column {
         name: raw.name.get().clone(),
         ty: *raw.ty,
@@ -118,7 +120,160 @@ fn validate_column(cx: &mut Cx, table: &str, raw: &RawColumn) -> Column {
         max_length: raw.max_length.as_ref().map(|m| **m),
         default: raw.default.as_ref().map(|d| normalize(d)),
         auto: raw.auto.as_ref().map(|a| **a),
+        server_owned: *raw.server_owned,
+        min: raw.min.as_ref().map(|m| **m),
+        max: raw.max.as_ref().map(|m| **m),
+        // Resolved in pass 2, once every table is known.
+        max_remaining: None,
         explain: raw.explain.clone(),
+    }
+}
+
+/// The value rules of one column (`min`, `max`, `max_remaining`): numeric columns only, whole
+/// numbers on integer columns, `min` ≤ `max`, a default inside them, and never on a column that
+/// requests may not send.
+fn check_limits(cx: &mut Cx, table: &str, raw: &RawColumn) {
+    let numeric = matches!(*raw.ty, ColumnType::Integer | ColumnType::Real);
+    let rules = [
+        ("min", raw.min.as_ref().map(Sp::span)),
+        ("max", raw.max.as_ref().map(Sp::span)),
+        ("max_remaining", raw.max_remaining.as_ref().map(Sp::span)),
+    ];
+    for (key, span) in rules {
+        let Some(span) = span else { continue };
+        if !numeric {
+            cx.error(
+                span,
+                format!(
+                    "`{key}` applies to integer and real columns, but `{table}.{}` is {}",
+                    raw.name,
+                    raw.ty.as_str()
+                ),
+                if *raw.ty == ColumnType::Text {
+                    format!("remove `{key}`; `max_length` limits text")
+                } else {
+                    format!("remove `{key}` or make the column `type = \"integer\"`")
+                },
+            );
+        } else if *raw.server_owned || raw.auto.is_some() {
+            cx.error(
+                span,
+                format!(
+                    "`{key}` on `{table}.{}` never applies: the column is server-owned, so \
+                     requests may not send it",
+                    raw.name
+                ),
+                if raw.auto.is_some() {
+                    format!("remove `{key}`: the server fills an `auto` column itself")
+                } else {
+                    format!(
+                        "remove `{key}`, or remove `server_owned = true` if clients set the column"
+                    )
+                },
+            );
+        }
+    }
+    if !numeric {
+        return;
+    }
+    for (key, limit) in [("min", &raw.min), ("max", &raw.max)] {
+        if let Some(limit) = limit
+            && *raw.ty == ColumnType::Integer
+            && limit.fract() != 0.0
+        {
+            cx.error(
+                limit.span(),
+                format!(
+                    "`{key}` of the integer column `{table}.{}` is {}, not a whole number",
+                    raw.name,
+                    plain_number(**limit)
+                ),
+                format!("write a whole number, e.g. `{key} = {}`", limit.round()),
+            );
+        }
+    }
+    if let (Some(min), Some(max)) = (&raw.min, &raw.max)
+        && **max < **min
+    {
+        cx.error(
+            max.span(),
+            format!(
+                "`max` of `{table}.{}` is {}, below its `min` of {}",
+                raw.name,
+                plain_number(**max),
+                plain_number(**min)
+            ),
+            "no value could pass: swap them, or fix one",
+        );
+    }
+    if let Some(default) = &raw.default
+        && let Some(value) = normalize(default).as_f64()
+        && let Some(problem) = outside(value, raw.min.as_deref(), raw.max.as_deref())
+    {
+        cx.error(
+            default.span(),
+            format!("default of `{table}.{}` {problem}", raw.name),
+            "a create that leaves the column out would store a value requests may not send: \
+             change the default or the limit",
+        );
+    }
+}
+
+/// How `value` breaks `min` / `max`, in words (`None` when it is inside them).
+pub(super) fn outside(value: f64, min: Option<&f64>, max: Option<&f64>) -> Option<String> {
+    match (min, max) {
+        (Some(min), _) if value < *min => Some(format!(
+            "is {}, below its `min` of {}",
+            plain_number(value),
+            plain_number(*min)
+        )),
+        (_, Some(max)) if value > *max => Some(format!(
+            "is {}, above its `max` of {}",
+            plain_number(value),
+            plain_number(*max)
+        )),
+        _ => None,
+    }
+}
+
+/// An explicitly server-owned column must get a value on create without the client: a
+/// `default`, `nullable`, `auto`, or being the database-assigned key.
+fn check_server_owned(cx: &mut Cx, raw: &RawTable) {
+    let single_key = raw.columns.iter().filter(|c| c.primary_key).count() == 1;
+    for column in raw.columns.iter().filter(|c| *c.server_owned) {
+        let generated = column.primary_key && single_key && *column.ty == ColumnType::Integer;
+        if column.default.is_some()
+            || column.nullable
+            || column.auto.is_some()
+            || generated
+            || *column.name == TENANT_COLUMN
+        {
+            continue;
+        }
+        cx.error(
+            column.server_owned.span(),
+            format!(
+                "server-owned column `{}.{}` has no value when a row is created: clients may \
+                 not send it and it has no `default`",
+                raw.name, column.name
+            ),
+            match *column.ty {
+                ColumnType::Timestamp => {
+                    "use `auto = \"now\"` to stamp it when the row is created, or add \
+                     `nullable = true`"
+                        .to_string()
+                }
+                ty => format!(
+                    "give it a `default` (its first state, e.g. `default = {}`), or add \
+                     `nullable = true`",
+                    match ty {
+                        ColumnType::Text => "\"pending\"",
+                        ColumnType::Boolean => "false",
+                        _ => "0",
+                    }
+                ),
+            },
+        );
     }
 }
 
@@ -149,6 +304,7 @@ pub(super) fn validate_table_shape(cx: &mut Cx, raw: &RawTable) -> Table {
         }
         columns.push(validate_column(cx, &raw.name, raw_column));
     }
+    check_server_owned(cx, raw);
     if raw.columns.is_empty() {
         cx.error(
             raw.name.span(),

@@ -2,13 +2,15 @@
 //!
 //! Three passes, because foreign keys and seed rows may point at tables declared later:
 //! 1. declare every table and check its own columns and indexes ([`columns`]);
-//! 2. check foreign keys and tenant scoping against all tables ([`keys`]);
+//! 2. check foreign keys and tenant scoping against all tables ([`keys`]), then the value limits
+//!    that name other tables (`max_remaining`, [`limits`]);
 //! 3. build the rows (identity-filled or seed) and check every value ([`rows`]), uniqueness and
 //!    that every foreign-key value exists in the referenced table ([`constraints`]).
 
 mod columns;
 mod constraints;
 mod keys;
+mod limits;
 mod rows;
 mod values;
 
@@ -17,6 +19,7 @@ use constraints::{
     check_foreign_values, check_id_choice, check_unique_indexes, check_unique_values,
 };
 use keys::{check_personas_links, link_table};
+use limits::link_limits;
 use rows::{SpannedRow, check_row, identity_rows};
 
 use super::Cx;
@@ -86,6 +89,10 @@ pub(crate) fn validate_tables(
                 column.references = link;
             }
         }
+    }
+
+    for raw_table in raw {
+        link_limits(cx, raw_table, &mut tables);
     }
 
     // Pass 3: rows, then uniqueness and foreign-key values.

@@ -3,6 +3,7 @@
 
 use serde_json::Value as Json;
 
+use super::columns::outside;
 use super::values::{check_timestamp, json_type_name, normalize};
 use crate::scenario::model::*;
 use crate::scenario::span::Sp;
@@ -145,6 +146,14 @@ pub(super) fn check_row<'r>(
         } else if column.ty == ColumnType::Timestamp {
             let what = format!("`{}.{name}`", table.name);
             check_timestamp(cx, value.span(), &value_json, &what);
+        } else if let Some(number) = value_json.as_f64()
+            && let Some(problem) = outside(number, column.min.as_ref(), column.max.as_ref())
+        {
+            cx.error(
+                value.span(),
+                format!("`{}.{name}` in this row {problem}", table.name),
+                "seed rows follow the column's limits too: change the value or the limit",
+            );
         }
         spanned.push((name.as_str(), value_json.clone(), value.span()));
         row.insert(name.clone(), value_json);
