@@ -451,7 +451,7 @@ async fn run_report(seed: u64, seconds: u64) -> String {
     scenario.meta.seed = seed;
     let report = run_for(
         Arc::new(scenario),
-        Clock::Virtual,
+        Options::new(Clock::Virtual),
         Duration::from_secs(seconds),
     )
     .await

@@ -89,6 +89,10 @@ pub enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Test-only: run with a deliberate bug (`drop-message` or `apply-twice`) to see the
+        /// ledger catch it (exit 3).
+        #[arg(long, hide = true)]
+        sabotage: Option<String>,
     },
     /// Serve the scenario's API over HTTP until Ctrl-C.
     Serve {

@@ -77,6 +77,7 @@ pub fn run(cli: Cli) -> u8 {
             time_scale,
             seed,
             json,
+            sabotage,
         } => run::run(run::RunArgs {
             file,
             duration_s: duration,
@@ -84,6 +85,7 @@ pub fn run(cli: Cli) -> u8 {
             time_scale,
             seed,
             json,
+            sabotage,
         }),
         Command::Tui { file, theme } => match scenario::load_or_default(file.as_deref()) {
             Ok(scenario) => match crate::tui::run(scenario, theme) {

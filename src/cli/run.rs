@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{EXIT_INVARIANT, EXIT_OK, EXIT_USAGE, report_load_error};
-use crate::engine::{Clock, Engine, EngineError, Report};
+use crate::engine::{Clock, Engine, EngineError, Options, Report, Sabotage};
 use crate::scenario::{self, Scenario};
 
 /// The `run` command's arguments.
@@ -23,6 +23,8 @@ pub struct RunArgs {
     pub seed: Option<u64>,
     /// JSON output.
     pub json: bool,
+    /// Test-only deliberate bug, by name.
+    pub sabotage: Option<String>,
 }
 
 /// Runs the scenario for the requested duration and prints the report. Exit 3 if a message
@@ -53,6 +55,16 @@ pub fn run(args: RunArgs) -> u8 {
     } else {
         Clock::Paced(args.time_scale)
     };
+    let mut options = Options::new(clock);
+    options.sabotage = match args.sabotage.as_deref() {
+        None => None,
+        Some("drop-message") => Some(Sabotage::DropMessage),
+        Some("apply-twice") => Some(Sabotage::ApplyTwice),
+        Some(other) => {
+            eprintln!("archsim run: unknown --sabotage `{other}` (drop-message, apply-twice)");
+            return EXIT_USAGE;
+        }
+    };
     // The engine owns its runtime; this one only waits for it.
     let runtime = match tokio::runtime::Builder::new_current_thread().build() {
         Ok(runtime) => runtime,
@@ -62,7 +74,7 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     let duration = Duration::from_secs_f64(args.duration_s);
-    let report = match runtime.block_on(run_for(scenario, clock, duration)) {
+    let report = match runtime.block_on(run_for(scenario, options, duration)) {
         Ok(report) => report,
         Err(error) => {
             eprintln!("archsim run: {error}");
@@ -84,16 +96,16 @@ pub fn run(args: RunArgs) -> u8 {
     }
 }
 
-/// Runs `scenario` with its traffic and faults for `duration` of engine time on `clock` and
-/// builds the report.
+/// Runs `scenario` with its traffic and faults for `duration` of engine time, started with
+/// `options`, and builds the report.
 pub async fn run_for(
     scenario: Arc<Scenario>,
-    clock: Clock,
+    options: Options,
     duration: Duration,
 ) -> Result<Report, EngineError> {
-    let engine = Engine::spawn(scenario.clone(), clock)?;
+    let engine = Engine::spawn_with(scenario.clone(), options)?;
     engine.advance(duration).await?;
-    let report = Report::new(&scenario, clock, duration, &engine.snapshot());
+    let report = Report::new(&scenario, options.clock, duration, &engine.snapshot());
     engine.stop();
     Ok(report)
 }

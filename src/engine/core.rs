@@ -145,6 +145,8 @@ pub struct Core {
     pub faults: PathFaults,
     /// Wakes the outbox relay when a request leaves events it could not publish.
     pub outbox_wake: tokio::sync::Notify,
+    /// A deliberate bug to run with (tests of the ledger only).
+    pub sabotage: Option<super::options::Sabotage>,
     /// Held by a write across its `max_remaining` checks and the write itself, so two concurrent
     /// writes cannot both spend what remains of the same total (the live runtime has several
     /// threads; in virtual time the section never yields anyway). A `std` mutex: the section is
@@ -193,6 +195,7 @@ impl Core {
             },
             faults: PathFaults::default(),
             outbox_wake: tokio::sync::Notify::new(),
+            sabotage: None,
             limits: std::sync::Mutex::new(()),
             routes: scenario.routes.iter().cloned().map(Arc::new).collect(),
             topology,

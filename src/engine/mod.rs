@@ -32,6 +32,7 @@ mod clock;
 mod command;
 mod core;
 mod edge;
+mod effects;
 mod error;
 mod event;
 mod faults;
@@ -65,7 +66,7 @@ pub use self::error::EngineError;
 pub use self::event::{Event, EventStream, Level, StreamError};
 pub use self::handle::{Engine, EngineHandle, Pending};
 pub use self::metrics::{RequestReport, SecondSample};
-pub use self::options::Options;
+pub use self::options::{Options, Sabotage};
 pub use self::pacer::{MAX_SCALE, MIN_SCALE};
 pub use self::report::{
     BrokerTotals, CacheReport, Invariants, LittlesLaw, Percentiles, Report, RequestsReport,
@@ -76,7 +77,8 @@ pub use self::serve::serve;
 pub use self::sim::{READY_MESSAGE, Snapshot, TopicView};
 pub use self::store::{OutboxStats, QueryRecord};
 pub use self::trace::{Outcome, StageDetail, StageRecord, Trace, TracedRequest, detail};
-pub use self::workers::{WorkerChange, WorkerState};
+pub use self::broker::LedgerReport;
+pub use self::workers::{EffectTally, WorkerChange, WorkerState};
 
 /// Engine parts for the broker micro-benchmarks (feature `internals`). Not an API: nothing else
 /// may use it, and it may change without notice.

@@ -14,6 +14,21 @@ pub struct Options {
     pub traffic: bool,
     /// Run the scenario's scheduled faults.
     pub faults: bool,
+    /// Test-only: a deliberate bug, to prove the per-message ledger catches it.
+    #[doc(hidden)]
+    pub sabotage: Option<Sabotage>,
+}
+
+/// A deliberate bug the engine can be started with, so tests (and `run --sabotage`) can prove
+/// that the ledger's `no_message_lost` turns false when delivery breaks. Not for lessons.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sabotage {
+    /// The first delivery each worker pool takes is forgotten by the broker: never acked, never
+    /// retried.
+    DropMessage,
+    /// Every worker effect runs twice in its transaction.
+    ApplyTwice,
 }
 
 impl Options {
@@ -27,6 +42,7 @@ impl Options {
             },
             traffic: true,
             faults: true,
+            sabotage: None,
         }
     }
 

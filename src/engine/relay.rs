@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::core::Core;
-use super::store::OUTBOX_LEASE_MS;
+use super::store::{OUTBOX_LEASE_MS, OutboxRow};
 
 /// Rows claimed per round.
 const BATCH: usize = 64;
@@ -59,7 +59,7 @@ pub(crate) async fn run(core: Arc<Core>) {
             }
             match core
                 .broker
-                .try_publish(&row.topic, &row.event, row.payload, false)
+                .try_publish_keyed(&row.topic, &row.event, row.payload, row.key)
             {
                 Ok(id) => {
                     let _ = core.store.mark_relayed(row.id, now_ms, id);
@@ -75,5 +75,33 @@ pub(crate) async fn run(core: Arc<Core>) {
         } else {
             BACKOFF_MIN_MS
         };
+    }
+}
+
+/// Publishes outbox rows the caller just committed (and holds the lease of), oldest first; the
+/// first one the broker refuses, and every row after it, are given back to the relay, which is
+/// woken. For a worker's follow-ups: nothing waits on this, and nothing is lost when a topic is
+/// full.
+pub(crate) fn publish_now(core: &Core, rows: Vec<OutboxRow>) {
+    let now_ms = core.clock.elapsed().as_millis() as u64;
+    let mut refused = false;
+    for row in rows {
+        if !refused {
+            match core
+                .broker
+                .try_publish_keyed(&row.topic, &row.event, row.payload, row.key)
+            {
+                Ok(id) => {
+                    // If marking fails the relay publishes it again: same key, skipped.
+                    let _ = core.store.mark_relayed(row.id, now_ms, id);
+                    continue;
+                }
+                Err(_) => refused = true,
+            }
+        }
+        let _ = core.store.release_outbox(row.id, now_ms);
+    }
+    if refused {
+        core.outbox_wake.notify_one();
     }
 }

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::broker::LedgerReport;
 use super::clock::Clock;
 use super::sim::Snapshot;
 use super::store::OutboxStats;
+use super::workers::EffectTally;
 use crate::scenario::Scenario;
 
 /// The report of a run (the `run --json` contract).
@@ -98,6 +100,9 @@ pub struct BrokerTotals {
     pub parked: u64,
     /// Dead letters sent back to their origin topic by redrives.
     pub redriven: u64,
+    /// Deliveries a worker acknowledged without redoing them: their idempotency key was already
+    /// applied (a redelivery after a lost lease, a relay publishing twice, a redrive).
+    pub duplicates_skipped: u64,
 }
 
 /// One topic over the run.
@@ -178,8 +183,15 @@ pub struct LittlesLaw {
 /// Invariants checked at the end of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Invariants {
-    /// For every topic and group: received = acked + dead_lettered + in_flight + queued + parked.
+    /// Every published message is, in every group, in exactly one of queued / in flight /
+    /// parked (found there in the books) or acked / dead-lettered (settled); every settling
+    /// started from an open message; no effect was applied twice for one key; and the counters
+    /// balance (received = acked + dead_lettered + in_flight + queued + parked).
     pub no_message_lost: bool,
+    /// The per-message ledger behind it.
+    pub ledger: LedgerReport,
+    /// Worker effects: keys applied and any applied more than once.
+    pub effects: EffectTally,
 }
 
 /// Rounds to `digits` decimals so reports stay readable and byte-stable.
@@ -213,6 +225,7 @@ impl Report {
             totals.parked += t.parked();
             totals.redriven += t.redriven;
         }
+        totals.duplicates_skipped = snapshot.effects.duplicates_skipped;
         let latency = &snapshot.requests.latency_ms;
         let topics = snapshot
             .topics
@@ -284,6 +297,8 @@ impl Report {
             orphaned_writes: snapshot.orphaned_writes,
             invariants: Invariants {
                 no_message_lost: snapshot.no_message_lost,
+                ledger: snapshot.ledger,
+                effects: snapshot.effects,
             },
         }
     }
@@ -349,13 +364,25 @@ impl Report {
             self.outbox.relay_lag_ms,
             self.orphaned_writes
         ));
+        let ledger = &self.invariants.ledger;
+        let effects = &self.invariants.effects;
         out.push_str(&format!(
-            "\ninvariant: no message lost — {}\n",
+            "effects   {} keys applied, {} of them more than once, {} duplicates skipped\n",
+            effects.keys, effects.repeated, effects.duplicates_skipped
+        ));
+        out.push_str(&format!(
+            "\ninvariant: no message lost — {}   (ledger: {} open, {} settled, {} lost, {} \
+             duplicated, {} bad transitions)\n",
             if self.invariants.no_message_lost {
                 "holds"
             } else {
                 "BROKEN"
-            }
+            },
+            ledger.open,
+            ledger.settled,
+            ledger.lost,
+            ledger.duplicated,
+            ledger.violations
         ));
         out
     }

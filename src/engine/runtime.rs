@@ -151,7 +151,7 @@ fn engine_thread(
     let started = runtime.block_on(async {
         let start = EngineClock::at(options.epoch);
         let _ = engine_clock.set(start);
-        let system = System::start(scenario.clone(), start)?;
+        let system = System::start(scenario.clone(), start, options.sabotage)?;
         let router = system.router();
         let sim_options = SimOptions {
             traffic: options.traffic,

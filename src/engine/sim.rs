@@ -21,7 +21,8 @@ use super::metrics::{RequestReport, SecondSample};
 use super::pacer::TimeScale;
 use super::store::OutboxStats;
 use super::system::System;
-use super::workers::WorkerState;
+use super::broker::LedgerReport;
+use super::workers::{EffectTally, WorkerState};
 use super::{faults, traffic};
 use crate::scenario::{Arrival, FaultAction};
 use crate::theory::{Prediction, predict};
@@ -80,8 +81,13 @@ pub struct Snapshot {
     pub topics: Vec<TopicView>,
     /// Per-second history.
     pub series: Vec<SecondSample>,
-    /// Whether every message is accounted for.
+    /// Whether every message is accounted for: the ledger holds (each message in exactly one
+    /// place per group), the group counters balance, and no effect was applied twice.
     pub no_message_lost: bool,
+    /// The per-message ledger's verdict.
+    pub ledger: LedgerReport,
+    /// Worker effects: keys applied, any applied twice, duplicates skipped.
+    pub effects: EffectTally,
     /// The transactional outbox: pending and relayed events, and how far the relay lags.
     pub outbox: OutboxStats,
     /// Rows written without their event (direct, dual-write routes whose publish was refused).
@@ -379,7 +385,15 @@ pub(crate) fn snapshot(engine: &System, started: Instant) -> Snapshot {
             }
         })
         .collect();
-    let no_message_lost = topics.iter().all(|t| t.topic.balanced());
+    let ledger = core.broker.ledger();
+    let mut effects = EffectTally::default();
+    for pool in &scenario.workers {
+        if let Some(runtime) = engine.pool(&pool.name) {
+            effects.add(runtime.effect_tally());
+        }
+    }
+    let no_message_lost =
+        topics.iter().all(|t| t.topic.balanced()) && ledger.holds() && effects.repeated == 0;
     Snapshot {
         elapsed_ms: elapsed.as_millis() as u64,
         requests: RequestReport::from(&core.metrics.totals()),
@@ -388,6 +402,8 @@ pub(crate) fn snapshot(engine: &System, started: Instant) -> Snapshot {
         topics,
         series: core.metrics.series(),
         no_message_lost,
+        ledger,
+        effects,
         outbox: core
             .store
             .outbox_stats(core.clock.elapsed().as_millis() as u64)

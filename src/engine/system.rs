@@ -14,6 +14,7 @@ use super::api::context::ClientIp;
 use super::clock::EngineClock;
 use super::core::Core;
 use super::error::EngineError;
+use super::options::Sabotage;
 use super::request::{ApiRequest, Exchange};
 use super::store::Store;
 use super::trace::{TraceRecorder, TracedRequest};
@@ -40,9 +41,15 @@ impl std::fmt::Debug for System {
 impl System {
     /// Builds the engine for `scenario`: creates and seeds the database, the caches, limiters and
     /// app instances. Call it inside the tokio runtime that will run it (its clock starts now).
-    pub(crate) fn start(scenario: Arc<Scenario>, clock: EngineClock) -> Result<Self, EngineError> {
+    pub(crate) fn start(
+        scenario: Arc<Scenario>,
+        clock: EngineClock,
+        sabotage: Option<Sabotage>,
+    ) -> Result<Self, EngineError> {
         let store = Store::open(scenario.clone())?;
-        let core = Arc::new(Core::new(scenario, clock, store));
+        let mut core = Core::new(scenario, clock, store);
+        core.sabotage = sabotage;
+        let core = Arc::new(core);
         let service = api::service(&core);
         let (worker_changes, _) = tokio::sync::broadcast::channel(4096);
         let timer_core = core.clone();
@@ -52,15 +59,7 @@ impl System {
             .scenario
             .workers
             .iter()
-            .filter_map(|pool| {
-                PoolRuntime::start(
-                    pool,
-                    &core.broker,
-                    &core.rng,
-                    core.clock,
-                    worker_changes.clone(),
-                )
-            })
+            .filter_map(|pool| PoolRuntime::start(pool, &core, worker_changes.clone()))
             .collect();
         Ok(Self {
             core,

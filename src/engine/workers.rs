@@ -1,7 +1,25 @@
 //! Worker pools: each pool is a consumer group of one topic, with `concurrency` workers that
 //! lease a message, take a modelled service time, fail with the pool's probability (or always,
-//! for a poison message), and ack or nack. A successful worker publishes its follow-up events
-//! *before* acking, so a refused follow-up makes the message retry instead of vanishing.
+//! for a poison message), and ack or nack.
+//!
+//! A pool with an effect or follow-ups is an *idempotent consumer*:
+//!
+//! ```text
+//!  lease ─▶ key in inbox? ──yes──▶ ack ("duplicate skipped"), nothing done again
+//!              │ no
+//!              ▼
+//!          work (service time) ─ fails ─▶ [on_attempt row] ─▶ nack (retry / give up)
+//!              │ succeeds
+//!              ▼
+//!          [on_attempt row]; BEGIN inbox key + effect + follow-ups in the pool's outbox COMMIT
+//!              ▼
+//!          ack ─▶ publish the follow-ups now (the relay takes any a full topic refuses)
+//! ```
+//!
+//! So a follow-up refused by a full topic never makes the message retry (which would charge a
+//! card twice): it waits in the outbox. A message the pool gives up on (out of attempts, however
+//! that happened: a failure or a lease that ran out) gets the pool's `on_give_up` effect, once
+//! per key.
 //!
 //! Workers can be killed (their lease then expires and the message is redelivered), added and
 //! removed while running, and slowed down by a fault.
@@ -13,10 +31,15 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use super::broker::{Broker, Delivery, MessageId};
-use super::clock::EngineClock;
-use super::latency::{SeededRng, ms_to_duration};
-use crate::scenario::WorkerPool;
+use serde_json::json;
+
+use super::broker::{Delivery, GivenUp, Message, MessageId};
+use super::core::Core;
+use super::effects::{EffectInput, message_tenant, statement};
+use super::latency::ms_to_duration;
+use super::options::Sabotage;
+use super::store::{Consumed, Consumption, OUTBOX_LEASE_MS, OutboxEvent};
+use crate::scenario::{Effect, WorkerPool};
 
 /// What a worker is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,15 +86,43 @@ pub struct PoolRuntime {
     pub config: WorkerPool,
     topic: usize,
     group: usize,
-    broker: Arc<Broker>,
-    rng: Arc<SeededRng>,
-    clock: EngineClock,
+    core: Arc<Core>,
     slots: Mutex<Vec<Arc<Slot>>>,
     extra_ms_bits: AtomicU64,
     busy_us: AtomicU64,
     processed: AtomicU64,
     failed: AtomicU64,
+    duplicates: AtomicU64,
+    give_up_errors: AtomicU64,
+    /// Effects committed, per idempotency key (`on_success` and `on_give_up` keys apart): the
+    /// ledger's evidence that each was applied at most once, kept apart from the inbox that
+    /// enforces it.
+    applied: Mutex<std::collections::HashMap<String, u32>>,
+    sabotaged: AtomicBool,
     changes: broadcast::Sender<WorkerChange>,
+}
+
+/// Worker effects, for the ledger: each key applied at most once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EffectTally {
+    /// Idempotency keys whose effect was committed.
+    pub keys: u64,
+    /// Keys whose effect was committed more than once (must be 0).
+    pub repeated: u64,
+    /// Deliveries acknowledged as duplicates (key already applied).
+    pub duplicates_skipped: u64,
+    /// `on_give_up` effects that could not be written.
+    pub give_up_errors: u64,
+}
+
+impl EffectTally {
+    /// Adds another pool's tally.
+    pub fn add(&mut self, other: EffectTally) {
+        self.keys += other.keys;
+        self.repeated += other.repeated;
+        self.duplicates_skipped += other.duplicates_skipped;
+        self.give_up_errors += other.give_up_errors;
+    }
 }
 
 /// Sleeps `ms` on the engine clock in whole milliseconds, carrying the fraction in `owed_ms`.
@@ -101,29 +152,42 @@ impl PoolRuntime {
     /// unknown to the broker (validation makes that impossible for scenario pools).
     pub fn start(
         config: &WorkerPool,
-        broker: &Arc<Broker>,
-        rng: &Arc<SeededRng>,
-        clock: EngineClock,
+        core: &Arc<Core>,
         changes: broadcast::Sender<WorkerChange>,
     ) -> Option<Arc<Self>> {
-        let topic = broker.topic_index(&config.topic)?;
-        let group = broker.group_index(topic, &config.name)?;
+        let topic = core.broker.topic_index(&config.topic)?;
+        let group = core.broker.group_index(topic, &config.name)?;
         let pool = Arc::new(Self {
             config: config.clone(),
             topic,
             group,
-            broker: broker.clone(),
-            rng: rng.clone(),
-            clock,
+            core: core.clone(),
             slots: Mutex::new(Vec::new()),
             extra_ms_bits: AtomicU64::new(0f64.to_bits()),
             busy_us: AtomicU64::new(0),
             processed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+            give_up_errors: AtomicU64::new(0),
+            applied: Mutex::new(std::collections::HashMap::new()),
+            sabotaged: AtomicBool::new(false),
             changes,
         });
         for _ in 0..config.concurrency {
             pool.add_worker();
+        }
+        if config.effects.on_give_up.is_some()
+            && let Some(wake) = core.broker.watch_give_ups(topic, group)
+        {
+            let watcher = pool.clone();
+            tokio::spawn(async move {
+                loop {
+                    wake.notified().await;
+                    for given_up in watcher.core.broker.take_given_up(topic, group) {
+                        watcher.give_up(&given_up);
+                    }
+                }
+            });
         }
         Some(pool)
     }
@@ -294,7 +358,7 @@ impl PoolRuntime {
                 return;
             }
             self.set_state(index, &slot, WorkerState::Idle);
-            let delivery = self.broker.next(self.topic, self.group, index).await;
+            let delivery = self.core.broker.next(self.topic, self.group, index).await;
             let message = delivery.message.id;
             self.set_state(
                 index,
@@ -312,11 +376,34 @@ impl PoolRuntime {
         }
     }
 
+    /// Whether the pool records keys in its inbox: it changes something (a row, or follow-ups)
+    /// that must not happen twice.
+    fn idempotent(&self) -> bool {
+        self.config.effects.on_success.is_some() || !self.config.publishes.is_empty()
+    }
+
     /// Processes one delivery; true if it was acked.
     async fn process(&self, delivery: &Delivery, owed_ms: &mut f64) -> bool {
-        let started = self.clock.elapsed();
-        let service_ms = self.rng.sample_ms(&self.config.service_time) + self.extra_ms();
-        let fails = delivery.message.poison || self.rng.unit() < self.config.failure_probability;
+        let core = &self.core;
+        let message = &delivery.message;
+        if self.core.sabotage == Some(Sabotage::DropMessage)
+            && !self.sabotaged.swap(true, Ordering::Relaxed)
+        {
+            core.broker.forget(delivery);
+            return false;
+        }
+        if self.idempotent()
+            && core
+                .store
+                .inbox_contains(&self.config.name, &message.key)
+                .unwrap_or(false)
+        {
+            self.duplicates.fetch_add(1, Ordering::Relaxed);
+            return core.broker.ack_duplicate(delivery);
+        }
+        let started = core.clock.elapsed();
+        let service_ms = core.rng.sample_ms(&self.config.service_time) + self.extra_ms();
+        let fails = message.poison || core.rng.unit() < self.config.failure_probability;
         let timeout_ms = self.config.timeout.map(|t| t.as_secs_f64() * 1000.0);
         let outcome = match timeout_ms {
             Some(limit) if service_ms > limit => {
@@ -326,12 +413,12 @@ impl PoolRuntime {
             _ => {
                 sleep_owed(owed_ms, service_ms).await;
                 if fails {
-                    Err(if delivery.message.poison {
+                    Err(if message.poison {
                         "poison message: the handler cannot process it".to_string()
                     } else {
                         format!(
                             "{} handler failed (simulated dependency error)",
-                            delivery.message.event
+                            message.event
                         )
                     })
                 } else {
@@ -339,37 +426,179 @@ impl PoolRuntime {
                 }
             }
         };
-        let busy = self.clock.elapsed().saturating_sub(started);
+        let busy = core.clock.elapsed().saturating_sub(started);
         self.busy_us
             .fetch_add(busy.as_micros() as u64, Ordering::Relaxed);
-        let outcome = match outcome {
-            Ok(()) => self.publish_follow_ups(delivery).await,
-            Err(error) => Err(error),
+        let failure = outcome.as_ref().err().cloned();
+        let input = EffectInput {
+            message,
+            attempt: delivery.attempt,
+            delivered: Some(outcome.is_ok()),
+            error: failure.as_deref(),
+            latency_ms: busy.as_secs_f64() * 1000.0,
+            now: core.clock.rfc3339(),
         };
+        let attempt_logged = match &self.config.effects.on_attempt {
+            Some(effect) => self.run_plain(effect, &input),
+            None => Ok(()),
+        };
+        let outcome = outcome.and(attempt_logged).and_then(|()| {
+            self.commit(
+                &self.config.name,
+                self.config.effects.on_success.as_ref(),
+                &input,
+                self.follow_ups(message),
+            )
+        });
         match outcome {
-            Ok(()) => {
+            Ok(Some(outbox)) => {
                 self.processed.fetch_add(1, Ordering::Relaxed);
-                self.broker.ack(delivery)
+                let acked = core.broker.ack(delivery);
+                super::relay::publish_now(core, outbox);
+                acked
+            }
+            Ok(None) => {
+                self.duplicates.fetch_add(1, Ordering::Relaxed);
+                core.broker.ack_duplicate(delivery)
             }
             Err(error) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
-                self.broker.nack(delivery, &error);
+                core.broker.nack(delivery, &error);
                 false
             }
         }
     }
 
-    async fn publish_follow_ups(&self, delivery: &Delivery) -> Result<(), String> {
-        for follow_up in &self.config.publishes {
-            let payload = serde_json::json!({ "cause": delivery.message.id, "event": delivery.message.event, "payload": delivery.message.payload });
-            if let Err(error) = self
-                .broker
-                .publish(&follow_up.topic, &follow_up.event, payload)
-                .await
-            {
-                return Err(format!("follow-up {} refused: {error}", follow_up.event));
-            }
+    /// The follow-up events of a processed message: each carries the row the cause was about
+    /// (so the next pool's effects can use `$row.…`) and a key derived from the cause's, so a
+    /// re-run of the cause announces the same facts.
+    fn follow_ups(&self, cause: &Message) -> Vec<OutboxEvent> {
+        self.config
+            .publishes
+            .iter()
+            .map(|follow_up| OutboxEvent {
+                topic: follow_up.topic.clone(),
+                event: follow_up.event.clone(),
+                payload: json!({
+                    "tenant": cause.payload.get("tenant"),
+                    "table": cause.payload.get("table"),
+                    "row": cause.payload.get("row"),
+                    "cause": { "message": cause.id, "key": cause.key, "event": cause.event },
+                }),
+                key: Some(format!(
+                    "{}>{}/{}",
+                    cause.key, follow_up.topic, follow_up.event
+                )),
+            })
+            .collect()
+    }
+
+    /// Records the key, runs `effect` and writes `follow_ups`, in one transaction. `Ok(None)`:
+    /// the key was already applied (a duplicate); `Ok(Some(rows))`: committed, with the outbox
+    /// rows to publish.
+    fn commit(
+        &self,
+        consumer: &str,
+        effect: Option<&Effect>,
+        input: &EffectInput<'_>,
+        follow_ups: Vec<OutboxEvent>,
+    ) -> Result<Option<Vec<super::store::OutboxRow>>, String> {
+        let core = &self.core;
+        if effect.is_none() && follow_ups.is_empty() {
+            return Ok(Some(Vec::new()));
         }
-        Ok(())
+        let effect = match effect {
+            Some(effect) => {
+                let table = core
+                    .scenario
+                    .table(&effect.table)
+                    .ok_or_else(|| format!("no table `{}`", effect.table))?;
+                let sql = statement(effect, table, input)
+                    .map_err(|e| format!("effect on `{}` failed: {e}", effect.table))?;
+                Some((table, sql))
+            }
+            None => None,
+        };
+        let now_ms = core.clock.elapsed().as_millis() as u64;
+        let has_effect = effect.is_some();
+        let work = Consumption {
+            consumer,
+            key: &input.message.key,
+            message_id: input.message.id,
+            now_ms,
+            effect,
+            follow_ups,
+            tenant_id: message_tenant(input.message),
+            lease_until_ms: now_ms + OUTBOX_LEASE_MS,
+            apply_twice: core.sabotage == Some(Sabotage::ApplyTwice),
+        };
+        match core.store.consume(work) {
+            Ok(Consumed::Duplicate) => Ok(None),
+            Ok(Consumed::Applied { outbox, .. }) => {
+                if has_effect {
+                    let times = if core.sabotage == Some(Sabotage::ApplyTwice) {
+                        2
+                    } else {
+                        1
+                    };
+                    let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+                    *applied
+                        .entry(format!("{consumer}\u{0}{}", input.message.key))
+                        .or_default() += times;
+                }
+                Ok(Some(outbox.into_iter().map(|insert| insert.row).collect()))
+            }
+            Err(error) => Err(format!("effect not applied: {error}")),
+        }
+    }
+
+    /// Runs an effect that is not keyed (one row per attempt).
+    fn run_plain(&self, effect: &Effect, input: &EffectInput<'_>) -> Result<(), String> {
+        let core = &self.core;
+        let table = core
+            .scenario
+            .table(&effect.table)
+            .ok_or_else(|| format!("no table `{}`", effect.table))?;
+        let sql = statement(effect, table, input)
+            .map_err(|e| format!("attempt log on `{}` failed: {e}", effect.table))?;
+        core.store
+            .run_effect(table, sql)
+            .map(|_| ())
+            .map_err(|e| format!("attempt log on `{}` failed: {e}", effect.table))
+    }
+
+    /// Applies the pool's `on_give_up` effect to a message it gave up on, once per key.
+    fn give_up(&self, given_up: &GivenUp) {
+        let Some(effect) = &self.config.effects.on_give_up else {
+            return;
+        };
+        let input = EffectInput {
+            message: &given_up.message,
+            attempt: given_up.attempts,
+            delivered: Some(false),
+            error: Some(&given_up.error),
+            latency_ms: 0.0,
+            now: self.core.clock.rfc3339(),
+        };
+        let consumer = format!("{}:give_up", self.config.name);
+        // The message is dead-lettered (or parked) whatever happens here; a failed give-up
+        // write is counted, and the row keeps its old value for everyone to see.
+        if self
+            .commit(&consumer, Some(effect), &input, Vec::new())
+            .is_err()
+        {
+            self.give_up_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The pool's effect counts, for the ledger.
+    pub fn effect_tally(&self) -> EffectTally {
+        let applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        EffectTally {
+            keys: applied.len() as u64,
+            repeated: applied.values().filter(|&&n| n > 1).count() as u64,
+            duplicates_skipped: self.duplicates.load(Ordering::Relaxed),
+            give_up_errors: self.give_up_errors.load(Ordering::Relaxed),
+        }
     }
 }

@@ -13,14 +13,42 @@
 //! topics: it is parked in its source, or a dead letter in the dead-letter topic, never neither.
 //! Wake-ups and events are collected in a [`Deferred`] and fired after the lock is released.
 
+use std::sync::Arc;
+
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::group::GivenUp;
+use super::ledger::Fate;
+
 use super::{
-    Broker, BrokerEvent, DeadLetterOrigin, Deferred, MessageId, NackOutcome, RedriveError,
+    Broker, BrokerEvent, DeadLetterOrigin, Deferred, Draft, MessageId, NackOutcome, RedriveError,
     RedriveOutcome, State,
 };
 
 impl Broker {
+    /// Starts keeping the messages group `group` of topic `topic` gives up on; the returned
+    /// `Notify` is woken when there are some to [`take_given_up`](Self::take_given_up).
+    pub fn watch_give_ups(&self, topic: usize, group: usize) -> Option<Arc<Notify>> {
+        let mut state = self.lock();
+        let t = state.topics.get_mut(topic)?;
+        let g = t.groups.get_mut(group)?;
+        g.given_up.get_or_insert_with(Vec::new);
+        t.give_up_wake.get(group).cloned()
+    }
+
+    /// The messages group `group` of topic `topic` gave up on since the last call.
+    pub fn take_given_up(&self, topic: usize, group: usize) -> Vec<GivenUp> {
+        let mut state = self.lock();
+        state
+            .topics
+            .get_mut(topic)
+            .and_then(|t| t.groups.get_mut(group))
+            .and_then(|g| g.given_up.as_mut())
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// A delivery of message `id` in group `group` of `topic` used up its attempts: moves it to
     /// the dead-letter topic, or parks it when that topic is full. A topic without a dead-letter
     /// topic gives the message up (counted as dead-lettered, payload dropped), as configured.
@@ -36,6 +64,20 @@ impl Broker {
         let Some(t) = state.topics.get_mut(topic) else {
             return NackOutcome::Stale;
         };
+        // Tell the group's consumer first, whichever way the message goes next.
+        if let (Some(g), Some(message)) = (t.groups.get_mut(group), t.messages.get(&id))
+            && let Some(given_up) = g.given_up.as_mut()
+        {
+            let tracked = g.tracked.get(&id);
+            given_up.push(GivenUp {
+                message: message.clone(),
+                attempts: tracked.map_or(0, |t| t.deliveries),
+                error: tracked.and_then(|t| t.last_error.clone()).unwrap_or_default(),
+            });
+            if let Some(wake) = t.give_up_wake.get(group) {
+                deferred.wake.push(wake.clone());
+            }
+        }
         let Some(dead_letter) = t.dead_letter_index else {
             let Some(g) = t.groups.get_mut(group) else {
                 return NackOutcome::Stale;
@@ -51,6 +93,7 @@ impl Broker {
                 id,
                 error,
             });
+            state.ledger.settle(id, group, Fate::DeadLettered);
             return NackOutcome::DeadLettered;
         };
         if self.move_to_dead_letter(state, topic, group, id, dead_letter, deferred) {
@@ -111,15 +154,14 @@ impl Broker {
             attempts: tracked.deliveries,
             last_error: error.clone(),
         };
-        let moved = self.insert(
-            state,
-            dead_letter,
-            &message.event,
-            message.payload.clone(),
-            false,
-            Some(origin),
-            deferred,
-        );
+        let draft = Draft {
+            event: &message.event,
+            payload: message.payload.clone(),
+            poison: false,
+            origin: Some(origin),
+            key: Some(message.key.clone()),
+        };
+        let moved = self.insert(state, dead_letter, draft, deferred);
         if moved.is_err() {
             return false;
         }
@@ -139,6 +181,7 @@ impl Broker {
             id,
             error,
         });
+        state.ledger.settle(id, group, Fate::DeadLettered);
         true
     }
 
@@ -215,15 +258,16 @@ impl Broker {
             else {
                 continue;
             };
-            let new_id = match self.insert(
-                &mut state,
-                to,
-                &message.event,
-                message.payload.clone(),
-                false,
-                None,
-                &mut deferred,
-            ) {
+            // The same fact as before: the same key, so a consumer that did apply it (its
+            // inbox has the key) skips it instead of applying it twice.
+            let draft = Draft {
+                event: &message.event,
+                payload: message.payload.clone(),
+                poison: false,
+                origin: None,
+                key: Some(message.key.clone()),
+            };
+            let new_id = match self.insert(&mut state, to, draft, &mut deferred) {
                 Ok(new_id) => new_id,
                 Err(full) => {
                     stopped = Some(full.to_string());
@@ -233,8 +277,11 @@ impl Broker {
             let Some(dlq) = state.topics.get_mut(index) else {
                 break;
             };
-            for group in &mut dlq.groups {
-                group.redrive(message.id, now);
+            let mut redriven_from = Vec::new();
+            for (g, group) in dlq.groups.iter_mut().enumerate() {
+                if group.redrive(message.id, now) {
+                    redriven_from.push(g);
+                }
             }
             dlq.redriven += 1;
             dlq.release(message.id);
@@ -245,6 +292,9 @@ impl Broker {
                 to: origin.topic.clone(),
                 new_id,
             });
+            for g in redriven_from {
+                state.ledger.settle(message.id, g, Fate::Redriven);
+            }
             moved += 1;
         }
         self.unpark(&mut state, &mut deferred);

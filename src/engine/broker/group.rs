@@ -71,6 +71,17 @@ pub struct GroupCounters {
     pub expired: u64,
 }
 
+/// A message a group gave up on (out of attempts), as its consumer sees it.
+#[derive(Debug, Clone)]
+pub struct GivenUp {
+    /// The message.
+    pub message: std::sync::Arc<super::Message>,
+    /// Deliveries made.
+    pub attempts: u32,
+    /// The last delivery's error.
+    pub error: String,
+}
+
 /// A consumer group.
 #[derive(Debug)]
 pub struct Group {
@@ -88,6 +99,9 @@ pub struct Group {
     pub tracked: BTreeMap<MessageId, Tracked>,
     /// Counters.
     pub counters: GroupCounters,
+    /// Messages this group gave up on, for its consumer to react to (`None`: nobody asked, so
+    /// nothing is kept). See [`Broker::watch_give_ups`](super::Broker::watch_give_ups).
+    pub given_up: Option<Vec<GivenUp>>,
     /// ∫ ready-queue length dt, in message·µs (for the time-average queue length).
     queue_area_us: u128,
     /// When the ready-queue length last changed.
@@ -105,6 +119,7 @@ impl Group {
             parked: VecDeque::new(),
             tracked: BTreeMap::new(),
             counters: GroupCounters::default(),
+            given_up: None,
             queue_area_us: 0,
             area_since: None,
         }

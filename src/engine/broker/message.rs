@@ -41,6 +41,9 @@ pub struct Message {
     pub poison: bool,
     /// Set on messages in a dead-letter topic.
     pub dead_letter_of: Option<DeadLetterOrigin>,
+    /// Idempotency key: the same for every message that announces the same fact (see
+    /// [`Broker::try_publish_keyed`](super::Broker::try_publish_keyed)).
+    pub key: String,
 }
 
 /// A message leased to a worker.
@@ -124,6 +127,10 @@ pub enum BrokerEvent {
         id: MessageId,
         /// Delivery number.
         attempt: u32,
+        /// The consumer had already applied this message's idempotency key: it acknowledged it
+        /// without doing the work again ("duplicate skipped").
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        duplicate: bool,
     },
     /// A delivery failed and will be retried.
     Retried {

@@ -42,6 +42,7 @@
 mod dead;
 pub mod group;
 mod histogram;
+mod ledger;
 mod message;
 mod snapshot;
 mod timers;
@@ -55,12 +56,14 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use self::group::{Group, Lease};
+use self::ledger::{Fate, Ledger};
 use super::clock::EngineClock;
 use super::latency::SeededRng;
 use crate::scenario::{FullPolicy, Scenario, Topic};
 
-pub use self::group::MessageId;
+pub use self::group::{GivenUp, MessageId};
 pub use histogram::{DurationHistogram, LatencySummary};
+pub use ledger::LedgerReport;
 pub use message::{
     BrokerEvent, DeadLetterOrigin, Delivery, Message, NackOutcome, PublishError, RedriveError,
     RedriveOutcome,
@@ -85,6 +88,8 @@ struct TopicState {
     wait: DurationHistogram,
     service: DurationHistogram,
     ready: Vec<Arc<Notify>>,
+    /// Per group: woken when the group gives a message up (see `watch_give_ups`).
+    give_up_wake: Vec<Arc<Notify>>,
     space: Arc<Notify>,
 }
 
@@ -115,6 +120,18 @@ struct State {
     next_token: u64,
     /// Parking order, broker-wide.
     next_park: u64,
+    /// Every message's state per group, checked against the books (see `ledger`).
+    ledger: Ledger,
+}
+
+/// A message about to be inserted.
+struct Draft<'a> {
+    event: &'a str,
+    payload: Value,
+    poison: bool,
+    origin: Option<DeadLetterOrigin>,
+    /// `None`: `msg:<id>`.
+    key: Option<String>,
 }
 
 /// What to do once the lock is released: wake waiters, then publish events, in order.
@@ -172,6 +189,7 @@ impl Broker {
                 };
                 TopicState {
                     ready: groups.iter().map(|_| Arc::new(Notify::new())).collect(),
+                    give_up_wake: groups.iter().map(|_| Arc::new(Notify::new())).collect(),
                     config: topic.clone(),
                     groups,
                     consumed,
@@ -203,6 +221,7 @@ impl Broker {
                 next_id: 1,
                 next_token: 1,
                 next_park: 1,
+                ledger: Ledger::default(),
             }),
             started: Instant::now(),
             clock,
@@ -246,7 +265,8 @@ impl Broker {
             .position(|g| g.name == pool)
     }
 
-    /// Publishes now, or refuses if the topic is full (whatever its policy).
+    /// Publishes now, or refuses if the topic is full (whatever its policy). The message's
+    /// idempotency key is `msg:<id>`: unique, so no consumer ever skips it.
     pub fn try_publish(
         &self,
         topic: &str,
@@ -254,7 +274,34 @@ impl Broker {
         payload: Value,
         poison: bool,
     ) -> Result<MessageId, PublishError> {
-        self.publish_inner(topic, event, payload, poison, None, true)
+        let draft = Draft {
+            event,
+            payload,
+            poison,
+            origin: None,
+            key: None,
+        };
+        self.publish_inner(topic, draft, true)
+    }
+
+    /// [`Broker::try_publish`] with the idempotency key of the fact the message announces: every
+    /// publish of the same fact (an outbox row relayed twice, a follow-up of a redelivered
+    /// message) carries the same key, so an idempotent consumer applies it once.
+    pub fn try_publish_keyed(
+        &self,
+        topic: &str,
+        event: &str,
+        payload: Value,
+        key: String,
+    ) -> Result<MessageId, PublishError> {
+        let draft = Draft {
+            event,
+            payload,
+            poison: false,
+            origin: None,
+            key: Some(key),
+        };
+        self.publish_inner(topic, draft, true)
     }
 
     /// Publishes with the topic's policy: `reject` refuses at once when full; `block` waits for
@@ -282,7 +329,14 @@ impl Broker {
             let notified = space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.publish_inner(topic, event, payload.clone(), false, None, false) {
+            let draft = Draft {
+                event,
+                payload: payload.clone(),
+                poison: false,
+                origin: None,
+                key: None,
+            };
+            match self.publish_inner(topic, draft, false) {
                 Err(PublishError::Full { .. }) if Instant::now() < deadline => {
                     tokio::select! {
                         biased;
@@ -301,10 +355,7 @@ impl Broker {
     fn publish_inner(
         &self,
         topic: &str,
-        event: &str,
-        payload: Value,
-        poison: bool,
-        origin: Option<DeadLetterOrigin>,
+        draft: Draft<'_>,
         count_rejection: bool,
     ) -> Result<MessageId, PublishError> {
         let mut state = self.lock();
@@ -312,15 +363,8 @@ impl Broker {
             return Err(PublishError::UnknownTopic(topic.to_string()));
         };
         let mut deferred = Deferred::default();
-        let published = self.insert(
-            &mut state,
-            index,
-            event,
-            payload,
-            poison,
-            origin,
-            &mut deferred,
-        );
+        let event = draft.event;
+        let published = self.insert(&mut state, index, draft, &mut deferred);
         if published.is_err()
             && count_rejection
             && let Some(t) = state.topics.get_mut(index)
@@ -338,17 +382,20 @@ impl Broker {
 
     /// Appends a message to topic `index` under the lock (every group receives it), or refuses
     /// if the topic is full. Wake-ups and the `published` event go to `deferred`.
-    #[allow(clippy::too_many_arguments)]
     fn insert(
         &self,
         state: &mut State,
         index: usize,
-        event: &str,
-        payload: Value,
-        poison: bool,
-        origin: Option<DeadLetterOrigin>,
+        draft: Draft<'_>,
         deferred: &mut Deferred,
     ) -> Result<MessageId, PublishError> {
+        let Draft {
+            event,
+            payload,
+            poison,
+            origin,
+            key,
+        } = draft;
         let now = Instant::now();
         let id = state.next_id;
         let published_at_ms = self.clock.elapsed().as_millis() as u64;
@@ -370,9 +417,11 @@ impl Broker {
             published_at_ms,
             poison,
             dead_letter_of: origin,
+            key: key.unwrap_or_else(|| format!("msg:{id}")),
         });
         t.published += 1;
         t.messages.insert(id, message);
+        let groups = t.groups.len();
         for group in &mut t.groups {
             group.receive(id, now);
         }
@@ -385,6 +434,7 @@ impl Broker {
             event: event.to_string(),
         });
         state.next_id += 1;
+        state.ledger.published(id, index, groups);
         Ok(id)
     }
 
@@ -457,6 +507,16 @@ impl Broker {
     /// Acknowledges a delivery; false if its lease had already expired (the ack is ignored, so a
     /// message is acked at most once per group).
     pub fn ack(&self, delivery: &Delivery) -> bool {
+        self.ack_as(delivery, false)
+    }
+
+    /// Acknowledges a delivery whose idempotency key the consumer had already applied: the same
+    /// as [`Broker::ack`], and the event stream says "duplicate skipped".
+    pub fn ack_duplicate(&self, delivery: &Delivery) -> bool {
+        self.ack_as(delivery, true)
+    }
+
+    fn ack_as(&self, delivery: &Delivery, duplicate: bool) -> bool {
         let now = Instant::now();
         let mut state = self.lock();
         let Some(t) = state.topics.get_mut(delivery.topic) else {
@@ -482,7 +542,9 @@ impl Broker {
                     group: group_name,
                     id,
                     attempt: delivery.attempt,
+                    duplicate,
                 });
+                state.ledger.settle(id, delivery.group, Fate::Acked);
                 // Room in a dead-letter topic lets parked messages in.
                 self.unpark(&mut state, &mut deferred);
                 drop(state);
@@ -491,6 +553,29 @@ impl Broker {
             }
             _ => false,
         }
+    }
+
+    /// Test-only sabotage ([`Sabotage::DropMessage`](crate::engine::Sabotage)): the broker
+    /// forgets a leased message as a buggy broker would — no ack, no retry, no dead letter, no
+    /// counter. Only the per-message ledger can notice.
+    pub(crate) fn forget(&self, delivery: &Delivery) {
+        let mut state = self.lock();
+        if let Some(g) = state
+            .topics
+            .get_mut(delivery.topic)
+            .and_then(|t| t.groups.get_mut(delivery.group))
+        {
+            g.leased.remove(&delivery.message.id);
+            g.tracked.remove(&delivery.message.id);
+        }
+    }
+
+    /// The per-message ledger checked against every group's books now.
+    pub fn ledger(&self) -> LedgerReport {
+        let state = self.lock();
+        state
+            .ledger
+            .check(|topic| state.topics.get(topic).map_or(&[][..], |t| &t.groups[..]))
     }
 
     /// Reports a failed delivery: retried after a backoff, or dead-lettered when out of attempts.

@@ -54,6 +54,9 @@ pub enum StoreError {
         /// SQLite's message, e.g. `UNIQUE constraint failed: projects.tenant_id, projects.name`.
         message: String,
     },
+    /// A worker's effect updates a row that is not there (in the message's tenant).
+    #[error("{0}")]
+    NoSuchRow(String),
     /// A persona's password could not be hashed.
     #[error("could not hash a password: {0}")]
     PasswordHash(String),

@@ -36,6 +36,7 @@
 //! ```
 
 mod error;
+mod inbox;
 mod limits;
 mod outbox;
 mod passwords;
@@ -56,10 +57,12 @@ use rusqlite::Connection;
 use crate::scenario::model::{Scenario, Table};
 
 pub use error::{ConstraintKind, StoreError};
+pub use inbox::{Consumed, Consumption};
 pub use outbox::{OUTBOX_LEASE_MS, OutboxEvent, OutboxInsert, OutboxStats};
 pub use passwords::verify_password;
 pub use records::QueryRecord;
-pub use writes::{delete_statement, insert_statement, update_statement};
+pub use outbox::OutboxRow;
+pub use writes::{Statement, delete_statement, insert_statement, update_statement};
 
 /// Name of the column that holds a password hash; never returned by the generic operations.
 pub const SECRET_COLUMN: &str = "password_hash";

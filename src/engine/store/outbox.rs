@@ -38,7 +38,8 @@ pub(super) const OUTBOX_DDL: [&str; 2] = [
         created_ms INTEGER NOT NULL, \
         available_ms INTEGER NOT NULL, \
         relayed_ms INTEGER, \
-        message_id INTEGER)",
+        message_id INTEGER, \
+        key TEXT)",
     "CREATE INDEX \"_outbox_pending\" ON \"_outbox\" (available_ms) WHERE relayed_ms IS NULL",
 ];
 
@@ -51,6 +52,8 @@ pub struct OutboxEvent {
     pub event: String,
     /// Payload.
     pub payload: Value,
+    /// The message's idempotency key; `None`: `outbox:<row id>`, unique to this row.
+    pub key: Option<String>,
 }
 
 /// An outbox row claimed for publishing.
@@ -66,6 +69,13 @@ pub struct OutboxRow {
     pub payload: Value,
     /// Engine time the row was written, ms.
     pub created_ms: u64,
+    /// The idempotency key its message carries: the same on every publish of this row.
+    pub key: String,
+}
+
+/// The key of an outbox row written without one.
+fn default_key(id: i64) -> String {
+    format!("outbox:{id}")
 }
 
 /// One outbox insert, as the trace shows it.
@@ -86,6 +96,62 @@ pub struct OutboxStats {
     pub relayed: u64,
     /// Age of the oldest pending event, ms (0 when none is pending): how far the relay lags.
     pub relay_lag_ms: u64,
+}
+
+/// Writes `events` to the outbox inside the caller's transaction, leased to the caller until
+/// `lease_until_ms`.
+pub(super) fn insert_outbox(
+    tx: &rusqlite::Connection,
+    tenant_id: i64,
+    events: Vec<OutboxEvent>,
+    now_ms: u64,
+    lease_until_ms: u64,
+) -> Result<Vec<OutboxInsert>, StoreError> {
+    let sql = "INSERT INTO \"_outbox\" \
+        (tenant_id, topic, event, payload, created_ms, available_ms, key) \
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id";
+    let mut statement = tx.prepare_cached(sql)?;
+    let mut inserts = Vec::with_capacity(events.len());
+    for event in events {
+        let payload = event.payload.to_string();
+        let values = params![
+            tenant_id,
+            event.topic,
+            event.event,
+            payload,
+            now_ms as i64,
+            lease_until_ms as i64,
+            event.key
+        ];
+        let id: i64 = statement.query_row(values, |r| r.get(0))?;
+        let query = QueryRecord {
+            sql: sql.to_string(),
+            params: vec![
+                tenant_id.into(),
+                event.topic.clone().into(),
+                event.event.clone().into(),
+                Value::String(payload),
+                now_ms.into(),
+                lease_until_ms.into(),
+                event.key.clone().map_or(Value::Null, Value::String),
+            ],
+            rows: Vec::new(),
+            rows_affected: 1,
+            plan: Vec::new(),
+        };
+        inserts.push(OutboxInsert {
+            row: OutboxRow {
+                id,
+                topic: event.topic,
+                event: event.event,
+                payload: event.payload,
+                created_ms: now_ms,
+                key: event.key.unwrap_or_else(|| default_key(id)),
+            },
+            query,
+        });
+    }
+    Ok(inserts)
 }
 
 impl Store {
@@ -112,49 +178,11 @@ impl Store {
             .cloned()
             .map(Value::Object)
             .unwrap_or(Value::Null);
-        let mut inserts = Vec::new();
-        if record.rows_affected > 0 {
-            let sql = "INSERT INTO \"_outbox\" \
-                (tenant_id, topic, event, payload, created_ms, available_ms) \
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
-            let mut statement = tx.prepare_cached(sql)?;
-            for event in events(&row) {
-                let payload = event.payload.to_string();
-                let values = params![
-                    tenant_id,
-                    event.topic,
-                    event.event,
-                    payload,
-                    now_ms as i64,
-                    lease_until_ms as i64
-                ];
-                let id: i64 = statement.query_row(values, |r| r.get(0))?;
-                let query = QueryRecord {
-                    sql: sql.to_string(),
-                    params: vec![
-                        tenant_id.into(),
-                        event.topic.clone().into(),
-                        event.event.clone().into(),
-                        Value::String(payload),
-                        now_ms.into(),
-                        lease_until_ms.into(),
-                    ],
-                    rows: Vec::new(),
-                    rows_affected: 1,
-                    plan: Vec::new(),
-                };
-                inserts.push(OutboxInsert {
-                    row: OutboxRow {
-                        id,
-                        topic: event.topic,
-                        event: event.event,
-                        payload: event.payload,
-                        created_ms: now_ms,
-                    },
-                    query,
-                });
-            }
-        }
+        let inserts = if record.rows_affected > 0 {
+            insert_outbox(&tx, tenant_id, events(&row), now_ms, lease_until_ms)?
+        } else {
+            Vec::new()
+        };
         tx.commit()?;
         Ok((record, inserts))
     }
@@ -172,7 +200,7 @@ impl Store {
             "UPDATE \"_outbox\" SET available_ms = ?1 WHERE id IN (\
                 SELECT id FROM \"_outbox\" WHERE relayed_ms IS NULL AND available_ms <= ?2 \
                 ORDER BY id LIMIT ?3) \
-             RETURNING id, topic, event, payload, created_ms",
+             RETURNING id, topic, event, payload, created_ms, key",
         )?;
         let rows = statement.query_map(
             params![lease_until_ms as i64, now_ms as i64, limit as i64],
@@ -184,6 +212,9 @@ impl Store {
                     event: r.get(2)?,
                     payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
                     created_ms: r.get::<_, i64>(4)?.max(0) as u64,
+                    key: r
+                        .get::<_, Option<String>>(5)?
+                        .unwrap_or_else(|| default_key(r.get(0).unwrap_or_default())),
                 })
             },
         )?;

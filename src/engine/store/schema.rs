@@ -51,6 +51,7 @@ impl Store {
         for statement in super::outbox::OUTBOX_DDL {
             conn.execute_batch(statement)?;
         }
+        conn.execute_batch(super::inbox::INBOX_DDL)?;
 
         let tx = conn.transaction()?;
         // Checked at COMMIT instead of per row: the seed needs no particular table order.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Distribution, FullPolicy, Publish};
+use super::{Distribution, FullPolicy, PoolEffects, Publish};
 
 /// Retry backoff.
 #[derive(Debug, Clone, Serialize)]
@@ -71,4 +71,6 @@ pub struct WorkerPool {
     pub timeout: Option<Duration>,
     /// Follow-up events on success.
     pub publishes: Vec<Publish>,
+    /// The rows it writes.
+    pub effects: PoolEffects,
 }

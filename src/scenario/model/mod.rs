@@ -10,6 +10,7 @@
 
 mod broker;
 mod dist;
+mod effects;
 mod faults;
 mod identity;
 mod routes;
@@ -27,6 +28,7 @@ pub use super::raw::{
 };
 pub use broker::*;
 pub use dist::*;
+pub use effects::*;
 pub use faults::*;
 pub use identity::*;
 pub use routes::*;

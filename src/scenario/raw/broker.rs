@@ -98,7 +98,38 @@ pub struct RawWorkerPool {
     /// A message still processing after this is abandoned and counted as a failure.
     #[serde(default)]
     pub timeout_ms: Option<Sp<u64>>,
-    /// Follow-up events published when a message is processed successfully.
+    /// Follow-up events published when a message is processed successfully (through the
+    /// pool's own outbox, in the same transaction as its effect).
     #[serde(default)]
     pub publishes: Vec<RawPublish>,
+    /// A row written once per message (idempotency key) when it succeeds, in one transaction
+    /// with the pool's inbox record and its follow-ups.
+    #[serde(default)]
+    pub effect: Option<Sp<RawEffect>>,
+    /// A row written on every attempt, successful or not (e.g. a delivery log).
+    #[serde(default)]
+    pub on_attempt: Option<Sp<RawEffect>>,
+    /// A row written once per message when the pool gives it up (out of attempts).
+    #[serde(default)]
+    pub on_give_up: Option<Sp<RawEffect>>,
+}
+
+/// A worker's write: `insert = "table"` or `update = "table"` with `row = "$row.id"`, and `set`:
+/// column = literal, or `"$name"` (`$now`, `$event`, `$topic`, `$message`, `$key`, `$attempt`,
+/// `$outcome`, `$error`, `$latency_ms`, `$tenant`, `$row.<column>`; `$$` for a literal `$`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEffect {
+    /// Insert a row into this table.
+    #[serde(default)]
+    pub insert: Option<Sp<String>>,
+    /// Update a row of this table (the one `row` names).
+    #[serde(default)]
+    pub update: Option<Sp<String>>,
+    /// With `update`: the row's id, e.g. "$row.id".
+    #[serde(default)]
+    pub row: Option<Sp<String>>,
+    /// The columns to set.
+    #[serde(default)]
+    pub set: indexmap::IndexMap<String, Sp<serde_json::Value>>,
 }

@@ -250,6 +250,8 @@ pub(crate) fn validate_workers(
             failure_probability: *pool.failure_probability,
             timeout: pool.timeout_ms.as_ref().map(|t| millis(**t as f64)),
             publishes,
+            // Filled in once tables and routes are known (`effects`).
+            effects: PoolEffects::default(),
         });
     }
     check_event_loops(cx, raw, topics);

@@ -8,6 +8,7 @@
 
 mod broker;
 mod dist;
+mod effects;
 mod identity;
 mod requests;
 mod rfc3339;
@@ -144,7 +145,7 @@ pub fn validate(raw: RawScenario, source: &str) -> Result<Scenario, Vec<Diagnost
     let tables = tables::validate_tables(&mut cx, &raw.tables, &identities);
     let stages = stages::validate_stages(&mut cx, &raw.stages);
     let topics = broker::validate_topics(&mut cx, &raw.topics);
-    let workers = broker::validate_workers(&mut cx, &raw.workers, &topics);
+    let mut workers = broker::validate_workers(&mut cx, &raw.workers, &topics);
     let edge = routes::validate_edge(&mut cx, &raw.edge);
     let load_balancer = routes::validate_load_balancer(&mut cx, &raw.load_balancer);
     let rate_limit = routes::validate_rate_limit(&mut cx, &raw.rate_limit);
@@ -159,6 +160,7 @@ pub fn validate(raw: RawScenario, source: &str) -> Result<Scenario, Vec<Diagnost
         );
     }
     let routes = routes::validate_routes(&mut cx, &raw.routes, &permissions, &tables);
+    effects::validate_effects(&mut cx, &raw.workers, &mut workers, &tables, &routes);
     stages::check_stages_for_routes(&mut cx, &raw.stages, &raw.routes);
     let requests = requests::validate_requests(&mut cx, &raw.requests, &personas, &routes);
     let traffic = requests::validate_traffic(&mut cx, &raw.traffic, &requests);

@@ -475,8 +475,13 @@ pub fn event_text(event: &Event, theme: &Theme) -> (u64, String, Style) {
                     group,
                     id,
                     attempt,
+                    duplicate,
                 } => (
-                    format!("{topic} #{id} acked by {group} (attempt {attempt})"),
+                    if *duplicate {
+                        format!("{topic} #{id} duplicate skipped by {group}: already applied")
+                    } else {
+                        format!("{topic} #{id} acked by {group} (attempt {attempt})")
+                    },
                     theme.pass,
                 ),
                 BrokerEvent::Retried {

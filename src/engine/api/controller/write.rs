@@ -218,6 +218,7 @@ fn write_with_outbox(
                     topic: p.topic.clone(),
                     event: p.event.clone(),
                     payload: json!({ "tenant": call.tenant, "table": table.name, "row": row }),
+                    key: None,
                 })
                 .collect()
         },
@@ -239,7 +240,7 @@ async fn publish_outbox(app: &AppState, trace: &TraceRecorder, outbox: Vec<Outbo
         // Keep the outbox's order: once one event waits, the rest wait behind it.
         let attempt = if deferred.is_empty() {
             core.broker
-                .try_publish(&row.topic, &row.event, row.payload.clone(), false)
+                .try_publish_keyed(&row.topic, &row.event, row.payload.clone(), row.key.clone())
                 .map_err(|error| error.to_string())
         } else {
             Err("waiting behind an earlier event of this request".to_string())
