@@ -314,21 +314,10 @@ async fn a_blocking_publisher_waits_for_room_up_to_its_timeout() {
     let engine = start(scenario(
         r#"
 [[topics]]
-name = "requests"
-capacity = 1000
-
-[[topics]]
 name = "jobs"
 capacity = 1
 on_full = "block"
 block_timeout_ms = 250
-
-[[workers]]
-name = "producer"
-topic = "requests"
-concurrency = 1
-service_time = { dist = "constant", ms = 0 }
-publishes = [{ topic = "jobs", event = "job" }]
 
 [[workers]]
 name = "worker"
@@ -337,50 +326,54 @@ concurrency = 1
 service_time = { dist = "constant", ms = 200 }
 "#,
     ));
-    let mut stream = engine.subscribe();
-    // (engine ms the producer was asked to publish, engine ms its publish got into `jobs`)
-    let blocking_publishes = |stream: &mut EventStream| {
-        let events = broker_events(stream);
-        let at = |topic: &str, event: &str| -> Vec<u64> {
-            events
-                .iter()
-                .filter_map(|(at, e)| match e {
-                    BrokerEvent::Published {
-                        topic: t, event: v, ..
-                    } if t == topic && v == event => Some(*at),
-                    _ => None,
-                })
-                .collect()
-        };
-        let asked = at("requests", "produce");
-        let done = at("jobs", "job");
-        assert_eq!(asked.len(), 1, "{events:?}");
-        assert_eq!(done.len(), 1, "{events:?}");
-        (asked[0], done[0])
+    let blocking = |event: &str| Command::Publish {
+        topic: "jobs".to_string(),
+        event: event.to_string(),
+        payload: json!({}),
+        block: true,
     };
     publish(&engine, "jobs", "a", json!({})).await;
-    // The worker acks the first at 200 ms: the second publish, asked for at 0, gets in after
-    // waiting 200 ms.
-    publish(&engine, "requests", "produce", json!({ "publish": "b" })).await;
-    advance(&engine, Duration::from_millis(201)).await;
-    let (asked, done) = blocking_publishes(&mut stream);
-    assert_eq!(
-        Duration::from_millis(done - asked),
-        Duration::from_millis(200)
-    );
-    // Now the worker holds "b" for 200 ms; a third publish waits 250 ms… and gets room at 400.
+    // The worker acks "a" at 200 ms: a blocking publish asked for at 0 gets in after waiting
+    // 200 ms.
+    let asked = engine.now();
+    engine
+        .execute(blocking("b"))
+        .await
+        .expect("room after 200 ms");
+    assert_eq!(engine.now() - asked, Duration::from_millis(200));
+    // Now the worker holds "b" until 400 ms: a plain publish is refused at once…
     let refused = engine.publish("jobs", "c", json!({})).await;
     assert!(
         matches!(refused, Err(EngineError::Refused(_))),
         "full while b is in flight: {refused:?}"
     );
-    publish(&engine, "requests", "produce", json!({ "publish": "d" })).await;
-    advance(&engine, Duration::from_millis(250)).await;
-    let (asked, done) = blocking_publishes(&mut stream);
+    // …and a blocking one waits, here for the 200 ms until "b" is acked (within its 250 ms).
+    let asked = engine.now();
+    engine
+        .execute(blocking("d"))
+        .await
+        .expect("room within 250 ms");
+    assert_eq!(engine.now() - asked, Duration::from_millis(200));
+    // A worker busy for longer than the timeout: the blocking publish gives up after 250 ms.
+    engine
+        .fault(
+            FaultAction::SlowWorkers {
+                pool: "worker".to_string(),
+                extra_ms: 1000.0,
+            },
+            None,
+        )
+        .await
+        .expect("slows the worker");
+    advance(&engine, Duration::from_millis(200)).await;
+    publish(&engine, "jobs", "e", json!({})).await;
+    let asked = engine.now();
+    let refused = engine.execute(blocking("f")).await;
     assert!(
-        Duration::from_millis(done - asked) <= Duration::from_millis(250),
-        "room within 250 ms: asked at {asked} ms, published at {done} ms"
+        matches!(refused, Err(EngineError::Refused(_))),
+        "{refused:?}"
     );
+    assert_eq!(engine.now() - asked, Duration::from_millis(250));
     assert!(engine.snapshot().no_message_lost);
 }
 

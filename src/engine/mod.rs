@@ -54,6 +54,7 @@ mod trace;
 mod traffic;
 mod workers;
 
+pub use self::broker::LedgerReport;
 pub use self::broker::group::GroupCounters;
 pub use self::broker::{
     BrokerEvent, DeadLetterOrigin, DeadLetterSnapshot, GroupSnapshot, LatencySummary, Message,
@@ -77,7 +78,6 @@ pub use self::serve::serve;
 pub use self::sim::{READY_MESSAGE, Snapshot, TopicView};
 pub use self::store::{OutboxStats, QueryRecord};
 pub use self::trace::{Outcome, StageDetail, StageRecord, Trace, TracedRequest, detail};
-pub use self::broker::LedgerReport;
 pub use self::workers::{EffectTally, WorkerChange, WorkerState};
 
 /// Engine parts for the broker micro-benchmarks (feature `internals`). Not an API: nothing else

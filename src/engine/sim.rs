@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
+use super::broker::LedgerReport;
 use super::broker::TopicSnapshot;
 use super::cache::CacheStats;
 use super::event::{Event, EventBus, Level};
@@ -21,7 +22,6 @@ use super::metrics::{RequestReport, SecondSample};
 use super::pacer::TimeScale;
 use super::store::OutboxStats;
 use super::system::System;
-use super::broker::LedgerReport;
 use super::workers::{EffectTally, WorkerState};
 use super::{faults, traffic};
 use crate::scenario::{Arrival, FaultAction};

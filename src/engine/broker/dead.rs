@@ -72,7 +72,9 @@ impl Broker {
             given_up.push(GivenUp {
                 message: message.clone(),
                 attempts: tracked.map_or(0, |t| t.deliveries),
-                error: tracked.and_then(|t| t.last_error.clone()).unwrap_or_default(),
+                error: tracked
+                    .and_then(|t| t.last_error.clone())
+                    .unwrap_or_default(),
             });
             if let Some(wake) = t.give_up_wake.get(group) {
                 deferred.wake.push(wake.clone());

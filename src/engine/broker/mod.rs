@@ -573,9 +573,9 @@ impl Broker {
     /// The per-message ledger checked against every group's books now.
     pub fn ledger(&self) -> LedgerReport {
         let state = self.lock();
-        state
-            .ledger
-            .check(|topic| state.topics.get(topic).map_or(&[][..], |t| &t.groups[..]))
+        state.ledger.check(state.topics.len(), |topic| {
+            state.topics.get(topic).map_or(&[][..], |t| &t.groups[..])
+        })
     }
 
     /// Reports a failed delivery: retried after a backoff, or dead-lettered when out of attempts.

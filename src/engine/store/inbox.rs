@@ -124,7 +124,11 @@ impl Store {
 
     /// Runs one statement on its own (an effect that is not idempotent by design, such as a log
     /// row per attempt).
-    pub fn run_effect(&self, table: &Table, statement: Statement) -> Result<QueryRecord, StoreError> {
+    pub fn run_effect(
+        &self,
+        table: &Table,
+        statement: Statement,
+    ) -> Result<QueryRecord, StoreError> {
         let (sql, params) = statement;
         self.run(table, &sql, params)
     }

@@ -58,10 +58,10 @@ use crate::scenario::model::{Scenario, Table};
 
 pub use error::{ConstraintKind, StoreError};
 pub use inbox::{Consumed, Consumption};
+pub use outbox::OutboxRow;
 pub use outbox::{OUTBOX_LEASE_MS, OutboxEvent, OutboxInsert, OutboxStats};
 pub use passwords::verify_password;
 pub use records::QueryRecord;
-pub use outbox::OutboxRow;
 pub use writes::{Statement, delete_statement, insert_statement, update_statement};
 
 /// Name of the column that holds a password hash; never returned by the generic operations.

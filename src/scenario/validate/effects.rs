@@ -284,7 +284,10 @@ impl EffectCheck<'_> {
             (Var::Outcome, Slot::Success | Slot::GiveUp) => {
                 cx.error(
                     span,
-                    format!("`$outcome` is only known in `on_attempt`, not in `{}`", slot.key()),
+                    format!(
+                        "`$outcome` is only known in `on_attempt`, not in `{}`",
+                        slot.key()
+                    ),
                     "in `effect` the message succeeded, in `on_give_up` it failed: write the \
                      value itself",
                 );
@@ -412,7 +415,11 @@ impl EffectCheck<'_> {
             };
             cx.error(
                 span.clone(),
-                format!("{what} is {}, but `{source}` is {}", column.ty.as_str(), ty.as_str()),
+                format!(
+                    "{what} is {}, but `{source}` is {}",
+                    column.ty.as_str(),
+                    ty.as_str()
+                ),
                 "set a column of the matching type, or a literal",
             );
         }
