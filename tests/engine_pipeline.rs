@@ -750,6 +750,7 @@ async fn every_sample_request_has_the_documented_trace_shape() {
         ("alice-bad-body", 422),
         ("static-asset", 200),
         ("alice-pays-invoice", 201),
+        ("alice-pays-with-key", 201),
         ("alice-sets-status", 422),
         ("alice-overpays", 422),
         ("alice-logs-in", 200),

@@ -199,11 +199,17 @@ impl StageRecord {
             } else {
                 format!("{} lacks {}", rbac.role_mask, rbac.missing.join(", "))
             }),
-            StageDetail::Controller(controller) => Some(format!(
-                "{} on {}",
-                action_name(controller.action),
-                controller.route
-            )),
+            StageDetail::Controller(controller) => {
+                let action = format!("{} on {}", action_name(controller.action), controller.route);
+                Some(match &controller.idempotency {
+                    Some(key) => format!(
+                        "{action}; Idempotency-Key {}: {}",
+                        key.key,
+                        key.outcome.as_str()
+                    ),
+                    None => action,
+                })
+            }
             StageDetail::Database(db) => match (&db.sql, &db.lookup) {
                 (Some(sql), _) => Some(format!("{sql}  → {} row(s)", db.rows.unwrap_or(0))),
                 (None, Some(lookup)) => {

@@ -25,17 +25,20 @@
 //! The store's jobs, one module each:
 //!
 //! ```text
-//!  schema     Store::open: DDL from the scenario, seed rows (one transaction)
-//!  queries    tenant-scoped reads: list, get, exists_in_tenant; rows and counts for the ERD view
-//!  writes     tenant-scoped insert, update, delete (RETURNING)
-//!  limits     running totals for `max_remaining` (what is still open of an invoice)
-//!  passwords  login look-up by email, Argon2id hashing and verification
-//!  records    running a statement into a QueryRecord with its plan; JSON ⇄ SQL values
-//!  sql        SQL text: quoted identifiers, placeholders, key filters, column checks
-//!  error      StoreError and the ConstraintKind a write broke
+//!  schema       Store::open: DDL from the scenario, seed rows (one transaction)
+//!  queries      tenant-scoped reads: list, get, exists_in_tenant; rows and counts for the ERD view
+//!  writes       tenant-scoped insert, update, delete (RETURNING)
+//!  limits       running totals for `max_remaining` (what is still open of an invoice)
+//!  outbox       the transactional outbox: a write and its events in one transaction
+//!  idempotency  Idempotency-Key claims and the stored first responses they replay
+//!  passwords    login look-up by email, Argon2id hashing and verification
+//!  records      running a statement into a QueryRecord with its plan; JSON ⇄ SQL values
+//!  sql          SQL text: quoted identifiers, placeholders, key filters, column checks
+//!  error        StoreError and the ConstraintKind a write broke
 //! ```
 
 mod error;
+mod idempotency;
 mod inbox;
 mod limits;
 mod outbox;
@@ -57,6 +60,7 @@ use rusqlite::Connection;
 use crate::scenario::model::{Scenario, Table};
 
 pub use error::{ConstraintKind, StoreError};
+pub use idempotency::{Claim, KeyedRequest, StoredResponse};
 pub use inbox::{Consumed, Consumption};
 pub use outbox::OutboxRow;
 pub use outbox::{OUTBOX_LEASE_MS, OutboxEvent, OutboxInsert, OutboxStats};

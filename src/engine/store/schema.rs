@@ -47,8 +47,11 @@ impl Store {
         for statement in &ddl {
             conn.execute_batch(statement)?;
         }
-        // The engine's own table, beside the scenario's: not part of the schema a learner sees.
-        for statement in super::outbox::OUTBOX_DDL {
+        // The engine's own tables, beside the scenario's: not part of the schema a learner sees.
+        for statement in super::outbox::OUTBOX_DDL
+            .iter()
+            .chain(&super::idempotency::IDEMPOTENCY_DDL)
+        {
             conn.execute_batch(statement)?;
         }
         conn.execute_batch(super::inbox::INBOX_DDL)?;

@@ -423,6 +423,47 @@ pub struct ControllerDetail {
     pub id: Option<i64>,
     /// The app instance that ran it.
     pub instance: String,
+    /// What the request's `Idempotency-Key` decided (only on a create that sent one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<IdempotencyDetail>,
+}
+
+/// What an `Idempotency-Key` decided at the controller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdempotencyDetail {
+    /// The client's key.
+    pub key: String,
+    /// What it decided.
+    pub outcome: IdempotencyOutcome,
+    /// The stored status sent back (on a replay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replayed_status: Option<u16>,
+}
+
+/// What an `Idempotency-Key` decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdempotencyOutcome {
+    /// A new key: the request ran, and its response is kept for retries (unless it was a 5xx).
+    First,
+    /// A retry of a finished request: its stored response went back, nothing ran again.
+    Replayed,
+    /// A twin with the same key is still running: refused (409) rather than run twice.
+    InProgress,
+    /// The key was first used for a different request: refused (422).
+    Reused,
+}
+
+impl IdempotencyOutcome {
+    /// The outcome as written in traces, e.g. `in_progress`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::First => "first",
+            Self::Replayed => "replayed",
+            Self::InProgress => "in_progress",
+            Self::Reused => "reused",
+        }
+    }
 }
 
 /// What the cache-aside stage did.

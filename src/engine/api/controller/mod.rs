@@ -9,7 +9,11 @@
 //!
 //! Every query is scoped by the tenant the request was authorised for, never by an id the
 //! client chose: another tenant's row is simply not found.
+//!
+//! A create may carry an `Idempotency-Key`: the controller claims it before anything runs and
+//! keeps the answer, so a retry gets the first response back (see `idempotency`).
 
+mod idempotency;
 mod limits;
 mod login;
 mod read;
@@ -21,6 +25,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use self::idempotency::Gate;
 pub use self::shared::AppState;
 use self::shared::{Call, HandlerStage, outcome_of};
 use crate::engine::pipeline::context::{
@@ -91,6 +96,19 @@ pub async fn handle(State(app): State<AppState>, request: Request) -> Response {
 
     let controller = HandlerStage::new(app.controller.as_ref(), &trace);
     let mut run = controller.enter(0.0).await;
+    // Only creates take a key: repeating a read, an update or a delete changes nothing more.
+    let key = match route.action {
+        Action::Create => idempotency::key_of(request.headers()),
+        _ => Ok(None),
+    };
+    let (gate, idempotency) = idempotency::gate(
+        &app.core,
+        &call,
+        key,
+        request.method().as_str(),
+        request.uri().path(),
+    );
+    let replayed = matches!(gate, Gate::Answer(Ok(_)));
     let detail = ControllerDetail {
         action: route.action,
         route: format!("{} {}", route.method, route.path),
@@ -99,21 +117,61 @@ pub async fn handle(State(app): State<AppState>, request: Request) -> Response {
         user_id: call.user_id,
         id: call.id,
         instance: instance.name(),
+        idempotency,
     };
     if let Some(run) = run.as_mut() {
         run.pause();
     }
-    let result = run_action(&app, &trace, &call, instance).await;
+    let (verdict, response) = match gate {
+        Gate::Run => split(run_action(&app, &trace, &call, instance).await),
+        Gate::RunKeyed(claim) => run_keyed(&app, &trace, call, instance, claim).await,
+        Gate::Answer(answer) => split(answer),
+    };
     if let Some(run) = run {
         let detail = StageDetail::Controller(detail);
-        match &result {
-            Ok(_) => run.finish(Outcome::Pass, detail),
-            Err(error) => run.fail(outcome_of(error), detail, error.code),
+        match verdict {
+            // Answered from the stored response, like a cache hit: nothing after ran.
+            Ok(()) if replayed => run.finish(Outcome::Hit, detail),
+            Ok(()) => run.finish(Outcome::Pass, detail),
+            Err((outcome, code)) => run.fail(outcome, detail, code),
         }
     }
+    response
+}
+
+/// How the action ended, for the controller's record (`Err`: its outcome and error code), and
+/// the response.
+type Verdict = (Result<(), (Outcome, &'static str)>, Response);
+
+fn split(result: Result<Response, ApiError>) -> Verdict {
     match result {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
+        Ok(response) => (Ok(()), response),
+        Err(error) => (Err((outcome_of(&error), error.code)), error.into_response()),
+    }
+}
+
+/// Runs the action of a request that claimed a new idempotency key, then keeps its response for
+/// the key. It runs as a task of its own: a client that gives up and disconnects drops this
+/// request, but a write that has started still finishes and its answer is still kept — else
+/// the retry that client is about to send would find the key free and pay a second time.
+async fn run_keyed(
+    app: &AppState,
+    trace: &TraceRecorder,
+    call: Call,
+    instance: Instance,
+    claim: idempotency::KeyClaim,
+) -> Verdict {
+    let (app, trace) = (app.clone(), trace.clone());
+    let task = tokio::spawn(async move {
+        let (verdict, response) = split(run_action(&app, &trace, &call, instance).await);
+        (verdict, claim.settle(response).await)
+    });
+    match task.await {
+        Ok(done) => done,
+        // The task panicked: its claim was released while unwinding, so a retry runs again.
+        Err(error) => split(Err(ApiError::internal(format!(
+            "the action behind an idempotency key failed: {error}"
+        )))),
     }
 }
 
