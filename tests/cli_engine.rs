@@ -1156,3 +1156,32 @@ async fn http_clients_over_the_waf_limit_get_429_by_their_connection_ip() {
         .await;
     assert_eq!(anonymous.status, 429);
 }
+
+// ── archsim run: the ledger catches a deliberate bug ────────────────────────────────────────────
+
+#[test]
+fn run_exits_3_when_the_ledger_sees_a_message_dropped_or_an_effect_applied_twice() {
+    let run = |sabotage: Option<&str>| {
+        let mut command = cargo_bin_cmd!("archsim");
+        command.args(["run", "--virtual", "--duration", "20", "--json"]);
+        if let Some(sabotage) = sabotage {
+            command.args(["--sabotage", sabotage]);
+        }
+        let output = command.output().expect("runs");
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("a JSON report");
+        (output.status.code(), report)
+    };
+    let (code, report) = run(None);
+    assert_eq!(code, Some(0));
+    assert_eq!(report["invariants"]["no_message_lost"], true);
+
+    let (code, report) = run(Some("drop-message"));
+    assert_eq!(code, Some(3), "a dropped message fails the run");
+    assert_eq!(report["invariants"]["no_message_lost"], false);
+    assert!(report["invariants"]["ledger"]["lost"].as_u64() > Some(0));
+
+    let (code, report) = run(Some("apply-twice"));
+    assert_eq!(code, Some(3), "an effect applied twice fails the run");
+    assert!(report["invariants"]["effects"]["repeated"].as_u64() > Some(0));
+}

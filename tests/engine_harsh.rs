@@ -22,9 +22,9 @@ async fn rows(engine: &EngineHandle, table: &str) -> Vec<serde_json::Map<String,
 #[tokio::test]
 async fn harsh_payments_loses_nothing_and_applies_nothing_twice() {
     let engine = harsh();
-    // Past the first spike (120–150 s) and the first kills and poison message.
+    // Past the first spike (40–70 s), kills, a poison message and the first redrives.
     engine
-        .advance(Duration::from_secs(330))
+        .advance(Duration::from_secs(150))
         .await
         .expect("runs");
     let snapshot = engine.snapshot();
@@ -44,7 +44,10 @@ async fn harsh_payments_loses_nothing_and_applies_nothing_twice() {
     // Each payment settled at most once: at most one analytics row per completed payment.
     let analytics = rows(&engine, "analytics_events").await;
     let mut per_payment = std::collections::BTreeMap::<i64, u32>::new();
-    for row in analytics.iter().filter(|r| r["event"] == "payment.completed") {
+    for row in analytics
+        .iter()
+        .filter(|r| r["event"] == "payment.completed")
+    {
         *per_payment
             .entry(row["subject_id"].as_i64().expect("id"))
             .or_default() += 1;
@@ -73,11 +76,38 @@ async fn harsh_payments_loses_nothing_and_applies_nothing_twice() {
         }
     }
     for id in per_payment.keys() {
-        assert_eq!(status_of(*id), Some(Value::from("completed")), "payment {id}");
+        assert_eq!(
+            status_of(*id),
+            Some(Value::from("completed")),
+            "payment {id}"
+        );
     }
     let completed = payments
         .iter()
         .filter(|p| p["status"] == "completed")
         .count();
     assert!(completed > 100, "only {completed} payments completed");
+}
+
+#[tokio::test]
+async fn the_same_schedule_with_a_dual_write_leaves_orphaned_payments() {
+    let text = std::fs::read_to_string("scenarios/harsh-payments.toml").expect("readable");
+    let marker = r#"publishes = [{ topic = "payments", event = "payment.requested" }]"#;
+    assert!(text.contains(marker), "the payments route publishes");
+    let direct = text.replacen(marker, &format!("{marker}\npublish = \"direct\""), 1);
+    let scenario = archsim::scenario::load_str("harsh-direct.toml", &direct).expect("valid");
+    let engine = Engine::spawn(Arc::new(scenario), Clock::Virtual).expect("starts");
+    engine
+        .advance(Duration::from_secs(150))
+        .await
+        .expect("runs");
+    let snapshot = engine.snapshot();
+    // Written, then refused by the full topic: rows no message will ever settle.
+    assert!(snapshot.orphaned_writes > 0, "{}", snapshot.orphaned_writes);
+    let pending = rows(&engine, "payments")
+        .await
+        .into_iter()
+        .filter(|p| p["status"] == "pending")
+        .count() as u64;
+    assert!(pending >= snapshot.orphaned_writes);
 }

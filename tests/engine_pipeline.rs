@@ -529,7 +529,14 @@ async fn a_payment_that_sets_its_own_status_is_refused_at_validate_and_nothing_i
     assert_eq!(detail["errors"][0]["field"], "status");
     assert_eq!(
         detail["server_owned"],
-        json!(["id", "tenant_id", "status", "created_by", "created_at"]),
+        json!([
+            "id",
+            "tenant_id",
+            "status",
+            "settled_at",
+            "created_by",
+            "created_at"
+        ]),
         "the trace says which columns the server owns"
     );
     assert!(exchange.trace.stage(StageKind::Database).is_none());

@@ -96,20 +96,17 @@ impl Store {
         if recorded == 0 {
             return Ok(Consumed::Duplicate);
         }
-        match &work.effect {
-            Some((table, (sql, params))) => {
-                let record = run_on(&tx, table, sql, params.clone())?;
-                if record.rows_affected == 0 {
-                    return Err(StoreError::NoSuchRow(format!(
-                        "`{}`: the row to update is not there",
-                        table.name
-                    )));
-                }
-                if work.apply_twice {
-                    run_on(&tx, table, sql, params.clone())?;
-                }
+        if let Some((table, (sql, params))) = &work.effect {
+            let record = run_on(&tx, table, sql, params.clone())?;
+            if record.rows_affected == 0 {
+                return Err(StoreError::NoSuchRow(format!(
+                    "`{}`: the row to update is not there",
+                    table.name
+                )));
             }
-            None => {}
+            if work.apply_twice {
+                run_on(&tx, table, sql, params.clone())?;
+            }
         }
         let outbox = insert_outbox(
             &tx,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use super::{Arrival, Method, TokenKind};
+use super::{Arrival, Method, Publish, TokenKind};
 
 /// A named request.
 #[derive(Debug, Clone, Serialize)]
@@ -56,8 +56,10 @@ pub struct Traffic {
     pub arrival: Arrival,
     /// Mean rate.
     pub rate_per_s: f64,
-    /// (request id, weight) pairs.
+    /// (request id, weight) pairs (empty with `publish`).
     pub mix: Vec<(String, f64)>,
+    /// Publish this event straight to its topic at each arrival, instead of sending requests.
+    pub publish: Option<Publish>,
     /// Bursts.
     pub bursts: Vec<Burst>,
 }

@@ -115,8 +115,13 @@ pub struct RawTraffic {
     pub arrival: Arrival,
     /// Mean requests per second.
     pub rate_per_s: Sp<f64>,
-    /// Which requests are sent, by weight.
+    /// Which requests are sent, by weight (or `publish` instead).
+    #[serde(default)]
     pub mix: Vec<RawMixEntry>,
+    /// Instead of requests: publish this event straight to a topic at each arrival (a queue-only
+    /// lesson: no HTTP, no database, just the arrival process).
+    #[serde(default)]
+    pub publish: Option<super::RawPublish>,
     /// Scheduled bursts.
     #[serde(default)]
     pub bursts: Vec<RawBurst>,

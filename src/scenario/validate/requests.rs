@@ -152,13 +152,25 @@ pub(crate) fn validate_traffic(
             &format!("{who}: `rate_per_s`"),
             "use requests per second, e.g. 20",
         );
-        if generator.mix.is_empty() {
-            cx.error(
+        match (generator.mix.is_empty(), &generator.publish) {
+            (true, None) => cx.error(
                 generator.name.span(),
-                format!("{who} has an empty `mix`"),
-                "add `mix = [{ request = \"...\", weight = 1 }]`",
-            );
+                format!("{who} sends nothing: it has no `mix` and no `publish`"),
+                "add `mix = [{ request = \"...\", weight = 1 }]` to send requests, or \
+                 `publish = { topic = \"...\", event = \"...\" }` to publish straight to a topic",
+            ),
+            (false, Some(publish)) => cx.error(
+                publish.topic.span(),
+                format!("{who} has both a `mix` and a `publish`"),
+                "one generator does one thing: split it into two `[[traffic]]` entries",
+            ),
+            _ => {}
         }
+        let publish = generator.publish.as_ref().and_then(|p| {
+            super::broker::validate_publishes(cx, std::slice::from_ref(p), &who)
+                .into_iter()
+                .next()
+        });
         for entry in &generator.mix {
             cx.expect_declared("request", &entry.request, &who);
             positive(
@@ -198,6 +210,7 @@ pub(crate) fn validate_traffic(
                 .iter()
                 .map(|m| (m.request.get().clone(), *m.weight))
                 .collect(),
+            publish,
             bursts: generator
                 .bursts
                 .iter()
