@@ -55,6 +55,10 @@ impl Store {
             conn.execute_batch(statement)?;
         }
         conn.execute_batch(super::inbox::INBOX_DDL)?;
+        // Before the seed rows, so the running totals count them too.
+        for statement in super::limits::running_total_ddl(&scenario) {
+            conn.execute_batch(&statement)?;
+        }
 
         let tx = conn.transaction()?;
         // Checked at COMMIT instead of per row: the seed needs no particular table order.

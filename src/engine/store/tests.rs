@@ -386,3 +386,64 @@ fn booleans_and_reals_come_back_typed() {
     assert_eq!(sql_ref_to_json(ValueRef::Real(2.5), None), json!(2.5));
     assert_eq!(sql_ref_to_json(ValueRef::Null, None), Value::Null);
 }
+
+#[test]
+fn running_totals_follow_inserts_status_changes_and_deletes() {
+    let store = store();
+    let payments = store.scenario.table("payments").unwrap();
+    let rule = payments
+        .column("amount_cents")
+        .and_then(|c| c.max_remaining.clone())
+        .unwrap();
+    let used = |store: &Store| {
+        store
+            .headroom("payments", "amount_cents", &rule, 1, 3)
+            .unwrap()
+            .0
+            .unwrap()
+            .used
+    };
+    // Invoice 3 (125000) starts with nothing paid.
+    assert_eq!(used(&store), 0.0);
+    let pay = |amount: i64| {
+        let values = values(
+            json!({ "invoice_id": 3, "amount_cents": amount, "created_by": 1, "created_at": NOW }),
+        );
+        store.insert("payments", 1, &values).unwrap().rows[0]["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let first = pay(100_000);
+    let second = pay(20_000);
+    assert_eq!(used(&store), 120_000.0, "pending payments count");
+    // Failed: no longer counts. Completed: counts again.
+    let set = |id: i64, status: &str| {
+        let values = values(json!({ "status": status }));
+        store.update("payments", 1, id, &values).unwrap();
+    };
+    set(first, "failed");
+    assert_eq!(used(&store), 20_000.0);
+    set(first, "completed");
+    assert_eq!(used(&store), 120_000.0);
+    // Another tenant's payments never count here.
+    assert!(
+        store
+            .headroom("payments", "amount_cents", &rule, 2, 3)
+            .unwrap()
+            .0
+            .is_none()
+    );
+    store.delete("payments", 1, second).unwrap();
+    assert_eq!(
+        used(&store),
+        100_000.0,
+        "a deleted payment frees its amount"
+    );
+    // The seed payment of invoice 1 (490000, completed) was counted when it was seeded.
+    let seeded = store
+        .headroom("payments", "amount_cents", &rule, 1, 1)
+        .unwrap()
+        .0
+        .unwrap();
+    assert_eq!(seeded.used, 490_000.0);
+}

@@ -211,11 +211,15 @@ impl EffectCheck<'_> {
                 continue;
             };
             if column.name == TENANT_COLUMN || table.is_generated(column) || column.primary_key {
+                let help = if column.name == TENANT_COLUMN {
+                    "leave it out: the engine writes the row in the tenant of the message's row"
+                } else {
+                    "leave it out: the row's id is generated (an update names its row with `row`)"
+                };
                 cx.error(
                     value.span(),
                     format!("{who} sets `{}.{}`", table.name, column.name),
-                    "the engine sets it: the tenant comes from the message's row, and an id is \
-                     generated",
+                    help,
                 );
                 continue;
             }
