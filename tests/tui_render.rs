@@ -184,6 +184,31 @@ async fn erd_schema_follow_a_key_and_rows() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn rows_on_screen_follow_what_the_workers_write() {
+    let (mut app, _logs) = app().await;
+    app.press(Key::Char('2')).await;
+    while app.state.erd.current_name() != "payments" {
+        app.press(Key::Char('j')).await;
+    }
+    app.press(Key::Char('r')).await;
+    let count = |app: &Headless, status: &str| {
+        let rows = app.state.erd.shown_rows().expect("rows read");
+        let record = rows.result.as_ref().expect("rows");
+        record.rows.iter().filter(|r| r["status"] == status).count()
+    };
+    let before = count(&app, "completed");
+    // Checkout traffic runs and the payment workers settle payments: the rows shown are read
+    // again while they are on screen, without a key.
+    app.advance(Duration::from_secs(3)).await;
+    let after = count(&app, "completed");
+    assert!(after > before, "completed payments {before} → {after}");
+    assert!(
+        text(&app.render(160, 48)).contains("completed"),
+        "the screen shows them"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn broker_view_and_a_killed_worker() {
     let (mut app, _logs) = app().await;
     app.press(Key::Char('3')).await;

@@ -139,7 +139,9 @@ pub fn handle(state: &mut AppState, message: Inbox, link: &EngineLink) -> bool {
         }
         Inbox::Input(_) => false,
         Inbox::Engine(update) => {
-            state.apply(update);
+            for command in state.apply(update) {
+                link.send(command);
+            }
             true
         }
         Inbox::EngineStopped(reason) => {

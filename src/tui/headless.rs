@@ -73,25 +73,35 @@ impl Headless {
 
     /// Runs engine commands one after another and applies their replies.
     pub async fn run(&mut self, commands: Vec<Outgoing>) {
+        self.execute(commands).await;
+        let follow_ups = self.refresh();
+        self.execute(follow_ups).await;
+    }
+
+    /// Lets `duration` of engine time pass, then refreshes the state (and, like the live app,
+    /// runs what the fresh snapshot calls for, e.g. re-reading the rows on screen).
+    pub async fn advance(&mut self, duration: Duration) {
+        if let Err(error) = self.engine.advance(duration).await {
+            self.state.apply(EngineUpdate::Notice(error.to_string()));
+        }
+        let follow_ups = self.refresh();
+        self.execute(follow_ups).await;
+    }
+
+    /// Executes commands and applies their replies (what those call for in turn waits for the
+    /// next refresh).
+    async fn execute(&mut self, commands: Vec<Outgoing>) {
         for outgoing in commands {
             let result = self.engine.execute(outgoing.command.clone()).await;
             if let Some(update) = into_update(outgoing, result) {
                 self.state.apply(scrub(update));
             }
         }
-        self.refresh();
     }
 
-    /// Lets `duration` of engine time pass, then refreshes the state.
-    pub async fn advance(&mut self, duration: Duration) {
-        if let Err(error) = self.engine.advance(duration).await {
-            self.state.apply(EngineUpdate::Notice(error.to_string()));
-        }
-        self.refresh();
-    }
-
-    /// Applies a fresh snapshot and the events and log lines since the last refresh.
-    pub fn refresh(&mut self) {
+    /// Applies a fresh snapshot and the events and log lines since the last refresh; returns the
+    /// commands the state calls for.
+    pub fn refresh(&mut self) -> Vec<Outgoing> {
         let events = self.events.drain();
         if !events.is_empty() {
             self.state.apply(EngineUpdate::Events(events));
@@ -100,7 +110,7 @@ impl Headless {
             self.state.apply(EngineUpdate::Logs(lines));
         }
         self.state
-            .apply(EngineUpdate::Snapshot(self.engine.snapshot()));
+            .apply(EngineUpdate::Snapshot(self.engine.snapshot()))
     }
 
     /// Renders the screen at `columns` × `rows`.

@@ -231,10 +231,17 @@ impl AppState {
         }
     }
 
-    /// Applies an engine update.
-    pub fn apply(&mut self, update: EngineUpdate) {
+    /// Applies an engine update; returns the commands it calls for (rows on screen that are due
+    /// to be read again).
+    pub fn apply(&mut self, update: EngineUpdate) -> Vec<Outgoing> {
+        let mut follow_ups = Vec::new();
         match update {
-            EngineUpdate::Snapshot(snapshot) => self.snapshot = Some(snapshot),
+            EngineUpdate::Snapshot(snapshot) => {
+                if self.tab == Tab::Erd {
+                    follow_ups.extend(self.erd.refresh_rows(snapshot.elapsed_ms));
+                }
+                self.snapshot = Some(snapshot);
+            }
             EngineUpdate::Events(events) => {
                 self.logs.push_events(events.iter());
                 self.broker.push_events(events);
@@ -256,6 +263,7 @@ impl AppState {
             }),
             EngineUpdate::Notice(message) => self.notice = Some(message),
         }
+        follow_ups
     }
 
     /// Records the terminal size (for paging in the views).

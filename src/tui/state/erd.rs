@@ -52,6 +52,9 @@ pub struct RowsView {
     pub result: Result<QueryRecord, String>,
 }
 
+/// How often the rows shown are read again while they are on screen (engine ms).
+const ROWS_REFRESH_MS: u64 = 1_000;
+
 /// The Tenant schema view's state.
 #[derive(Debug, Clone)]
 pub struct ErdState {
@@ -74,6 +77,9 @@ pub struct ErdState {
     pub rows: Option<RowsView>,
     /// Rows asked for and not back yet.
     pub rows_pending: Option<(String, Option<i64>)>,
+    /// Engine time (ms) the rows shown were first seen by a snapshot: they are read again a
+    /// second later (see [`ErdState::refresh_rows`]).
+    rows_seen_at_ms: Option<u64>,
     /// First row shown.
     pub row_scroll: usize,
     /// First column shown (rows view).
@@ -101,6 +107,7 @@ impl ErdState {
             tenant: None,
             rows: None,
             rows_pending: None,
+            rows_seen_at_ms: None,
             row_scroll: 0,
             column_offset: 0,
         }
@@ -324,6 +331,7 @@ impl ErdState {
 
     /// Takes rows read from the database.
     pub fn receive_rows(&mut self, rows: RowsView) {
+        self.rows_seen_at_ms = None;
         if self
             .rows_pending
             .as_ref()
@@ -339,6 +347,29 @@ impl ErdState {
         self.rows
             .as_ref()
             .filter(|r| r.table == self.current_name() && r.tenant == self.tenant)
+    }
+
+    /// Reads the rows shown again once they are a second of engine time old, so rows the workers
+    /// change while traffic runs (a payment becoming `completed`, a delivery logged) change on
+    /// screen too. The old rows stay shown until the new ones arrive: no flicker.
+    pub fn refresh_rows(&mut self, now_ms: u64) -> Option<Outgoing> {
+        if self.mode != ErdMode::Rows || self.rows_pending.is_some() {
+            return None;
+        }
+        let want = self.shown_rows().map(|r| (r.table.clone(), r.tenant))?;
+        let seen = *self.rows_seen_at_ms.get_or_insert(now_ms);
+        if now_ms.saturating_sub(seen) < ROWS_REFRESH_MS {
+            return None;
+        }
+        self.rows_seen_at_ms = None;
+        self.rows_pending = Some(want.clone());
+        Some(Outgoing {
+            origin: Origin::Schema,
+            command: Command::Rows {
+                table: want.0,
+                tenant: want.1,
+            },
+        })
     }
 
     /// Forgets the rows read so the next look reads them again (after writes).
