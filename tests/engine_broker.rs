@@ -961,3 +961,78 @@ topic = "jobs"
         "{errors}"
     );
 }
+
+#[tokio::test]
+async fn theory_and_utilisation_follow_the_live_workers() {
+    let engine = Engine::spawn_with(
+        scenario(
+            r#"
+[[topics]]
+name = "jobs"
+capacity = 100000
+
+[[workers]]
+name = "worker"
+topic = "jobs"
+concurrency = 4
+service_time = { dist = "constant", ms = 100 }
+
+[[traffic]]
+name = "arrivals"
+arrival = "constant"
+rate_per_s = 20
+publish = { topic = "jobs", event = "job" }
+"#,
+        ),
+        Options::new(Clock::Virtual),
+    )
+    .expect("starts");
+    let view = |engine: &EngineHandle| {
+        engine
+            .snapshot()
+            .topics
+            .iter()
+            .find(|t| t.topic.name == "jobs")
+            .cloned()
+            .expect("jobs")
+    };
+    advance(&engine, Duration::from_secs(60)).await;
+    let before = view(&engine);
+    assert_eq!(before.live_workers, 4);
+    let rho = before.theory.expect("theory").utilization;
+    assert!(
+        (rho - 0.5).abs() < 0.02,
+        "20/s × 0.1 s over 4 workers: ρ {rho}"
+    );
+    assert!(
+        (before.utilization - 0.5).abs() < 0.02,
+        "measured {}",
+        before.utilization
+    );
+    // Two workers die: the theory is for the two that serve, and the measured utilisation is
+    // busy time over the worker time that was there — it rises, and never passes 100%.
+    engine
+        .fault(
+            FaultAction::KillWorkers {
+                pool: "worker".into(),
+                count: 2,
+            },
+            None,
+        )
+        .await
+        .expect("killed");
+    advance(&engine, Duration::from_secs(60)).await;
+    let after = view(&engine);
+    assert_eq!(after.live_workers, 2);
+    let rho = after.theory.expect("theory").utilization;
+    assert!(
+        (rho - 1.0).abs() < 0.03,
+        "20/s × 0.1 s over 2 workers: ρ {rho}"
+    );
+    assert!(
+        after.utilization > before.utilization + 0.15 && after.utilization <= 1.0,
+        "{} → {}",
+        before.utilization,
+        after.utilization
+    );
+}

@@ -60,9 +60,10 @@ pub struct TopicView {
     pub outcomes: (u64, u64),
     /// Deliveries per second (first attempts and retries) since the start.
     pub arrival_rate: f64,
-    /// Busy time / (elapsed × workers).
+    /// Busy worker-time / available worker-time (live workers × time), at most 1.
     pub utilization: f64,
-    /// The queueing-theory prediction for the configured service time and workers.
+    /// The queueing-theory prediction for the service time (with any slow-down) and the workers
+    /// live now.
     pub theory: Option<Prediction>,
 }
 
@@ -350,21 +351,26 @@ pub(crate) fn snapshot(engine: &System, started: Instant) -> Snapshot {
             let delivered = topic.sum(|g| g.counters.delivered);
             let arrival_rate = delivered as f64 / elapsed_s;
             let workers = runtime.as_ref().map(|r| r.states()).unwrap_or_default();
-            let utilization = match (&runtime, pool) {
-                (Some(r), Some(p)) if p.concurrency > 0 => {
-                    r.busy_us() as f64 / 1e6 / elapsed_s / f64::from(p.concurrency)
+            // Busy worker-time over the worker-time that was there (live workers × time):
+            // never above 100%, and it follows kills and added workers.
+            let utilization = match &runtime {
+                Some(r) if r.available_us() > 0 => {
+                    (r.busy_us() as f64 / r.available_us() as f64).min(1.0)
                 }
                 _ => 0.0,
             };
+            let live_workers = runtime.as_ref().map_or(0, |r| r.live_workers());
             let theory = pool.map(|p| {
                 // Arrivals at a topic are the merge of many request streams: treat them as
                 // Poisson (ca² = 1); the label says when the traffic itself is not Poisson.
                 let ca2 = 1.0;
                 let extra = runtime.as_ref().map_or(0.0, |r| r.extra_ms());
+                // The workers there now, not the configured count: after a kill the theory
+                // is for the pool that is actually serving.
                 let mut prediction = predict(
                     arrival_rate,
                     p.service_time.mean_ms() + extra,
-                    p.concurrency,
+                    live_workers,
                     ca2,
                     p.service_time.scv(),
                 );
@@ -375,7 +381,7 @@ pub(crate) fn snapshot(engine: &System, started: Instant) -> Snapshot {
             });
             TopicView {
                 pool: pool.map(|p| p.name.clone()),
-                live_workers: runtime.as_ref().map_or(0, |r| r.live_workers()),
+                live_workers,
                 outcomes: runtime.as_ref().map_or((0, 0), |r| r.outcomes()),
                 workers,
                 arrival_rate,

@@ -99,7 +99,20 @@ pub struct PoolRuntime {
     /// enforces it.
     applied: Mutex<std::collections::HashMap<String, u32>>,
     sabotaged: AtomicBool,
+    /// Worker time that was there to use (live workers × time), for utilisation.
+    capacity: Mutex<CapacityClock>,
     changes: broadcast::Sender<WorkerChange>,
+}
+
+/// ∫ live workers dt: accumulated whenever the live count changes.
+#[derive(Debug, Default)]
+struct CapacityClock {
+    /// Engine time of the last change.
+    since: std::time::Duration,
+    /// Live workers since then.
+    live: u32,
+    /// Worker-µs accumulated before `since`.
+    area_us: u128,
 }
 
 /// Worker effects, for the ledger: each key applied at most once.
@@ -171,6 +184,7 @@ impl PoolRuntime {
             give_up_errors: AtomicU64::new(0),
             applied: Mutex::new(std::collections::HashMap::new()),
             sabotaged: AtomicBool::new(false),
+            capacity: Mutex::new(CapacityClock::default()),
             changes,
         });
         for _ in 0..config.concurrency {
@@ -209,7 +223,29 @@ impl PoolRuntime {
             slots.len() - 1
         };
         self.spawn(index, slot);
+        self.note_capacity();
         index
+    }
+
+    /// Records a change of the live worker count in the capacity integral.
+    fn note_capacity(&self) {
+        let now = self.core.clock.elapsed();
+        let live = self.live_workers();
+        let mut clock = self.capacity.lock().unwrap_or_else(|p| p.into_inner());
+        let dt = now.saturating_sub(clock.since).as_micros();
+        clock.area_us += dt * u128::from(clock.live);
+        clock.since = now;
+        clock.live = live;
+    }
+
+    /// Worker time available so far, µs: each moment's live workers (not crashed, not retiring)
+    /// times its length. Utilisation is busy time over this, so killing workers raises it and
+    /// adding workers lowers it, as it does on a real pool.
+    pub fn available_us(&self) -> u64 {
+        let now = self.core.clock.elapsed();
+        let clock = self.capacity.lock().unwrap_or_else(|p| p.into_inner());
+        let dt = now.saturating_sub(clock.since).as_micros();
+        (clock.area_us + dt * u128::from(clock.live)).min(u128::from(u64::MAX)) as u64
     }
 
     fn spawn(self: &Arc<Self>, index: usize, slot: Arc<Slot>) {
@@ -226,13 +262,16 @@ impl PoolRuntime {
             !s.retire.load(Ordering::Relaxed)
                 && *s.state.lock().unwrap_or_else(|p| p.into_inner()) != WorkerState::Crashed
         });
-        match live {
+        let retired = match live {
             Some(slot) => {
                 slot.retire.store(true, Ordering::Relaxed);
                 true
             }
             None => false,
-        }
+        };
+        drop(slots);
+        self.note_capacity();
+        retired
     }
 
     /// Kills up to `count` live workers (busy ones first, as a crash would hit). Returns the
@@ -265,6 +304,8 @@ impl PoolRuntime {
             self.set_state(i, &slots[i], WorkerState::Crashed);
             killed.push(i);
         }
+        drop(slots);
+        self.note_capacity();
         killed
     }
 
@@ -283,6 +324,7 @@ impl PoolRuntime {
             self.set_state(*index, slot, WorkerState::Idle);
             self.spawn(*index, slot.clone());
         }
+        self.note_capacity();
         crashed.len()
     }
 

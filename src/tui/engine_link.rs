@@ -23,6 +23,7 @@ use super::log_capture::{LogBuffer, LogLine};
 use crate::engine::{
     Clock, Command, Engine, EngineError, EngineHandle, Event, QueryRecord, Reply, Snapshot, Trace,
 };
+use crate::scenario::FaultAction;
 use crate::scenario::Scenario;
 
 /// How often the engine thread sends a snapshot with the events and logs gathered meanwhile.
@@ -118,6 +119,14 @@ pub fn into_update(outgoing: Outgoing, result: Result<Reply, EngineError>) -> Op
         (Command::Redrive { .. }, Ok(Reply::Redriven(outcome))) => {
             Some(EngineUpdate::Notice(outcome.describe()))
         }
+        // Published or refused (a full topic): what happened, not what was hoped for.
+        (
+            Command::Fault {
+                action: FaultAction::PoisonMessage { .. },
+                ..
+            },
+            Ok(Reply::Applied(sentence)),
+        ) => Some(EngineUpdate::Notice(sentence)),
         (_, Ok(_)) => None,
         (_, Err(error)) => Some(EngineUpdate::Notice(error.to_string())),
     }

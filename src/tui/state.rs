@@ -309,7 +309,11 @@ fn broker_feedback(action: Action, commands: &[Outgoing]) -> Option<String> {
         }
         Action::SlowDatabase => "database +50 ms per query for 30 s",
         Action::FlushCache => "flushing the read cache: the next reads miss",
-        Action::PoisonMessage => "publishing a poison message: watch it retry, then dead-letter",
+        Action::PoisonMessage if commands.is_empty() => {
+            "x poisons the selected topic, and no worker reads this one (a dead-letter topic): \
+             select a topic a worker pool reads"
+        }
+        Action::PoisonMessage => "publishing a poison message…",
         Action::Enter => "firing a payment: watch its message (highlighted) through the broker",
         _ => return None,
     };
@@ -474,6 +478,37 @@ mod tests {
                 },
                 ..
             }]
+        ));
+    }
+
+    #[test]
+    fn poisoning_a_topic_no_worker_reads_is_refused_with_the_reason() {
+        let mut s = state();
+        s.handle_key(Key::Char('3'));
+        // payments.dlq: a dead-letter topic, read by no pool.
+        s.broker.selected = s
+            .scenario
+            .topics
+            .iter()
+            .position(|t| t.name == "payments.dlq")
+            .expect("a dead-letter topic");
+        assert!(
+            s.handle_key(Key::Char('x')).is_empty(),
+            "nothing is poisoned"
+        );
+        let notice = s.notice.clone().unwrap_or_default();
+        assert!(notice.contains("no worker reads"), "{notice}");
+        // On payments itself, the poison message goes to payments.
+        s.broker.selected = 0;
+        assert!(matches!(
+            s.handle_key(Key::Char('x')).as_slice(),
+            [Outgoing {
+                command: Command::Fault {
+                    action: crate::scenario::FaultAction::PoisonMessage { topic },
+                    ..
+                },
+                ..
+            }] if topic == "payments"
         ));
     }
 

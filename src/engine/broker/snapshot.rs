@@ -94,6 +94,16 @@ impl TopicSnapshot {
         self.sum(|g| g.parked)
     }
 
+    /// What counts against the capacity: the fullest group's queued, in-flight and parked
+    /// messages (a publish is refused when this reaches `capacity`).
+    pub fn backlog(&self) -> u64 {
+        self.groups
+            .iter()
+            .map(|g| g.ready + g.backing_off + g.in_flight + g.parked)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Whether every group's books balance: each received every message published, and
     /// `received = acked + dead_lettered + in_flight + queued + parked`.
     pub fn balanced(&self) -> bool {

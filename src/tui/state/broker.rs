@@ -107,12 +107,11 @@ impl BrokerState {
                 return vec![fault(FaultAction::FlushCache, None)];
             }
             Action::PoisonMessage => {
-                // Into the selected topic if a pool consumes it, else into the first that has one.
+                // Into the selected topic, and only if a pool reads it: a poison message in a
+                // dead-letter topic would just sit there (the feedback says so).
                 let consumed = |name: &str| scenario.workers.iter().any(|w| w.topic == name);
-                let target = topic
+                return topic
                     .filter(|t| consumed(t))
-                    .or_else(|| scenario.workers.first().map(|w| w.topic.clone()));
-                return target
                     .map(|topic| fault(FaultAction::PoisonMessage { topic }, None))
                     .into_iter()
                     .collect();

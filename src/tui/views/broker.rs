@@ -350,10 +350,11 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
         n => format!("parked {n} (dead-letter topic full) · "),
     };
     let now = format!(
-        "now: {parked}queued {} · in flight {} · arrivals {:.1}/s · service mean {}",
+        "now: {parked}queued {} · in flight {} · {}/{} full · service {}",
         t.queued(),
         t.in_flight(),
-        view.arrival_rate,
+        t.backlog(),
+        t.capacity,
         ms(t.service_ms.mean)
     );
     let wait = format!(
@@ -364,11 +365,17 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
         ms(t.wait_ms.mean)
     );
     let theory = match &view.theory {
+        Some(_) if view.live_workers == 0 => format!(
+            "theory: unstable — no live workers, the queue grows by {:.1}/s",
+            view.arrival_rate
+        ),
+        // λ is measured since the start (not a window yet): the label says so.
         Some(p) => format!(
-            "theory {}: ρ {:.2}, P(wait) {:.2}, mean wait {}",
+            "theory {}, λ {:.1}/s since start, {} workers: ρ {:.2} · wait {}",
             p.model.split(" (").next().unwrap_or(p.model),
+            view.arrival_rate,
+            view.live_workers,
             p.utilization,
-            p.p_wait,
             ms(p.wait_ms_mean),
         ),
         None => "no worker pool: messages wait here until someone reads them".into(),
@@ -400,7 +407,10 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
     frame.render_widget(
         LineGauge::default()
             .ratio(utilization)
-            .label(format!("utilisation {:>3.0}% ", view.utilization * 100.0))
+            .label(format!(
+                "utilisation since start {:>3.0}% ",
+                view.utilization * 100.0
+            ))
             .filled_style(gauge_style)
             .unfilled_style(theme.dim),
         gauge_area,
