@@ -1035,4 +1035,25 @@ publish = { topic = "jobs", event = "job" }
         before.utilization,
         after.utilization
     );
+    // "Now" is the last 10 s: the two workers are saturated now, while the figure since the
+    // start still averages in the first minute.
+    let window = after.window.expect("a window");
+    assert_eq!(window.seconds, 10.0);
+    assert!(window.utilization > 0.97, "busy now {}", window.utilization);
+    assert!(
+        after.utilization < 0.85,
+        "since start {}",
+        after.utilization
+    );
+    assert!(
+        (window.arrival_rate - 20.0).abs() < 1.0,
+        "λ now {}",
+        window.arrival_rate
+    );
+    let now_theory = window.theory.expect("theory now");
+    assert!(
+        now_theory.utilization >= 0.97,
+        "ρ now {}",
+        now_theory.utilization
+    );
 }

@@ -52,6 +52,7 @@ mod store;
 mod system;
 mod trace;
 mod traffic;
+mod window;
 mod workers;
 
 pub use self::broker::LedgerReport;
@@ -78,6 +79,7 @@ pub use self::serve::serve;
 pub use self::sim::{READY_MESSAGE, Snapshot, TopicView};
 pub use self::store::{OutboxStats, QueryRecord};
 pub use self::trace::{Outcome, StageDetail, StageRecord, Trace, TracedRequest, detail};
+pub use self::window::{WINDOW, WindowView};
 pub use self::workers::{EffectTally, WorkerChange, WorkerState};
 
 /// Engine parts for the broker micro-benchmarks (feature `internals`). Not an API: nothing else

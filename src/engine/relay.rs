@@ -5,8 +5,8 @@
 //! ```text
 //!  wait for a wake-up (a request deferred an event) or the next row's time
 //!    └▶ claim due rows (lease) ─▶ publish each ─ ok ─▶ mark relayed
-//!                                      └─ full ─▶ give the rest back, retry after a backoff
-//!                                                 (doubling from 50 ms to 2 s)
+//!                                      └─ full ─▶ give that topic's rows back, sleep a backoff
+//!                                                 (doubling from 50 ms to 2 s), then go on
 //! ```
 //!
 //! It sleeps on a `Notify` while the outbox is empty, so an engine whose topics keep up pays
@@ -51,9 +51,11 @@ pub(crate) async fn run(core: Arc<Core>) {
             }
             continue;
         }
-        let mut refused = false;
+        // A topic that refuses is skipped for the rest of the round: rows for other topics
+        // still go out (no head-of-line blocking across topics).
+        let mut full: Vec<String> = Vec::new();
         for row in claimed {
-            if refused {
+            if full.contains(&row.topic) {
                 let _ = core.store.release_outbox(row.id, now_ms + backoff_ms);
                 continue;
             }
@@ -65,16 +67,19 @@ pub(crate) async fn run(core: Arc<Core>) {
                     let _ = core.store.mark_relayed(row.id, now_ms, id);
                 }
                 Err(_) => {
-                    refused = true;
                     let _ = core.store.release_outbox(row.id, now_ms + backoff_ms);
+                    full.push(row.topic);
                 }
             }
         }
-        backoff_ms = if refused {
-            (backoff_ms * 2).min(BACKOFF_MAX_MS)
+        if full.is_empty() {
+            backoff_ms = BACKOFF_MIN_MS;
         } else {
-            BACKOFF_MIN_MS
-        };
+            // Back off for real: neither the rest of the backlog nor the requests that defer
+            // events meanwhile (their wake-ups wait) make the relay hammer a full topic.
+            tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
+            backoff_ms = (backoff_ms * 2).min(BACKOFF_MAX_MS);
+        }
     }
 }
 
@@ -86,6 +91,15 @@ pub(crate) fn publish_now(core: &Core, rows: Vec<OutboxRow>) {
     let now_ms = core.clock.elapsed().as_millis() as u64;
     let mut refused = false;
     for row in rows {
+        // First in, first out: never ahead of older events of the topic still in the outbox.
+        if !refused
+            && core
+                .store
+                .older_pending(&row.topic, row.id)
+                .unwrap_or(false)
+        {
+            refused = true;
+        }
         if !refused {
             match core
                 .broker

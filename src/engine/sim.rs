@@ -22,6 +22,7 @@ use super::metrics::{RequestReport, SecondSample};
 use super::pacer::TimeScale;
 use super::store::OutboxStats;
 use super::system::System;
+use super::window::{TopicTotals, WindowView, Windows};
 use super::workers::{EffectTally, WorkerState};
 use super::{faults, traffic};
 use crate::scenario::{Arrival, FaultAction};
@@ -63,8 +64,11 @@ pub struct TopicView {
     /// Busy worker-time / available worker-time (live workers × time), at most 1.
     pub utilization: f64,
     /// The queueing-theory prediction for the service time (with any slow-down) and the workers
-    /// live now.
+    /// live now, at the arrival rate since the start.
     pub theory: Option<Prediction>,
+    /// The same figures over the last [`WINDOW`](super::window::WINDOW) of engine time ("now");
+    /// `None` before the first second.
+    pub window: Option<WindowView>,
 }
 
 /// Everything a view needs, at one instant.
@@ -104,6 +108,8 @@ pub(crate) struct Simulation {
     events: EventBus,
     scale: Option<Arc<TimeScale>>,
     started: Instant,
+    /// Per-second totals for the "now" window.
+    windows: Arc<Windows>,
 }
 
 impl Simulation {
@@ -120,6 +126,7 @@ impl Simulation {
             events,
             scale,
             started,
+            windows: Arc::new(Windows::default()),
         };
         sim.log(Level::Info, READY_MESSAGE.to_string());
         sim.spawn_forwarder();
@@ -213,6 +220,8 @@ impl Simulation {
 
     fn spawn_sampler(&self) {
         let core = self.engine.core().clone();
+        let (engine, windows, started) = (self.engine.clone(), self.windows.clone(), self.started);
+        windows.record(Duration::ZERO, totals(&engine));
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -241,6 +250,7 @@ impl Simulation {
                 last_requests = requests;
                 last_errors = errors;
                 last_acked = acked;
+                windows.record(started.elapsed(), totals(&engine));
             }
         });
     }
@@ -300,7 +310,7 @@ impl Simulation {
 
     /// The state of everything, now.
     pub(crate) fn snapshot(&self) -> Snapshot {
-        snapshot(&self.engine, self.started)
+        snapshot(&self.engine, self.started, &self.windows)
     }
 }
 
@@ -331,8 +341,37 @@ fn apply_fault(
     message
 }
 
-/// The snapshot of `engine`, with rates over the time since `started`.
-pub(crate) fn snapshot(engine: &System, started: Instant) -> Snapshot {
+/// Every topic's cumulative totals now (scenario order), what windows are differences of.
+/// Cheap: sampled every engine second, for hours of virtual time.
+fn totals(engine: &System) -> Vec<TopicTotals> {
+    let scenario = engine.scenario();
+    engine
+        .core()
+        .broker
+        .window_totals()
+        .into_iter()
+        .zip(&scenario.topics)
+        .map(|((delivered, waits), topic)| {
+            let runtime = scenario
+                .workers
+                .iter()
+                .find(|w| w.topic == topic.name)
+                .and_then(|p| engine.pool(&p.name));
+            let (processed, failed) = runtime.as_ref().map_or((0, 0), |r| r.outcomes());
+            TopicTotals {
+                delivered,
+                waits,
+                busy_us: runtime.as_ref().map_or(0, |r| r.busy_us()),
+                available_us: runtime.as_ref().map_or(0, |r| r.available_us()),
+                completed: processed + failed,
+            }
+        })
+        .collect()
+}
+
+/// The snapshot of `engine`, with lifetime rates over the time since `started` and "now" rates
+/// over the last [`WINDOW`](super::window::WINDOW) of `windows`.
+pub(crate) fn snapshot(engine: &System, started: Instant, windows: &Windows) -> Snapshot {
     let core = engine.core();
     let elapsed = started.elapsed();
     let elapsed_s = elapsed.as_secs_f64().max(1e-9);
@@ -341,11 +380,13 @@ pub(crate) fn snapshot(engine: &System, started: Instant) -> Snapshot {
         .traffic
         .iter()
         .all(|t| t.arrival == Arrival::Poisson);
-    let topics: Vec<TopicView> = core
-        .broker
-        .snapshot()
+    let broker_topics = core.broker.snapshot();
+    let now_totals = totals(engine);
+    let window_start = windows.start(elapsed);
+    let topics: Vec<TopicView> = broker_topics
         .into_iter()
-        .map(|topic| {
+        .enumerate()
+        .map(|(index, topic)| {
             let pool = scenario.workers.iter().find(|w| w.topic == topic.name);
             let runtime = pool.and_then(|p| engine.pool(&p.name));
             let delivered = topic.sum(|g| g.counters.delivered);
@@ -379,8 +420,28 @@ pub(crate) fn snapshot(engine: &System, started: Instant) -> Snapshot {
                 }
                 prediction
             });
+            let window = window_start.as_ref().and_then(|(from, start)| {
+                let (start, now) = (start.get(index)?, now_totals.get(index)?);
+                let mut view = WindowView::between(*from, start, elapsed, now)?;
+                view.theory = pool.map(|p| {
+                    let extra = runtime.as_ref().map_or(0.0, |r| r.extra_ms());
+                    let mut prediction = predict(
+                        view.arrival_rate,
+                        p.service_time.mean_ms() + extra,
+                        live_workers,
+                        1.0,
+                        p.service_time.scv(),
+                    );
+                    if !all_poisson {
+                        prediction.model = "G/G/c (Allen–Cunneen approximation)";
+                    }
+                    prediction
+                });
+                Some(view)
+            });
             TopicView {
                 pool: pool.map(|p| p.name.clone()),
+                window,
                 live_workers,
                 outcomes: runtime.as_ref().map_or((0, 0), |r| r.outcomes()),
                 workers,

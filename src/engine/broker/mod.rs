@@ -86,6 +86,8 @@ struct TopicState {
     dead_letter_index: Option<usize>,
     paused_until: Option<Instant>,
     wait: DurationHistogram,
+    /// Sum of every wait, µs: windowed means are differences of it.
+    wait_total_us: u128,
     service: DurationHistogram,
     ready: Vec<Arc<Notify>>,
     /// Per group: woken when the group gives a message up (see `watch_give_ups`).
@@ -209,6 +211,7 @@ impl Broker {
                         .and_then(|d| scenario.topics.iter().position(|t| t.name == d)),
                     paused_until: None,
                     wait: DurationHistogram::default(),
+                    wait_total_us: 0,
                     service: DurationHistogram::default(),
                     space: Arc::new(Notify::new()),
                 }
@@ -466,6 +469,7 @@ impl Broker {
         );
         let waited = now.saturating_duration_since(ready_at);
         t.wait.record(waited);
+        t.wait_total_us += waited.as_micros();
         let message = t.messages.get(&id)?.clone();
         state.next_token += 1;
         drop(state);

@@ -63,6 +63,9 @@ pub struct TopicSnapshot {
     pub groups: Vec<GroupSnapshot>,
     /// Wait in the ready queue, ms.
     pub wait_ms: LatencySummary,
+    /// Deliveries whose wait was measured, and the sum of their waits in ms (windowed means are
+    /// differences of these).
+    pub waits: (u64, f64),
     /// Time-average number of messages in the ready queue (summed over groups).
     pub mean_queue_length: f64,
     /// Lease to ack, ms.
@@ -156,6 +159,7 @@ impl Broker {
                     })
                     .collect(),
                 wait_ms: t.wait.summary(),
+                waits: (t.wait.count(), t.wait_total_us as f64 / 1000.0),
                 mean_queue_length: t
                     .groups
                     .iter()
@@ -201,6 +205,21 @@ impl Broker {
                 (
                     t.groups.iter().map(Group::queued).sum(),
                     t.groups.iter().map(|g| g.counters.acked).sum(),
+                )
+            })
+            .collect()
+    }
+
+    /// Per topic (scenario order): deliveries, and the waits measured with their sum in ms —
+    /// the broker's part of a "now" window sample, without the cost of a full snapshot.
+    pub fn window_totals(&self) -> Vec<(u64, (u64, f64))> {
+        self.lock()
+            .topics
+            .iter()
+            .map(|t| {
+                (
+                    t.groups.iter().map(|g| g.counters.delivered).sum(),
+                    (t.wait.count(), t.wait_total_us as f64 / 1000.0),
                 )
             })
             .collect()

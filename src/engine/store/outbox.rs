@@ -28,7 +28,7 @@ pub const OUTBOX_LEASE_MS: u64 = 5_000;
 
 /// The outbox's DDL: `available_ms` is when the row may next be claimed (a claim is a lease that
 /// pushes it into the future); `relayed_ms` is set once the broker has the event.
-pub(super) const OUTBOX_DDL: [&str; 3] = [
+pub(super) const OUTBOX_DDL: [&str; 4] = [
     "CREATE TABLE \"_outbox\" (\
         id INTEGER PRIMARY KEY, \
         tenant_id INTEGER NOT NULL, \
@@ -41,9 +41,11 @@ pub(super) const OUTBOX_DDL: [&str; 3] = [
         message_id INTEGER, \
         key TEXT)",
     "CREATE INDEX \"_outbox_pending\" ON \"_outbox\" (available_ms) WHERE relayed_ms IS NULL",
-    // The claim walks pending rows oldest first: without this, `ORDER BY id` walks every row
-    // ever written, relayed ones included, on each claim.
+    // Pending rows oldest first: a claim walks these (never the relayed ones) and skips the few
+    // that are leased or backing off, so the outbox stays first in, first out.
     "CREATE INDEX \"_outbox_pending_id\" ON \"_outbox\" (id) WHERE relayed_ms IS NULL",
+    // A topic's pending rows in order: a publisher checks nothing older waits before it.
+    "CREATE INDEX \"_outbox_pending_topic\" ON \"_outbox\" (topic, id) WHERE relayed_ms IS NULL",
 ];
 
 /// An event to record in the outbox.
@@ -191,7 +193,8 @@ impl Store {
     }
 
     /// Claims up to `limit` pending rows that are available at `now_ms`, oldest first, leasing
-    /// them until `lease_until_ms`.
+    /// them until `lease_until_ms`. Oldest first keeps the outbox fair: a row the broker refused
+    /// is not overtaken for ever by newer ones.
     pub fn claim_outbox(
         &self,
         now_ms: u64,
@@ -225,6 +228,19 @@ impl Store {
         // RETURNING gives no order guarantee: publish oldest first.
         claimed.sort_by_key(|row| row.id);
         Ok(claimed)
+    }
+
+    /// Whether an older row for `topic` than row `id` is still waiting in the outbox (then `id`
+    /// must wait behind it).
+    pub fn older_pending(&self, topic: &str, id: i64) -> Result<bool, StoreError> {
+        let found: bool = self
+            .conn()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM \"_outbox\" \
+                 WHERE relayed_ms IS NULL AND topic = ?1 AND id < ?2)",
+            )?
+            .query_row(params![topic, id], |r| r.get(0))?;
+        Ok(found)
     }
 
     /// Marks outbox row `id` as handed to the broker as message `message_id`.

@@ -153,7 +153,7 @@ fn draw_topic_table(
         fit(
             &format!(
                 "{:<16}{:>7}{:>7}{:>8}{:>7}{:>7}{:>8}  workers",
-                "topic", "queued", "flight", "acked", "retry", "dead", "util"
+                "topic", "queued", "flight", "acked", "retry", "dead", "busy"
             ),
             width,
         ),
@@ -183,7 +183,7 @@ fn draw_topic_table(
             t.sum(|g| g.counters.acked),
             t.sum(|g| g.counters.retried),
             t.sum(|g| g.counters.dead_lettered),
-            view.utilization * 100.0,
+            view.window.map_or(view.utilization, |w| w.utilization) * 100.0,
         );
         lines.push(Line::styled(pad(&text, width), topic_style(state, index)));
     }
@@ -349,31 +349,36 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
         0 => String::new(),
         n => format!("parked {n} (dead-letter topic full) · "),
     };
+    // "Now" is the last 10 s of engine time; until a second has passed, the run so far.
+    let window = view.window.as_ref();
+    let span = window.map_or_else(|| "so far".to_string(), |w| format!("{:.0} s", w.seconds));
+    let arrival_rate = window.map_or(view.arrival_rate, |w| w.arrival_rate);
     let now = format!(
-        "now: {parked}queued {} · in flight {} · {}/{} full · service {}",
+        "now: {parked}queued {} · in flight {} · {}/{} full · λ {:.1}/s ({span})",
         t.queued(),
         t.in_flight(),
         t.backlog(),
         t.capacity,
-        ms(t.service_ms.mean)
+        arrival_rate,
     );
     let wait = format!(
-        "wait p50 {} · p95 {} · p99 {} · mean {}",
+        "wait {} ({span}) · since start p50 {} · p99 {}",
+        window
+            .and_then(|w| w.wait_ms_mean)
+            .map_or_else(|| "—".to_string(), ms),
         ms(t.wait_ms.p50),
-        ms(t.wait_ms.p95),
         ms(t.wait_ms.p99),
-        ms(t.wait_ms.mean)
     );
-    let theory = match &view.theory {
-        Some(_) if view.live_workers == 0 => format!(
-            "theory: unstable — no live workers, the queue grows by {:.1}/s",
-            view.arrival_rate
-        ),
-        // λ is measured since the start (not a window yet): the label says so.
+    let theory = match window
+        .and_then(|w| w.theory.as_ref())
+        .or(view.theory.as_ref())
+    {
+        Some(_) if view.live_workers == 0 => {
+            format!("theory: unstable — no live workers, the queue grows by {arrival_rate:.1}/s")
+        }
         Some(p) => format!(
-            "theory {}, λ {:.1}/s since start, {} workers: ρ {:.2} · wait {}",
+            "theory {}, {} workers: ρ {:.2} · wait {}",
             p.model.split(" (").next().unwrap_or(p.model),
-            view.arrival_rate,
             view.live_workers,
             p.utilization,
             ms(p.wait_ms_mean),
@@ -396,7 +401,9 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
         ]),
         lines_area,
     );
-    let utilization = view.utilization.clamp(0.0, 1.0);
+    let utilization = window
+        .map_or(view.utilization, |w| w.utilization)
+        .clamp(0.0, 1.0);
     let gauge_style = if utilization > 0.85 {
         theme.reject
     } else if utilization > 0.6 {
@@ -407,10 +414,7 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
     frame.render_widget(
         LineGauge::default()
             .ratio(utilization)
-            .label(format!(
-                "utilisation since start {:>3.0}% ",
-                view.utilization * 100.0
-            ))
+            .label(format!("busy ({span}) {:>3.0}% ", utilization * 100.0))
             .filled_style(gauge_style)
             .unfilled_style(theme.dim),
         gauge_area,

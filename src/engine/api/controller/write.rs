@@ -237,13 +237,23 @@ async fn publish_outbox(app: &AppState, trace: &TraceRecorder, outbox: Vec<Outbo
     for insert in outbox {
         let row = insert.row;
         let now_ms = core.clock.elapsed().as_millis() as u64;
-        // Keep the outbox's order: once one event waits, the rest wait behind it.
-        let attempt = if deferred.is_empty() {
+        // Keep the outbox's order: once one event waits, the rest wait behind it, and an event
+        // never overtakes older ones of its topic that the relay has not published yet.
+        let attempt = if !deferred.is_empty() {
+            Err("waiting behind an earlier event of this request".to_string())
+        } else if core
+            .store
+            .older_pending(&row.topic, row.id)
+            .unwrap_or(false)
+        {
+            Err(format!(
+                "waiting behind older events for `{}` in the outbox (first in, first out)",
+                row.topic
+            ))
+        } else {
             core.broker
                 .try_publish_keyed(&row.topic, &row.event, row.payload.clone(), row.key.clone())
                 .map_err(|error| error.to_string())
-        } else {
-            Err("waiting behind an earlier event of this request".to_string())
         };
         match attempt {
             Ok(id) => {
