@@ -91,7 +91,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
 fn draw_keys(frame: &mut Frame, area: Rect, state: &AppState) {
     let theme = &state.theme;
     const HINTS: [(&str, &str); 8] = [
-        ("Enter", "pay"),
+        // Enter sends the request that feeds the selected topic (a payment for payments).
+        ("Enter", "send"),
         ("+/-", "rate"),
         ("w/W", "workers"),
         ("K", "kill"),
@@ -353,16 +354,17 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
     let window = view.window.as_ref();
     let span = window.map_or_else(|| "so far".to_string(), |w| format!("{:.0} s", w.seconds));
     let arrival_rate = window.map_or(view.arrival_rate, |w| w.arrival_rate);
+    // Most telling first: a narrow panel cuts the end of each line, not its point.
     let now = format!(
-        "now: {parked}queued {} · in flight {} · {}/{} full · λ {:.1}/s ({span})",
+        "now ({span}): λ {:.1}/s · {parked}queued {} · in flight {} · {}/{} full",
+        arrival_rate,
         t.queued(),
         t.in_flight(),
         t.backlog(),
         t.capacity,
-        arrival_rate,
     );
     let wait = format!(
-        "wait {} ({span}) · since start p50 {} · p99 {}",
+        "wait now {} · since start p50 {} · p99 {}",
         window
             .and_then(|w| w.wait_ms_mean)
             .map_or_else(|| "—".to_string(), ms),
