@@ -1,12 +1,31 @@
-//! Queueing theory to hold measurements against: M/M/c (Erlang C), the Allen–Cunneen
-//! approximation for general arrivals and service, and Little's law.
+//! Queueing theory to hold measurements against.
+//!
+//! - this module: steady state of M/M/c (Erlang C, [`erlang_c`], [`predict`], the waiting-time
+//!   tail [`wait_tail`]) and the Allen–Cunneen approximation for general arrivals and service;
+//! - [`finite`]: M/M/c/K, a topic that refuses publishes when full — exact for any load;
+//! - [`transient`]: the expected queue over time (through bursts and faults) of the same
+//!   birth–death chain, by uniformization;
+//! - [`estimate`]: honest estimates from one run — MSER-5 warm-up, batch-means confidence
+//!   intervals, and the run length a target precision needs.
 //!
 //! ```text
 //!  λ arrivals/s ─▶ [ queue ] ─▶ c servers, each μ = 1 / mean service time
 //!  ρ = λ / (c μ)            utilisation (must be < 1 for a steady state)
 //!  P(wait) = C(c, a)        Erlang C with offered load a = λ / μ
 //!  Wq = C(c, a) / (c μ − λ) mean wait in the queue
+//!  P(Wq > t) = C · e^{−(cμ−λ)t}
 //! ```
+//!
+//! The tests compare with values computed independently (closed forms, exact fractions, textbook
+//! tables), not with this code's own output.
+
+pub mod estimate;
+pub mod finite;
+pub mod transient;
+
+pub use estimate::{Interval, batch_means, length_for_precision, mser5, student_t_975};
+pub use finite::{FinitePrediction, mmck};
+pub use transient::Chain;
 
 use serde::Serialize;
 
@@ -86,6 +105,32 @@ pub fn predict(lambda: f64, service_ms: f64, servers: u32, ca2: f64, cs2: f64) -
     }
 }
 
+/// The probability that an arrival waits longer than `t_ms` milliseconds in an M/M/c queue:
+/// P(Wq > t) = C(c, a) · e^{−(cμ − λ)t}, with `lambda` per second and mean service `service_ms`.
+///
+/// At `t_ms = 0` this is [`erlang_c`]. It is 1.0 when there is no steady state (ρ ≥ 1, or no
+/// servers: with `servers == 0` nobody is ever served, so every arrival waits longer than any
+/// `t`), and 1.0 for a negative `t_ms`. Instant service (`service_ms ≤ 0`) or no arrivals give
+/// 0.0 for any `t_ms ≥ 0`.
+pub fn wait_tail(servers: u32, lambda: f64, service_ms: f64, t_ms: f64) -> f64 {
+    if t_ms < 0.0 {
+        return 1.0;
+    }
+    if servers == 0 {
+        return 1.0;
+    }
+    if service_ms <= 0.0 || lambda <= 0.0 {
+        // Nobody waits; handled here because μ = ∞ would make the exponent ∞ · 0 at t = 0.
+        return 0.0;
+    }
+    let mu = 1000.0 / service_ms;
+    let c = f64::from(servers);
+    if lambda >= c * mu {
+        return 1.0;
+    }
+    erlang_c(servers, lambda / mu) * (-(c * mu - lambda) * t_ms / 1000.0).exp()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +162,32 @@ mod tests {
             "M/D/1 = half of M/M/1"
         );
         assert!(md.model.contains("approximation"));
+    }
+
+    #[test]
+    fn wait_tail_at_zero_is_erlang_c() {
+        // c = 3, λ = 2.4/s, 1 s service: a = 2.4.
+        assert!((wait_tail(3, 2.4, 1000.0, 0.0) - erlang_c(3, 2.4)).abs() < 1e-15);
+        // c = 2, a = 1: C = 1/3 (exact), so the tail at 0 is 1/3 too.
+        assert!((wait_tail(2, 1.0, 1000.0, 0.0) - 1.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn wait_tail_mm1_known_value() {
+        // λ = 8/s, μ = 10/s: P(Wq > 0.1 s) = ρ e^{−(μ−λ)t} = 0.8 e^{−0.2}.
+        let expected = 0.8 * (-0.2f64).exp();
+        assert!((wait_tail(1, 8.0, 100.0, 100.0) - expected).abs() < 1e-12);
+        // c = 2, a = 1 (λ = 1, μ = 1): C = 1/3, cμ − λ = 1 → P(Wq > 2 s) = e^{−2}/3.
+        let expected = (-2.0f64).exp() / 3.0;
+        assert!((wait_tail(2, 1.0, 1000.0, 2000.0) - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn wait_tail_edges() {
+        assert_eq!(wait_tail(1, 10.0, 100.0, 5.0), 1.0, "ρ = 1 is unstable");
+        assert_eq!(wait_tail(0, 1.0, 100.0, 5.0), 1.0, "no servers");
+        assert_eq!(wait_tail(2, 0.0, 100.0, 0.0), 0.0, "no arrivals");
+        assert_eq!(wait_tail(2, 1.0, 0.0, 0.0), 0.0, "instant service");
+        assert_eq!(wait_tail(2, 1.0, 100.0, -1.0), 1.0, "negative t");
     }
 }
