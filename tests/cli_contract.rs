@@ -108,6 +108,14 @@ fn run_json_keeps_every_documented_key_and_replays_byte_for_byte() {
             ("topics/*/service_ms/mean", Number),
             ("topics/*/utilization", Number),
             ("topics/*/littles_law/mean_queue_length", Number),
+            ("topics/*/refused_share", Number),
+            ("topics/*/steady_state/used_s", Number),
+            ("topics/*/steady_state/disturbed_s", Number),
+            ("topics/*/steady_state/warmup_s", Number),
+            ("topics/*/steady_state/verdict", Text),
+            ("topics/*/steady_state/notes", Array),
+            ("topics/*/series/depth", Array),
+            ("topics/*/series/expected_depth", Array),
             ("broker/parked", Number),
             ("broker/redriven", Number),
             ("broker/duplicates_skipped", Number),
@@ -138,7 +146,21 @@ fn run_json_keeps_every_documented_key_and_replays_byte_for_byte() {
         &[
             ("theory/model", Text),
             ("theory/wait_ms_mean", NumberOrNull),
+            ("theory/wait_ms_p99", NumberOrNull),
+            ("theory/p_refused", NumberOrNull),
+            ("steady_state/arrival_rate", Number),
         ],
+    );
+    // One depth and one forecast per engine second.
+    assert_eq!(
+        payments["series"]["depth"].as_array().map(Vec::len),
+        Some(30)
+    );
+    assert_eq!(
+        payments["series"]["expected_depth"]
+            .as_array()
+            .map(Vec::len),
+        Some(30)
     );
     // The text form shows the same figures as the JSON.
     let text = stdout_of(&["run", "--virtual", "--duration", "30"]);

@@ -872,6 +872,7 @@ fn run_report_of(engine: &EngineHandle) -> archsim::engine::Report {
         Clock::Virtual,
         engine.now(),
         &engine.snapshot(),
+        &engine.history(),
     )
 }
 

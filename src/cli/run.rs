@@ -105,7 +105,13 @@ pub async fn run_for(
 ) -> Result<Report, EngineError> {
     let engine = Engine::spawn_with(scenario.clone(), options)?;
     engine.advance(duration).await?;
-    let report = Report::new(&scenario, options.clock, duration, &engine.snapshot());
+    let report = Report::new(
+        &scenario,
+        options.clock,
+        duration,
+        &engine.snapshot(),
+        &engine.history(),
+    );
     engine.stop();
     Ok(report)
 }

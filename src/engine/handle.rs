@@ -31,6 +31,7 @@ use super::clock::Clock;
 use super::command::{Command, Reply};
 use super::error::EngineError;
 use super::event::EventStream;
+use super::history::HistoryView;
 use super::options::Options;
 use super::request::{ApiRequest, Exchange};
 use super::runtime::{Envelope, Shared};
@@ -195,6 +196,12 @@ impl EngineHandle {
     /// How the engine was started.
     pub fn options(&self) -> Options {
         self.inner.shared.options
+    }
+
+    /// Every topic's per-second history so far: depth against the forecast, arrivals, waits,
+    /// live workers and which seconds were disturbed (what steady-state estimates use).
+    pub fn history(&self) -> HistoryView {
+        self.inner.shared.history.read()
     }
 
     /// Engine time since start, as of the last command (virtual) or clock step (live).

@@ -78,6 +78,9 @@ pub struct SecondSample {
     pub queued: Vec<u64>,
     /// Per topic: messages acked in this second.
     pub acked: Vec<u64>,
+    /// Per topic: the transient forecast's expected number waiting at the end of the second
+    /// (see [`History`](super::history::History)).
+    pub expected: Vec<f64>,
 }
 
 #[derive(Debug, Default)]

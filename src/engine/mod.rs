@@ -36,7 +36,9 @@ mod effects;
 mod error;
 mod event;
 mod faults;
+mod forecast;
 mod handle;
+mod history;
 mod latency;
 mod metrics;
 mod options;
@@ -48,6 +50,7 @@ mod request;
 mod runtime;
 mod serve;
 mod sim;
+mod steady;
 mod store;
 mod system;
 mod trace;
@@ -67,16 +70,18 @@ pub use self::command::{Command, Reply};
 pub use self::error::EngineError;
 pub use self::event::{Event, EventStream, Level, StreamError};
 pub use self::handle::{Engine, EngineHandle, Pending};
+pub use self::history::{HISTORY_SECONDS, HistoryView, TopicSecond};
 pub use self::metrics::{RequestReport, SecondSample};
 pub use self::options::{Options, Sabotage};
 pub use self::pacer::{MAX_SCALE, MIN_SCALE};
 pub use self::report::{
     BrokerTotals, CacheReport, Invariants, LittlesLaw, Percentiles, Report, RequestsReport,
-    ServiceMs, TheoryReport, TopicReport, WaitMs,
+    ServiceMs, TheoryReport, TopicReport, TopicSeries, WaitMs,
 };
 pub use self::request::{ApiRequest, Exchange};
 pub use self::serve::serve;
 pub use self::sim::{READY_MESSAGE, Snapshot, TopicView};
+pub use self::steady::{SteadyState, WaitInterval};
 pub use self::store::{OutboxStats, QueryRecord};
 pub use self::trace::{Outcome, StageDetail, StageRecord, Trace, TracedRequest, detail};
 pub use self::window::{WINDOW, WindowView};

@@ -11,10 +11,13 @@ use serde::Serialize;
 
 use super::broker::LedgerReport;
 use super::clock::Clock;
+use super::history::HistoryView;
 use super::sim::Snapshot;
+use super::steady::{self, SteadyState, TopicFacts};
 use super::store::OutboxStats;
 use super::workers::EffectTally;
 use crate::scenario::Scenario;
+use crate::theory::mmck;
 
 /// The report of a run (the `run --json` contract).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -120,6 +123,8 @@ pub struct TopicReport {
     pub dead_lettered: u64,
     /// Publishes refused because it was full.
     pub rejected: u64,
+    /// Refused publishes over publishes tried.
+    pub refused_share: f64,
     /// Workers of its pool as configured.
     pub workers: u32,
     /// Deliveries per second (first attempts and retries).
@@ -138,6 +143,24 @@ pub struct TopicReport {
     pub parked: u64,
     /// Dead letters redriven out of it (a dead-letter topic) back to their origin.
     pub redriven: u64,
+    /// The steady state from the run's calm seconds: warm-up dropped, a 95% confidence
+    /// interval for the mean wait, theory held against it, and why they differ if they do.
+    pub steady_state: SteadyState,
+    /// Per engine second: the depth measured against the transient forecast.
+    pub series: TopicSeries,
+}
+
+/// One topic per engine second, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopicSeries {
+    /// The engine second the first value closes.
+    pub first_second: u64,
+    /// Messages waiting at the end of each second.
+    pub depth: Vec<u64>,
+    /// What the transient forecast expected waiting then (birth–death chain with the
+    /// schedule's λ(t) and the live workers; an approximation for non-exponential service,
+    /// retries and follow-up topics).
+    pub expected_depth: Vec<f64>,
 }
 
 /// Wait statistics, ms.
@@ -169,6 +192,12 @@ pub struct TheoryReport {
     pub p_wait: f64,
     /// Predicted mean wait, ms.
     pub wait_ms_mean: f64,
+    /// Predicted 99th percentile of the wait, ms, from Erlang C's exponential tail
+    /// (P(Wq > t) = C·e^{−(cμ−λ)t}); only where the model is exact.
+    pub wait_ms_p99: Option<f64>,
+    /// The finite topic's refusal probability (M/M/c/K with K = its capacity) at the offered
+    /// rate (deliveries plus refused publishes), beside the measured `refused_share`.
+    pub p_refused: Option<f64>,
 }
 
 /// Both sides of Little's law for the queue.
@@ -209,9 +238,24 @@ fn json_number(value: f64) -> String {
     serde_json::to_string(&value).unwrap_or_default()
 }
 
+/// Milliseconds with one decimal, or three below 1 ms, where one would read as 0.
+fn short_ms(value: f64) -> String {
+    if value.abs() < 1.0 {
+        format!("{value:.3}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
 impl Report {
     /// Builds the report of a run of `duration` on `clock` from its final snapshot.
-    pub fn new(scenario: &Scenario, clock: Clock, duration: Duration, snapshot: &Snapshot) -> Self {
+    pub fn new(
+        scenario: &Scenario,
+        clock: Clock,
+        duration: Duration,
+        snapshot: &Snapshot,
+        history: &HistoryView,
+    ) -> Self {
         let mut totals = BrokerTotals::default();
         for view in &snapshot.topics {
             let t = &view.topic;
@@ -230,8 +274,16 @@ impl Report {
         let topics = snapshot
             .topics
             .iter()
-            .map(|view| {
+            .enumerate()
+            .map(|(index, view)| {
                 let t = &view.topic;
+                let seconds = history.topics.get(index).map_or(&[][..], Vec::as_slice);
+                let delivered = t.sum(|g| g.counters.delivered);
+                let retry_share = if delivered > 0 {
+                    t.sum(|g| g.counters.retried) as f64 / delivered as f64
+                } else {
+                    0.0
+                };
                 let workers = scenario
                     .workers
                     .iter()
@@ -245,6 +297,11 @@ impl Report {
                     retried: t.sum(|g| g.counters.retried),
                     dead_lettered: t.sum(|g| g.counters.dead_lettered),
                     rejected: t.rejected,
+                    refused_share: if t.published + t.rejected > 0 {
+                        round(t.rejected as f64 / (t.published + t.rejected) as f64, 6)
+                    } else {
+                        0.0
+                    },
                     workers,
                     arrival_rate: round(lambda, 4),
                     wait_ms: WaitMs {
@@ -261,6 +318,25 @@ impl Report {
                         utilization: round(p.utilization, 4),
                         p_wait: round(p.p_wait, 4),
                         wait_ms_mean: round(p.wait_ms_mean, 3),
+                        wait_ms_p99: p
+                            .model
+                            .contains("exact")
+                            .then(|| p.wait_quantile_ms(0.99))
+                            .flatten()
+                            .map(|q| round(q, 3)),
+                        p_refused: scenario
+                            .workers
+                            .iter()
+                            .find(|w| w.topic == t.name)
+                            .and_then(|pool| {
+                                mmck(
+                                    lambda + t.rejected as f64 / duration.as_secs_f64().max(1e-9),
+                                    pool.service_time.mean_ms(),
+                                    view.live_workers,
+                                    u64::from(t.capacity),
+                                )
+                            })
+                            .map(|f| round(f.p_block, 6)),
                     }),
                     littles_law: LittlesLaw {
                         mean_queue_length: round(t.mean_queue_length, 4),
@@ -268,6 +344,18 @@ impl Report {
                     },
                     parked: t.parked(),
                     redriven: t.redriven,
+                    steady_state: steady::estimate(
+                        seconds,
+                        TopicFacts::of(scenario, index, retry_share),
+                    ),
+                    series: TopicSeries {
+                        first_second: history.first_second,
+                        depth: seconds.iter().map(|s| s.depth).collect(),
+                        expected_depth: seconds
+                            .iter()
+                            .map(|s| round(s.expected_depth, 2))
+                            .collect(),
+                    },
                 }
             })
             .collect();
@@ -356,6 +444,33 @@ impl Report {
                     .map_or_else(|| "—".to_string(), |w| format!("{w:.1}")),
                 t.theory.map_or("", |p| p.model)
             ));
+        }
+        out.push_str(
+            "\nsteady state: calm seconds only, warm-up dropped, mean wait with its 95% interval\n",
+        );
+        for t in self.topics.iter().filter(|t| t.theory.is_some()) {
+            let st = &t.steady_state;
+            let wait = st.wait_ms.map_or_else(
+                || "—".to_string(),
+                |w| {
+                    format!(
+                        "{} ms [{}, {}]",
+                        short_ms(w.mean),
+                        short_ms(w.low),
+                        short_ms(w.high)
+                    )
+                },
+            );
+            let theory = st
+                .theory_wait_ms
+                .map_or_else(|| "—".to_string(), |w| format!("{} ms", short_ms(w)));
+            out.push_str(&format!(
+                "  {:<14} {:>6} s used  λ {:>7.2}/s  wait {wait}  theory {theory}  {}\n",
+                t.name, st.used_s, st.arrival_rate, st.verdict
+            ));
+            for note in &st.notes {
+                out.push_str(&format!("      · {note}\n"));
+            }
         }
         out.push_str(&format!(
             "\noutbox    {} pending, {} relayed, relay lag {} ms   orphaned writes {}\n",

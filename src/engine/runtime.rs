@@ -24,6 +24,7 @@ use super::clock::{self, Clock, EngineClock};
 use super::command::{Command, Reply};
 use super::error::EngineError;
 use super::event::EventBus;
+use super::history::History;
 use super::options::Options;
 use super::pacer::{self, Pacer, TimeScale};
 use super::sim::{SimOptions, Simulation, Snapshot};
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) runtime: tokio::runtime::Handle,
     /// The whole HTTP service (edge, balancer, app instances).
     pub(crate) router: axum::Router,
+    /// Every topic's per-second history, written by the sampler.
+    pub(crate) history: Arc<History>,
 }
 
 impl Shared {
@@ -175,6 +178,7 @@ fn engine_thread(
         options,
         events,
         snapshots: snapshot_rx,
+        history: sim.history(),
         now_us: AtomicU64::new(0),
         runtime: runtime.handle().clone(),
         router,

@@ -18,6 +18,8 @@ use super::broker::LedgerReport;
 use super::broker::TopicSnapshot;
 use super::cache::CacheStats;
 use super::event::{Event, EventBus, Level};
+use super::forecast::{Forecast, ForecastInput};
+use super::history::{History, TopicSecond};
 use super::metrics::{RequestReport, SecondSample};
 use super::pacer::TimeScale;
 use super::store::OutboxStats;
@@ -26,7 +28,7 @@ use super::window::{TopicTotals, WindowView, Windows};
 use super::workers::{EffectTally, WorkerState};
 use super::{faults, traffic};
 use crate::scenario::{Arrival, FaultAction};
-use crate::theory::{Prediction, predict};
+use crate::theory::{Prediction, mmck, predict};
 
 /// What to start besides the engine.
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +112,8 @@ pub(crate) struct Simulation {
     started: Instant,
     /// Per-second totals for the "now" window.
     windows: Arc<Windows>,
+    /// Every topic's seconds since the start (for reports and the forecast line).
+    history: Arc<History>,
 }
 
 impl Simulation {
@@ -127,6 +131,7 @@ impl Simulation {
             scale,
             started,
             windows: Arc::new(Windows::default()),
+            history: Arc::new(History::default()),
         };
         sim.log(Level::Info, READY_MESSAGE.to_string());
         sim.spawn_forwarder();
@@ -221,36 +226,89 @@ impl Simulation {
     fn spawn_sampler(&self) {
         let core = self.engine.core().clone();
         let (engine, windows, started) = (self.engine.clone(), self.windows.clone(), self.started);
-        windows.record(Duration::ZERO, totals(&engine));
+        let history = self.history.clone();
+        let first = measure(&engine);
+        windows.record(Duration::ZERO, first.iter().map(|m| m.totals).collect());
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             ticker.tick().await;
+            let mut forecast = Forecast::new(engine.scenario());
             let (mut last_requests, mut last_errors) = (0, 0);
-            let mut last_acked: Vec<u64> = Vec::new();
+            let (mut last_at, mut last) = (Duration::ZERO, first);
+            let mut recovery: Vec<Recovery> = Vec::new();
             let mut second = 0;
             loop {
                 ticker.tick().await;
                 second += 1;
+                let at = started.elapsed();
+                let now = measure(&engine);
+                let (multiplier, spike) = (core.traffic.multiplier(), core.traffic.spike());
+                let inputs: Vec<ForecastInput> = now
+                    .iter()
+                    .zip(&last)
+                    .map(|(now, before)| ForecastInput {
+                        delivered: now.totals.delivered,
+                        available_us: now
+                            .totals
+                            .available_us
+                            .saturating_sub(before.totals.available_us),
+                        live_workers: now.live_workers,
+                        extra_ms: now.extra_ms,
+                    })
+                    .collect();
+                let expected = forecast.step(last_at, at, multiplier, spike, &inputs);
+                let traffic_changed = forecast.burst_during(last_at, at)
+                    || (multiplier - 1.0).abs() > 1e-9
+                    || (spike - 1.0).abs() > 1e-9;
+                let h_us = at.saturating_sub(last_at).as_micros() as u64;
+                recovery.resize(now.len(), Recovery::default());
+                let records: Vec<TopicSecond> = now
+                    .iter()
+                    .zip(&last)
+                    .zip(&inputs)
+                    .zip(&expected)
+                    .zip(recovery.iter_mut())
+                    .map(|((((now, before), input), expected), recovery)| {
+                        // The pool as configured for the whole second (1% slack for timer
+                        // rounding), at full speed, delivering.
+                        let configured = now.configured_workers;
+                        let workers_changed = now.live_workers != configured
+                            || input.available_us.abs_diff(u64::from(configured) * h_us)
+                                > h_us / 100;
+                        let pool_disturbed =
+                            now.has_pool && (workers_changed || now.extra_ms > 0.0 || now.paused);
+                        let disturbed = traffic_changed || pool_disturbed;
+                        TopicSecond {
+                            depth: now.queued,
+                            expected_depth: *expected,
+                            arrivals: now.totals.delivered - before.totals.delivered,
+                            waits: now.totals.waits.0 - before.totals.waits.0,
+                            wait_sum_ms: now.totals.waits.1 - before.totals.waits.1,
+                            live_workers: now.live_workers,
+                            disturbed,
+                            recovering: recovery.second(disturbed, *expected),
+                        }
+                    })
+                    .collect();
+                history.push(second, records);
                 let (requests, errors) = core.metrics.counts();
-                let depths = core.broker.depths();
-                let acked: Vec<u64> = depths.iter().map(|d| d.1).collect();
-                last_acked.resize(acked.len(), 0);
                 core.metrics.push_second(SecondSample {
                     second,
                     requests: requests - last_requests,
                     errors: errors - last_errors,
-                    queued: depths.iter().map(|d| d.0).collect(),
-                    acked: acked
+                    queued: now.iter().map(|m| m.queued).collect(),
+                    acked: now
                         .iter()
-                        .zip(&last_acked)
-                        .map(|(now, before)| now - before)
+                        .zip(&last)
+                        .map(|(now, before)| now.acked - before.acked)
                         .collect(),
+                    expected,
                 });
                 last_requests = requests;
                 last_errors = errors;
-                last_acked = acked;
-                windows.record(started.elapsed(), totals(&engine));
+                windows.record(at, now.iter().map(|m| m.totals).collect());
+                (last_at, last) = (at, now);
             }
         });
     }
@@ -308,6 +366,11 @@ impl Simulation {
         removed
     }
 
+    /// Every topic's per-second history, shared with the engine's handles.
+    pub(crate) fn history(&self) -> Arc<History> {
+        self.history.clone()
+    }
+
     /// The state of everything, now.
     pub(crate) fn snapshot(&self) -> Snapshot {
         snapshot(&self.engine, self.started, &self.windows)
@@ -341,32 +404,94 @@ fn apply_fault(
     message
 }
 
-/// Every topic's cumulative totals now (scenario order), what windows are differences of.
-/// Cheap: sampled every engine second, for hours of virtual time.
-fn totals(engine: &System) -> Vec<TopicTotals> {
+/// Whether a topic is still recovering from a disturbance: after a burst or a kill the queue
+/// drains for a while (minutes at ρ = 0.85), and those seconds say nothing about the steady
+/// state. The forecast knows how long: recovery lasts until its expected depth is back within
+/// 25% (+0.5 message) of where it stood before the disturbance.
+#[derive(Debug, Clone, Copy, Default)]
+struct Recovery {
+    /// The expected depth in the last calm second.
+    calm_level: f64,
+    /// Disturbed, or not yet back to the calm level.
+    active: bool,
+}
+
+impl Recovery {
+    /// Takes one second; returns whether it is a recovery second (calm, but still draining).
+    fn second(&mut self, disturbed: bool, expected: f64) -> bool {
+        if disturbed {
+            self.active = true;
+            return false;
+        }
+        if self.active && expected > self.calm_level * 1.25 + 0.5 {
+            return true;
+        }
+        self.active = false;
+        self.calm_level = expected;
+        false
+    }
+}
+
+/// One topic measured at one instant by the sampler.
+#[derive(Debug, Clone, Copy)]
+struct Measure {
+    /// Cumulative totals ("now" windows are differences of them).
+    totals: TopicTotals,
+    /// Waiting now.
+    queued: u64,
+    /// Acknowledged so far.
+    acked: u64,
+    /// Deliveries paused now.
+    paused: bool,
+    /// Whether a pool reads the topic.
+    has_pool: bool,
+    /// Its workers as configured.
+    configured_workers: u32,
+    /// Its workers live now.
+    live_workers: u32,
+    /// Its extra service time now (slow-workers fault), ms.
+    extra_ms: f64,
+}
+
+/// Every topic measured now (scenario order). Cheap: sampled every engine second, for hours of
+/// virtual time.
+fn measure(engine: &System) -> Vec<Measure> {
     let scenario = engine.scenario();
     engine
         .core()
         .broker
-        .window_totals()
+        .second_totals()
         .into_iter()
         .zip(&scenario.topics)
-        .map(|((delivered, waits), topic)| {
-            let runtime = scenario
-                .workers
-                .iter()
-                .find(|w| w.topic == topic.name)
-                .and_then(|p| engine.pool(&p.name));
+        .map(|(broker, topic)| {
+            let pool = scenario.workers.iter().find(|w| w.topic == topic.name);
+            let runtime = pool.and_then(|p| engine.pool(&p.name));
             let (processed, failed) = runtime.as_ref().map_or((0, 0), |r| r.outcomes());
-            TopicTotals {
-                delivered,
-                waits,
-                busy_us: runtime.as_ref().map_or(0, |r| r.busy_us()),
-                available_us: runtime.as_ref().map_or(0, |r| r.available_us()),
-                completed: processed + failed,
+            Measure {
+                totals: TopicTotals {
+                    delivered: broker.delivered,
+                    waits: broker.waits,
+                    busy_us: runtime.as_ref().map_or(0, |r| r.busy_us()),
+                    available_us: runtime.as_ref().map_or(0, |r| r.available_us()),
+                    completed: processed + failed,
+                    published: broker.published,
+                    rejected: broker.rejected,
+                },
+                queued: broker.queued,
+                acked: broker.acked,
+                paused: broker.paused,
+                has_pool: pool.is_some(),
+                configured_workers: pool.map_or(0, |p| p.concurrency),
+                live_workers: runtime.as_ref().map_or(0, |r| r.live_workers()),
+                extra_ms: runtime.as_ref().map_or(0.0, |r| r.extra_ms()),
             }
         })
         .collect()
+}
+
+/// Every topic's cumulative totals now (scenario order), what windows are differences of.
+fn totals(engine: &System) -> Vec<TopicTotals> {
+    measure(engine).into_iter().map(|m| m.totals).collect()
 }
 
 /// The snapshot of `engine`, with lifetime rates over the time since `started` and "now" rates
@@ -436,6 +561,15 @@ pub(crate) fn snapshot(engine: &System, started: Instant, windows: &Windows) -> 
                         prediction.model = "G/G/c (Allen–Cunneen approximation)";
                     }
                     prediction
+                });
+                view.finite = pool.and_then(|p| {
+                    let extra = runtime.as_ref().map_or(0.0, |r| r.extra_ms());
+                    mmck(
+                        view.offered_rate,
+                        p.service_time.mean_ms() + extra,
+                        live_workers,
+                        u64::from(topic.capacity),
+                    )
                 });
                 Some(view)
             });

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::theory::Prediction;
+use crate::theory::{FinitePrediction, Prediction};
 
 /// The window's length.
 pub const WINDOW: Duration = Duration::from_secs(10);
@@ -33,6 +33,10 @@ pub(crate) struct TopicTotals {
     pub available_us: u64,
     /// Deliveries processed (acked or failed).
     pub completed: u64,
+    /// Publishes accepted.
+    pub published: u64,
+    /// Publishes refused (the topic was full).
+    pub rejected: u64,
 }
 
 /// Samples of every topic's totals, one per engine second, for the last [`WINDOW`].
@@ -81,6 +85,13 @@ pub struct WindowView {
     /// Steady-state theory for the window's λ̂, the configured service time (with any
     /// slow-down) and the live workers.
     pub theory: Option<Prediction>,
+    /// Publishes refused over publishes tried in the window.
+    pub refused_share: f64,
+    /// Offered arrivals per second: deliveries plus refused publishes.
+    pub offered_rate: f64,
+    /// The finite-topic theory (M/M/c/K, K = the capacity) for the offered rate: valid at any
+    /// load, with the probability a publish is refused.
+    pub finite: Option<FinitePrediction>,
 }
 
 impl WindowView {
@@ -100,6 +111,8 @@ impl WindowView {
         let available = now.available_us.saturating_sub(start.available_us);
         let waits = now.waits.0.saturating_sub(start.waits.0);
         let completed = now.completed.saturating_sub(start.completed);
+        let published = now.published.saturating_sub(start.published);
+        let rejected = now.rejected.saturating_sub(start.rejected);
         Some(Self {
             seconds,
             arrival_rate: delivered as f64 / seconds,
@@ -111,6 +124,13 @@ impl WindowView {
             wait_ms_mean: (waits > 0).then(|| (now.waits.1 - start.waits.1) / waits as f64),
             service_ms_mean: (completed > 0).then(|| busy as f64 / 1000.0 / completed as f64),
             theory: None,
+            refused_share: if published + rejected > 0 {
+                rejected as f64 / (published + rejected) as f64
+            } else {
+                0.0
+            },
+            offered_rate: (delivered + rejected) as f64 / seconds,
+            finite: None,
         })
     }
 }
@@ -126,6 +146,8 @@ mod tests {
             busy_us,
             available_us: 2 * busy_us,
             completed: delivered,
+            published: delivered,
+            rejected: delivered / 10,
         }
     }
 
@@ -147,5 +169,10 @@ mod tests {
         assert_eq!(view.utilization, 0.5);
         assert_eq!(view.wait_ms_mean, Some(5.0));
         assert_eq!(view.service_ms_mean, Some(0.1));
+        assert!(
+            (view.refused_share - 1.0 / 11.0).abs() < 1e-12,
+            "100 of 1,100 tries"
+        );
+        assert_eq!(view.offered_rate, 11.0);
     }
 }

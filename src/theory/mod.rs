@@ -105,6 +105,23 @@ pub fn predict(lambda: f64, service_ms: f64, servers: u32, ca2: f64, cs2: f64) -
     }
 }
 
+impl Prediction {
+    /// The wait a fraction `quantile` of arrivals stay within, ms (e.g. 0.99 for the p99),
+    /// from the exponential tail P(Wq > t) = C·e^{−θt} with θ = cμ − λ = C / Wq: exact for
+    /// M/M/c, and only a shape-preserving estimate under Allen–Cunneen. 0 when fewer than
+    /// `1 − quantile` of arrivals wait at all; `None` when unstable or `quantile` ∉ (0, 1).
+    pub fn wait_quantile_ms(&self, quantile: f64) -> Option<f64> {
+        if !(quantile > 0.0 && quantile < 1.0 && self.wait_ms_mean.is_finite()) {
+            return None;
+        }
+        let beyond = 1.0 - quantile;
+        if self.p_wait <= beyond || self.wait_ms_mean <= 0.0 {
+            return Some(0.0);
+        }
+        Some(self.wait_ms_mean / self.p_wait * (self.p_wait / beyond).ln())
+    }
+}
+
 /// The probability that an arrival waits longer than `t_ms` milliseconds in an M/M/c queue:
 /// P(Wq > t) = C(c, a) · e^{−(cμ − λ)t}, with `lambda` per second and mean service `service_ms`.
 ///
@@ -134,6 +151,25 @@ pub fn wait_tail(servers: u32, lambda: f64, service_ms: f64, t_ms: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_p99_wait_inverts_the_erlang_c_tail() {
+        // M/M/1, λ = 8/s, μ = 10/s: C = 0.8, θ = μ − λ = 2/s, so P(Wq > t) = 0.8 e^{−2t} and
+        // the p99 is ln(0.8 / 0.01) / 2 s = 2.1910 s.
+        let p = predict(8.0, 100.0, 1, 1.0, 1.0);
+        let p99 = p.wait_quantile_ms(0.99).expect("stable");
+        assert!((p99 - 1000.0 * (80f64).ln() / 2.0).abs() < 1e-9, "{p99}");
+        assert!((wait_tail(1, 8.0, 100.0, p99) - 0.01).abs() < 1e-12);
+        // Fewer than 1% wait at all: the p99 wait is 0.
+        assert_eq!(
+            predict(0.05, 100.0, 2, 1.0, 1.0).wait_quantile_ms(0.99),
+            Some(0.0)
+        );
+        assert_eq!(
+            predict(30.0, 100.0, 2, 1.0, 1.0).wait_quantile_ms(0.99),
+            None
+        );
+    }
 
     #[test]
     fn erlang_c_matches_known_values() {

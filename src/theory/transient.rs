@@ -196,7 +196,7 @@ impl Chain {
         (self.lo, self.hi) = (lo, hi);
     }
 
-    /// Expected number waiting, E[Q] = Σ (n − c)⁺ pₙ, for `servers` = c workers.
+    /// Expected number waiting, `E[Q] = Σ (n − c)⁺ pₙ`, for `servers` = c workers.
     pub fn expected_queue(&self, servers: u32) -> f64 {
         let c = usize::try_from(servers).unwrap_or(usize::MAX);
         self.sum_over_support(|n| n.saturating_sub(c) as f64)
@@ -208,7 +208,7 @@ impl Chain {
         self.sum_over_support(|n| n.min(c) as f64)
     }
 
-    /// Expected number in the system, E[N] = Σ n pₙ.
+    /// Expected number in the system, `E[N] = Σ n pₙ`.
     pub fn expected_in_system(&self) -> f64 {
         self.sum_over_support(|n| n as f64)
     }

@@ -195,33 +195,41 @@ impl Broker {
             .collect()
     }
 
-    /// Per topic, in order: messages queued (ready + backing off) and acked, over groups. Cheap
-    /// enough to call every second (no histogram summaries).
-    pub fn depths(&self) -> Vec<(u64, u64)> {
+    /// Per topic (scenario order), the cumulative counters the engine samples every second —
+    /// cheap enough for hours of virtual time (no histogram summaries, one lock).
+    pub fn second_totals(&self) -> Vec<SecondTotals> {
+        let now = Instant::now();
         self.lock()
             .topics
             .iter()
-            .map(|t| {
-                (
-                    t.groups.iter().map(Group::queued).sum(),
-                    t.groups.iter().map(|g| g.counters.acked).sum(),
-                )
+            .map(|t| SecondTotals {
+                queued: t.groups.iter().map(Group::queued).sum(),
+                acked: t.groups.iter().map(|g| g.counters.acked).sum(),
+                delivered: t.groups.iter().map(|g| g.counters.delivered).sum(),
+                waits: (t.wait.count(), t.wait_total_us as f64 / 1000.0),
+                paused: t.is_paused(now),
+                published: t.published,
+                rejected: t.rejected,
             })
             .collect()
     }
+}
 
-    /// Per topic (scenario order): deliveries, and the waits measured with their sum in ms —
-    /// the broker's part of a "now" window sample, without the cost of a full snapshot.
-    pub fn window_totals(&self) -> Vec<(u64, (u64, f64))> {
-        self.lock()
-            .topics
-            .iter()
-            .map(|t| {
-                (
-                    t.groups.iter().map(|g| g.counters.delivered).sum(),
-                    (t.wait.count(), t.wait_total_us as f64 / 1000.0),
-                )
-            })
-            .collect()
-    }
+/// One topic's cumulative counters at one instant (see [`Broker::second_totals`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SecondTotals {
+    /// Messages waiting now (ready + backing off), over groups.
+    pub queued: u64,
+    /// Acknowledged so far, over groups.
+    pub acked: u64,
+    /// Deliveries so far (first attempts and retries), over groups.
+    pub delivered: u64,
+    /// Waits measured so far, and their sum in ms.
+    pub waits: (u64, f64),
+    /// Whether deliveries are paused now.
+    pub paused: bool,
+    /// Publishes accepted so far.
+    pub published: u64,
+    /// Publishes refused so far (the topic was full).
+    pub rejected: u64,
 }

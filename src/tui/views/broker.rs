@@ -14,15 +14,17 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
+use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{LineGauge, Paragraph, Sparkline};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LineGauge, Paragraph};
 
 use super::super::state::AppState;
 use super::super::theme::Theme;
 use super::super::widgets::{clock, fit, hint, ms, pad, pane};
 use crate::engine::BrokerEvent;
 use crate::engine::WorkerState;
-use crate::engine::{Event, Level, TopicView};
+use crate::engine::{Event, Level, Snapshot, TopicView};
+use crate::scenario::{Arrival, Scenario};
 
 /// Draws the view into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
@@ -313,25 +315,11 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
     }
     .max(8);
     let [spark_area, stats_area] =
-        Layout::horizontal([Constraint::Length(spark_w), Constraint::Min(10)]).areas(inner);
-    // Queue depth per second, newest on the right.
-    let depth: Vec<u64> = snapshot
-        .series
-        .iter()
-        .map(|s| s.queued.get(index).copied().unwrap_or(0))
-        .collect();
-    let shown = &depth[depth.len().saturating_sub(usize::from(spark_w))..];
-    let [spark_label, spark] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(spark_area);
-    frame.render_widget(
-        Paragraph::new(fit(
-            &format!("depth/s, max {}", shown.iter().max().copied().unwrap_or(0)),
-            usize::from(spark_w),
-        ))
-        .style(theme.dim),
-        spark_label,
-    );
-    frame.render_widget(Sparkline::default().data(shown).style(theme.accent), spark);
+        Layout::horizontal([Constraint::Length(spark_w), Constraint::Min(10)])
+            .spacing(1)
+            .areas(inner);
+    let exact = forecast_is_exact(&state.scenario, view);
+    draw_depth_chart(frame, spark_area, snapshot, index, exact, theme);
 
     let counters = format!(
         "published {} · acked {} · retried {} · dead {}{}",
@@ -363,30 +351,21 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
         t.backlog(),
         t.capacity,
     );
+    // The tail against Erlang C's, for the same since-start figures, where the model is exact.
+    let tail_theory = view
+        .theory
+        .filter(|p| p.model.contains("exact"))
+        .and_then(|p| p.wait_quantile_ms(0.99))
+        .map_or_else(String::new, |q| format!(" (M/M/c {})", ms(q)));
     let wait = format!(
-        "wait now {} · since start p50 {} · p99 {}",
+        "wait now {} · since start p50 {} · p99 {}{tail_theory}",
         window
             .and_then(|w| w.wait_ms_mean)
             .map_or_else(|| "—".to_string(), ms),
         ms(t.wait_ms.p50),
         ms(t.wait_ms.p99),
     );
-    let theory = match window
-        .and_then(|w| w.theory.as_ref())
-        .or(view.theory.as_ref())
-    {
-        Some(_) if view.live_workers == 0 => {
-            format!("theory: unstable — no live workers, the queue grows by {arrival_rate:.1}/s")
-        }
-        Some(p) => format!(
-            "theory {}, {} workers: ρ {:.2} · wait {}",
-            p.model.split(" (").next().unwrap_or(p.model),
-            view.live_workers,
-            p.utilization,
-            ms(p.wait_ms_mean),
-        ),
-        None => "no worker pool: messages wait here until someone reads them".into(),
-    };
+    let theory = theory_line(view, arrival_rate);
     let width = usize::from(stats_area.width);
     let [lines_area, gauge_area, workers_area] = Layout::vertical([
         Constraint::Length(4),
@@ -422,6 +401,143 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
         gauge_area,
     );
     draw_workers(frame, workers_area, view, theme);
+}
+
+/// The theory line: Erlang C (or Allen–Cunneen) while the live workers keep up; past
+/// saturation, M/M/c/K — the topic's capacity makes a steady state exist, with refusals —
+/// and the refused share beside its prediction whenever publishes are being refused.
+fn theory_line(view: &TopicView, arrival_rate: f64) -> String {
+    let window = view.window.as_ref();
+    let Some(p) = window
+        .and_then(|w| w.theory.as_ref())
+        .or(view.theory.as_ref())
+    else {
+        return "no worker pool: messages wait here until someone reads them".into();
+    };
+    if view.live_workers == 0 {
+        return format!(
+            "theory: unstable — no live workers, the queue grows by {arrival_rate:.1}/s"
+        );
+    }
+    let finite = window.and_then(|w| w.finite.as_ref());
+    let refused = window.map_or(0.0, |w| w.refused_share);
+    let workers = view.live_workers;
+    match finite {
+        // Past saturation Erlang C has no answer; the finite topic does, for the load held
+        // forever — the depth chart's expected line shows how fast it gets there.
+        Some(f) if p.utilization >= 1.0 => format!(
+            "overload ρ {:.2}, {workers} workers · if it lasts (M/M/c/K): wait {}, refused {:.0}% \
+             (now {:.0}%)",
+            p.utilization,
+            ms(f.wait_ms_mean),
+            f.p_block * 100.0,
+            refused * 100.0,
+        ),
+        _ => {
+            let refusals = match finite {
+                Some(f) if refused > 0.0 || f.p_block > 1e-3 => format!(
+                    " · refused {:.1}% (M/M/c/K {:.1}%)",
+                    refused * 100.0,
+                    f.p_block * 100.0
+                ),
+                _ => String::new(),
+            };
+            format!(
+                "theory {}, {workers} workers: ρ {:.2} · wait {}{refusals}",
+                p.model.split(" (").next().unwrap_or(p.model),
+                p.utilization,
+                ms(p.wait_ms_mean),
+            )
+        }
+    }
+}
+
+/// Whether the forecast's model is the topic's: Poisson producers publishing straight to it,
+/// exponential service, no retries. Otherwise the expected depth is an approximation (`≈`).
+fn forecast_is_exact(scenario: &Scenario, view: &TopicView) -> bool {
+    let name = &view.topic.name;
+    let exponential = scenario
+        .workers
+        .iter()
+        .find(|w| &w.topic == name)
+        .is_some_and(|w| (w.service_time.scv() - 1.0).abs() < 1e-9);
+    // No traffic through the API (its share of arrivals is measured, not known), and every
+    // producer of this topic Poisson.
+    let direct_only = scenario.traffic.iter().all(|t| {
+        t.publish
+            .as_ref()
+            .is_some_and(|p| &p.topic != name || t.arrival == Arrival::Poisson)
+    });
+    let produced = scenario
+        .traffic
+        .iter()
+        .any(|t| t.publish.as_ref().is_some_and(|p| &p.topic == name));
+    exponential && direct_only && produced && view.topic.sum(|g| g.counters.retried) == 0
+}
+
+/// Queue depth per engine second (bars, newest on the right) with the transient forecast's
+/// expected depth drawn over it as a line: where they part, something the model leaves out
+/// (retries, non-exponential service, an upstream pool) is at work.
+fn draw_depth_chart(
+    frame: &mut Frame,
+    area: Rect,
+    snapshot: &Snapshot,
+    index: usize,
+    exact: bool,
+    theme: &Theme,
+) {
+    // Two braille dots per cell across: one second per dot.
+    let seconds = usize::from(area.width) * 2;
+    let series = &snapshot.series[snapshot.series.len().saturating_sub(seconds)..];
+    // Newest on the right edge, as time flows.
+    let x = |i: usize| (seconds - series.len() + i) as f64;
+    let depth: Vec<(f64, f64)> = series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (x(i), s.queued.get(index).copied().unwrap_or(0) as f64))
+        .collect();
+    let expected: Vec<(f64, f64)> = series
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((x(i), *s.expected.get(index)?)))
+        .collect();
+    let top = depth
+        .iter()
+        .chain(&expected)
+        .map(|(_, y)| *y)
+        .fold(1.0, f64::max);
+    let last_expected = expected.last().map_or(0.0, |(_, y)| *y);
+    let [label, chart] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(fit(
+            &format!(
+                "▮ depth ≤{:.0}  ─ expected {}{last_expected:.1}",
+                depth.iter().map(|(_, y)| *y).fold(0.0, f64::max),
+                if exact { "" } else { "≈" }
+            ),
+            usize::from(area.width),
+        ))
+        .style(theme.dim),
+        label,
+    );
+    let datasets = vec![
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Bar)
+            .style(theme.accent)
+            .data(&depth),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.warn)
+            .data(&expected),
+    ];
+    frame.render_widget(
+        Chart::new(datasets)
+            .x_axis(Axis::default().bounds([0.0, seconds.saturating_sub(1) as f64]))
+            .y_axis(Axis::default().bounds([0.0, top])),
+        chart,
+    );
 }
 
 fn draw_workers(frame: &mut Frame, area: Rect, view: &TopicView, theme: &Theme) {
