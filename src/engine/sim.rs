@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
+use super::api_window::ApiView;
 use super::broker::LedgerReport;
 use super::broker::TopicSnapshot;
 use super::cache::CacheStats;
@@ -78,6 +79,9 @@ pub struct Snapshot {
     pub elapsed_ms: u64,
     /// Requests answered.
     pub requests: RequestReport,
+    /// The API "now": rates, error share, goodput and p99 over the last
+    /// [`WINDOW`](super::window::WINDOW) of engine time.
+    pub api: ApiView,
     /// Read-cache counters.
     pub cache: CacheStats,
     /// Live rate multiplier.
@@ -222,6 +226,7 @@ impl Simulation {
         let core = self.engine.core().clone();
         let (engine, windows, started) = (self.engine.clone(), self.windows.clone(), self.started);
         windows.record(Duration::ZERO, totals(&engine));
+        core.metrics.close_second(Duration::ZERO);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -250,7 +255,11 @@ impl Simulation {
                 last_requests = requests;
                 last_errors = errors;
                 last_acked = acked;
-                windows.record(started.elapsed(), totals(&engine));
+                // Both windows close at the same instant, so the API and the topics cover the
+                // same seconds.
+                let at = started.elapsed();
+                windows.record(at, totals(&engine));
+                core.metrics.close_second(at);
             }
         });
     }
@@ -464,6 +473,10 @@ pub(crate) fn snapshot(engine: &System, started: Instant, windows: &Windows) -> 
     Snapshot {
         elapsed_ms: elapsed.as_millis() as u64,
         requests: RequestReport::from(&core.metrics.totals()),
+        api: ApiView {
+            window: core.metrics.api_window(elapsed),
+            routes_with_deadline: core.metrics.routes_with_deadline(),
+        },
         cache: core.cache.stats(),
         rate_multiplier: core.traffic.multiplier(),
         topics,
