@@ -85,6 +85,8 @@ fn run_json_keeps_every_documented_key_and_replays_byte_for_byte() {
             ("requests/latency_ms/p95", Number),
             ("requests/latency_ms/p99", Number),
             ("requests/latency_ms/max", Number),
+            ("requests/late", Number),
+            ("requests/goodput", Number),
             ("cache/hits", Number),
             ("cache/misses", Number),
             ("cache/hit_ratio", Number),
@@ -166,6 +168,14 @@ fn run_json_keeps_every_documented_key_and_replays_byte_for_byte() {
     let text = stdout_of(&["run", "--virtual", "--duration", "30"]);
     let sent = report["requests"]["sent"].to_string();
     assert!(text.contains(&format!("requests  {sent} sent")), "{text}");
+    let goodput = &report["requests"]["goodput"];
+    let late = &report["requests"]["late"];
+    assert!(
+        text.contains(&format!(
+            "goodput   {goodput} successes on time, {late} late"
+        )),
+        "{text}"
+    );
 }
 
 #[test]

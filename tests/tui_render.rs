@@ -336,3 +336,37 @@ async fn broker_dead_letter_table_and_the_redrive_key() {
         "depth 0, no oldest, none parked, 1 redriven: {after}"
     );
 }
+
+/// The API line above the broker view's panels: the same 10 s window as the queues, at every
+/// size, and a slow database (`d`) shows in it as late answers and a higher p99.
+#[tokio::test(start_paused = true)]
+async fn broker_api_line_shows_a_slow_database() {
+    let (mut app, _logs) = app().await;
+    app.press(Key::Char('3')).await;
+    let api_line = |app: &Headless, columns: u16, rows: u16| {
+        let screen = text(&app.render(columns, rows));
+        screen
+            .lines()
+            .nth(1)
+            .map(|line| line.trim_end().to_string())
+            .unwrap_or_default()
+    };
+    for (columns, rows) in [(80, 24), (120, 40), (160, 48), (250, 70)] {
+        let line = api_line(&app, columns, rows);
+        assert!(
+            line.starts_with("API now (10 s): ") && line.contains(" req/s · p99 "),
+            "{columns}×{rows}: {line}"
+        );
+        assert!(line.chars().count() <= usize::from(columns), "{line}");
+    }
+    let healthy = api_line(&app, 250, 70);
+    assert!(healthy.contains("(late 0/s)"), "{healthy}");
+    app.press(Key::Char('d')).await;
+    app.advance(Duration::from_secs(10)).await;
+    let slow = api_line(&app, 250, 70);
+    assert!(!slow.contains("(late 0/s)"), "{healthy}\n{slow}");
+    insta::assert_snapshot!(
+        "broker_api_line_slow_database",
+        format!("{healthy}\n{slow}")
+    );
+}

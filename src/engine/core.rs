@@ -181,7 +181,13 @@ impl Core {
         let rng = Arc::new(SeededRng::new(scenario.meta.seed));
         Self {
             broker: Arc::new(Broker::new(&scenario, clock, rng.clone())),
-            metrics: Metrics::default(),
+            metrics: Metrics::new(
+                scenario
+                    .routes
+                    .iter()
+                    .filter_map(|r| Some((r.name(), r.deadline?)))
+                    .collect(),
+            ),
             traffic: TrafficControl::default(),
             rng,
             cache: TtlCache::new(scenario.cache.max_entries),

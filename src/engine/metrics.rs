@@ -1,8 +1,10 @@
 //! Request metrics and per-second time series.
 //!
 //! The root layer records every response here: its status, its route and its end-to-end time on
-//! the engine clock. A sampler appends one [`SecondSample`] per engine second, keeping the last
-//! [`SERIES_SECONDS`] for sparklines.
+//! the engine clock. A success answered after its route's deadline counts as late; the others
+//! are goodput. A sampler appends one [`SecondSample`] per engine second, keeping the last
+//! [`SERIES_SECONDS`] for sparklines, and closes a second of the API's "now" window
+//! ([`ApiSeconds`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::api_window::{ApiSeconds, ApiWindow, Timeliness};
 use super::broker::{DurationHistogram, LatencySummary};
 
 /// Seconds of history kept for sparklines.
@@ -22,6 +25,10 @@ pub struct RequestStats {
     pub by_status: BTreeMap<u16, u64>,
     /// End-to-end time on the engine clock.
     pub latency: DurationHistogram,
+    /// Successes (2xx/3xx) answered after their route's deadline.
+    pub late: u64,
+    /// Goodput: successes within their route's deadline (or of a route without one).
+    pub goodput: u64,
 }
 
 impl RequestStats {
@@ -38,6 +45,16 @@ impl RequestStats {
             .map(|(_, n)| n)
             .sum()
     }
+
+    fn add(&mut self, status: u16, latency: Duration, timeliness: Timeliness) {
+        *self.by_status.entry(status).or_default() += 1;
+        self.latency.record(latency);
+        match timeliness {
+            Timeliness::Failed => {}
+            Timeliness::OnTime => self.goodput += 1,
+            Timeliness::Late => self.late += 1,
+        }
+    }
 }
 
 /// A serialisable view of [`RequestStats`].
@@ -49,6 +66,10 @@ pub struct RequestReport {
     pub by_status: BTreeMap<String, u64>,
     /// Latency in ms.
     pub latency_ms: LatencySummary,
+    /// Successes answered after their route's deadline.
+    pub late: u64,
+    /// Successes within their route's deadline (or of a route without one).
+    pub goodput: u64,
 }
 
 impl From<&RequestStats> for RequestReport {
@@ -61,6 +82,8 @@ impl From<&RequestStats> for RequestReport {
                 .map(|(s, n)| (s.to_string(), *n))
                 .collect(),
             latency_ms: stats.latency.summary(),
+            late: stats.late,
+            goodput: stats.goodput,
         }
     }
 }
@@ -88,6 +111,7 @@ struct Inner {
     all: RequestStats,
     routes: BTreeMap<String, RequestStats>,
     series: VecDeque<SecondSample>,
+    now: ApiSeconds,
 }
 
 /// The engine's request metrics.
@@ -95,9 +119,19 @@ struct Inner {
 pub struct Metrics {
     inner: Mutex<Inner>,
     orphans: std::sync::atomic::AtomicU64,
+    /// Deadlines by route name (`GET /api/v1/projects`), fixed by the scenario.
+    deadlines: BTreeMap<String, Duration>,
 }
 
 impl Metrics {
+    /// Metrics for routes with these deadlines, by route name (`GET /api/v1/projects`).
+    pub fn new(deadlines: BTreeMap<String, Duration>) -> Self {
+        Self {
+            deadlines,
+            ..Self::default()
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -114,14 +148,36 @@ impl Metrics {
         self.orphans.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Records one response.
+    /// Records one response of `route`, judged against the route's deadline.
     pub fn record(&self, route: &str, status: u16, latency: Duration) {
+        let timeliness = Timeliness::of(status, latency, self.deadlines.get(route).copied());
         let mut inner = self.lock();
-        *inner.all.by_status.entry(status).or_default() += 1;
-        inner.all.latency.record(latency);
-        let stats = inner.routes.entry(route.to_string()).or_default();
-        *stats.by_status.entry(status).or_default() += 1;
-        stats.latency.record(latency);
+        inner.all.add(status, latency, timeliness);
+        inner.now.record(status, latency, timeliness);
+        match inner.routes.get_mut(route) {
+            Some(stats) => stats.add(status, latency, timeliness),
+            None => {
+                let mut stats = RequestStats::default();
+                stats.add(status, latency, timeliness);
+                inner.routes.insert(route.to_string(), stats);
+            }
+        }
+    }
+
+    /// Routes with a deadline.
+    pub fn routes_with_deadline(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// Closes a second of the API's "now" window at engine time `at` (the sampler, once per
+    /// engine second).
+    pub fn close_second(&self, at: Duration) {
+        self.lock().now.close_second(at);
+    }
+
+    /// The API over the last [`WINDOW`](super::window::WINDOW) ending at engine time `now`.
+    pub fn api_window(&self, now: Duration) -> Option<ApiWindow> {
+        self.lock().now.window(now)
     }
 
     /// Responses and error responses so far (cheap: no histogram copy).

@@ -25,6 +25,7 @@
 //! [`Clock`]).
 
 mod api;
+mod api_window;
 mod auth;
 mod broker;
 mod cache;
@@ -58,6 +59,7 @@ mod traffic;
 mod window;
 mod workers;
 
+pub use self::api_window::{ApiView, ApiWindow};
 pub use self::broker::LedgerReport;
 pub use self::broker::group::GroupCounters;
 pub use self::broker::{

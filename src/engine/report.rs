@@ -56,6 +56,10 @@ pub struct RequestsReport {
     pub by_status: BTreeMap<String, u64>,
     /// End-to-end latency percentiles, ms.
     pub latency_ms: Percentiles,
+    /// Successes (2xx/3xx) answered after their route's deadline (`deadline_ms`).
+    pub late: u64,
+    /// Goodput: successes within their route's deadline (every success of a route without one).
+    pub goodput: u64,
 }
 
 /// Latency percentiles, ms.
@@ -373,6 +377,8 @@ impl Report {
                     p99: round(latency.p99, 3),
                     max: round(latency.max, 3),
                 },
+                late: snapshot.requests.late,
+                goodput: snapshot.requests.goodput,
             },
             cache: CacheReport {
                 hits: snapshot.cache.hits,
@@ -406,6 +412,10 @@ impl Report {
             json_number(r.latency_ms.p50),
             json_number(r.latency_ms.p95),
             json_number(r.latency_ms.p99)
+        ));
+        out.push_str(&format!(
+            "goodput   {} successes on time, {} late (answered after their route's deadline)\n",
+            r.goodput, r.late
         ));
         out.push_str(&format!(
             "cache     {} hits, {} misses (hit ratio {})\n",

@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
+use super::api_window::ApiView;
 use super::broker::LedgerReport;
 use super::broker::TopicSnapshot;
 use super::cache::CacheStats;
@@ -80,6 +81,9 @@ pub struct Snapshot {
     pub elapsed_ms: u64,
     /// Requests answered.
     pub requests: RequestReport,
+    /// The API "now": rates, error share, goodput and p99 over the last
+    /// [`WINDOW`](super::window::WINDOW) of engine time.
+    pub api: ApiView,
     /// Read-cache counters.
     pub cache: CacheStats,
     /// Live rate multiplier.
@@ -229,6 +233,7 @@ impl Simulation {
         let history = self.history.clone();
         let first = measure(&engine);
         windows.record(Duration::ZERO, first.iter().map(|m| m.totals).collect());
+        core.metrics.close_second(Duration::ZERO);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -307,7 +312,10 @@ impl Simulation {
                 });
                 last_requests = requests;
                 last_errors = errors;
+                // Both windows close at the same instant, so the API and the topics cover the
+                // same seconds.
                 windows.record(at, now.iter().map(|m| m.totals).collect());
+                core.metrics.close_second(at);
                 (last_at, last) = (at, now);
             }
         });
@@ -598,6 +606,10 @@ pub(crate) fn snapshot(engine: &System, started: Instant, windows: &Windows) -> 
     Snapshot {
         elapsed_ms: elapsed.as_millis() as u64,
         requests: RequestReport::from(&core.metrics.totals()),
+        api: ApiView {
+            window: core.metrics.api_window(elapsed),
+            routes_with_deadline: core.metrics.routes_with_deadline(),
+        },
         cache: core.cache.stats(),
         rate_multiplier: core.traffic.multiplier(),
         topics,

@@ -45,7 +45,7 @@ impl Stage for Gateway {
         let route = find_route(&ctx.core.routes, request.method(), &pattern);
         let detail = match &route {
             Some(route) => GatewayDetail {
-                route: Some(format!("{} {}", route.method, route.path)),
+                route: Some(route.name()),
                 action: Some(GatewayAction::Route(route.action)),
                 table: Some(route.table.clone()),
                 public: Some(route.public),

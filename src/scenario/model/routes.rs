@@ -36,6 +36,8 @@ pub struct Route {
     pub public: bool,
     /// Cache-aside TTL for reads.
     pub cache_ttl: Option<Duration>,
+    /// Deadline (SLO): a success answered after it is late (not goodput). `None`: no deadline.
+    pub deadline: Option<Duration>,
     /// Events published on success.
     pub publishes: Vec<Publish>,
     /// How the events reach the broker (outbox or dual write).
@@ -45,6 +47,12 @@ pub struct Route {
 }
 
 impl Route {
+    /// The route's name in metrics and traces: method and path pattern, e.g.
+    /// `GET /api/v1/projects/{id}`.
+    pub fn name(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
     /// Whether `path` (without query) matches this route's pattern.
     pub fn matches_path(&self, path: &str) -> bool {
         let mut pattern = self.path.split('/');

@@ -94,6 +94,10 @@ pub struct RawRoute {
     /// Cache reads of this route for this many seconds (cache-aside; needs a `cache` stage).
     #[serde(default)]
     pub cache_ttl_s: Option<Sp<f64>>,
+    /// Deadline (SLO) of this route in ms, at most 60000: a success (2xx/3xx) answered later
+    /// counts as late, not as goodput. Leave out for no deadline (every success is on time).
+    #[serde(default)]
+    pub deadline_ms: Option<Sp<f64>>,
     /// Events published after the action succeeds (needs a `broker_publish` stage).
     #[serde(default)]
     pub publishes: Sp<Vec<RawPublish>>,

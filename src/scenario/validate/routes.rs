@@ -1,7 +1,7 @@
 //! The HTTP surface: edge (CDN, WAF), load balancer, rate limit and API routes.
 
 use super::broker::validate_publishes;
-use super::{Cx, secs};
+use super::{Cx, millis, secs};
 use crate::scenario::model::*;
 use crate::scenario::raw::{RawEdge, RawLoadBalancer, RawRateLimit, RawRoute};
 use crate::scenario::span::Sp;
@@ -143,6 +143,32 @@ pub(crate) fn validate_rate_limit(cx: &mut Cx, raw: &RawRateLimit) -> RateLimitC
         requests_per_second: *raw.requests_per_second,
         burst: *raw.burst,
     }
+}
+
+/// Longest route deadline, ms: a minute, about where HTTP clients and proxies give up anyway.
+pub const MAX_DEADLINE_MS: f64 = 60_000.0;
+
+/// A route's `deadline_ms`: finite, above 0 and at most [`MAX_DEADLINE_MS`]. Returns the deadline
+/// when it is valid.
+fn check_deadline(cx: &mut Cx, deadline: &Sp<f64>, who: &str) -> Option<std::time::Duration> {
+    let ms = **deadline;
+    if !(ms.is_finite() && ms > 0.0) {
+        cx.error(
+            deadline.span(),
+            format!("{who}: `deadline_ms` must be a number above 0, not {ms}"),
+            "use the time a client waits for this route, e.g. 250; leave it out for no deadline",
+        );
+        return None;
+    }
+    if ms > MAX_DEADLINE_MS {
+        cx.error(
+            deadline.span(),
+            format!("{who}: `deadline_ms` of {ms} is above the limit of {MAX_DEADLINE_MS}"),
+            "a deadline is at most a minute (60000 ms); leave it out for no deadline",
+        );
+        return None;
+    }
+    Some(millis(ms))
 }
 
 /// Which methods an action accepts and whether its path ends in `{id}`.
@@ -359,6 +385,10 @@ pub(crate) fn validate_routes(
                 );
             }
         }
+        let deadline = route
+            .deadline_ms
+            .as_ref()
+            .and_then(|d| check_deadline(cx, d, &who));
         let publishes = validate_publishes(cx, &route.publishes, &who);
         if let Some(existing) = routes
             .iter()
@@ -383,6 +413,7 @@ pub(crate) fn validate_routes(
                 .as_ref()
                 .filter(|t| ***t > 0.0)
                 .map(|t| secs(**t)),
+            deadline,
             publishes,
             publish_mode: *route.publish,
             explain: route.explain.trim().to_string(),

@@ -11,6 +11,8 @@
 //!  └ dead-letter topics ─────┘└─────────┘
 //! ```
 
+mod api_line;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -38,7 +40,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
         return;
     };
     let topics = &snapshot.topics;
-    if area.width >= 120 && area.height >= 30 {
+    // The API line sits above both layouts; which layout fits is decided on the whole view.
+    let wide = area.width >= 120 && area.height >= 30;
+    let [api, area] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    api_line::draw_api_line(frame, api, state);
+    if wide {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
                 .areas(area);
