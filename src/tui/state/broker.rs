@@ -296,7 +296,7 @@ impl BrokerState {
                 self.scroll = 0;
             }
             Action::ToggleFollow => self.toggle_freeze(),
-            Action::PageUp => self.scroll_up(self.page()),
+            Action::PageUp => self.scroll_up(self.page(), scenario),
             Action::PageDown => self.scroll = self.scroll.saturating_sub(self.page()),
             // Esc with no help open: unpin the followed payment.
             Action::CloseOverlay => self.unpin(),
@@ -497,12 +497,13 @@ impl BrokerState {
 
     /// Scrolls the panel `lines` back in time, freezing it first: a stream that keeps moving
     /// cannot be read backwards.
-    pub fn scroll_up(&mut self, lines: usize) {
+    pub fn scroll_up(&mut self, lines: usize, scenario: &Scenario) {
         if self.frozen.is_none() {
             self.toggle_freeze();
         }
-        let kept = self.frozen.as_ref().map_or(0, |f| f.events.len());
-        self.scroll = (self.scroll + lines).min(kept);
+        // Never further back than the oldest line shown, so PgDn answers at once.
+        let shown = self.panel(scenario).shown.len();
+        self.scroll = (self.scroll + lines).min(shown);
     }
 
     /// Whether the panel's filters let `event` through.

@@ -558,15 +558,16 @@ pub fn event_text(event: &Event, theme: &Theme) -> (u64, String, Style) {
 
 /// The panel's title: the freeze first (a panel that is not live must say so even when narrow),
 /// then the scope, the kind filter and what the filters hide, then a payment on its way.
-fn events_title(state: &AppState, panel: &Panel) -> String {
+/// `scroll`: lines the panel is scrolled back (as drawn).
+fn events_title(state: &AppState, panel: &Panel, scroll: usize) -> String {
     let broker = &state.broker;
     // Paused, "PAUSED" takes the place of "Events": the 48 columns at 120×40 hold it all.
     let mut title = String::from(" Events · ");
     if let Some(new) = panel.new {
         let more = if panel.more_new { "+" } else { "" };
         title = format!(" PAUSED · {new}{more} new · ");
-        if broker.scroll > 0 {
-            title.push_str(&format!("↑{} · ", broker.scroll));
+        if scroll > 0 {
+            title.push_str(&format!("↑{scroll} · "));
         }
     }
     match (
@@ -674,16 +675,9 @@ fn draw_events(frame: &mut Frame, area: Rect, state: &AppState) {
     let theme = &state.theme;
     let broker = &state.broker;
     let panel = broker.panel(&state.scenario);
-    let block = pane(
-        fit(
-            &events_title(state, &panel),
-            usize::from(area.width.saturating_sub(4)),
-        ),
-        false,
-        theme,
-    );
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    // The title says how far back the panel is scrolled, known once the lines are laid out:
+    // the block's inside does not depend on its title.
+    let inner = pane(String::new(), false, theme).inner(area);
     let height = usize::from(inner.height);
     let width = usize::from(inner.width);
     let mut lines: Vec<Line> = Vec::new();
@@ -708,9 +702,8 @@ fn draw_events(frame: &mut Frame, area: Rect, state: &AppState) {
     let room = height.saturating_sub(lines.len());
     let shown = &panel.shown;
     // Scrolled back `scroll` lines, but never past the oldest.
-    let end = shown
-        .len()
-        .saturating_sub(broker.scroll.min(shown.len().saturating_sub(room)));
+    let scroll = broker.scroll.min(shown.len().saturating_sub(room));
+    let end = shown.len().saturating_sub(scroll);
     let start = end.saturating_sub(room);
     if shown.is_empty() && room > 0 {
         let why = if panel.hidden > 0 {
@@ -724,5 +717,14 @@ fn draw_events(frame: &mut Frame, area: Rect, state: &AppState) {
         let highlight = broker.is_followed(event).then_some(theme.selected);
         lines.push(event_line(event, highlight, width, theme));
     }
+    let block = pane(
+        fit(
+            &events_title(state, &panel, scroll),
+            usize::from(area.width.saturating_sub(4)),
+        ),
+        false,
+        theme,
+    );
+    frame.render_widget(block, area);
     frame.render_widget(Paragraph::new(lines), inner);
 }
