@@ -1,5 +1,6 @@
-//! Rendering snapshots of every TUI view at 80×24 and 160×48, from a deterministic engine
-//! (virtual time, the scenario's seed) driven by real keys through the headless app.
+//! Rendering snapshots of every TUI view at 80×24 and 160×48 (the broker event panel also at
+//! 120×40 and 250×70), from a deterministic engine (virtual time, the scenario's seed) driven by
+//! real keys through the headless app.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,6 +60,9 @@ async fn app() -> (Headless, tracing::subscriber::DefaultGuard) {
     app.advance(Duration::from_secs(20)).await;
     (app, guard)
 }
+
+/// Sizes for the broker event panel: both its layouts (narrow below 120×30) and the extremes.
+const PANEL_SIZES: [(u16, u16); 4] = [(80, 24), (120, 40), (160, 48), (250, 70)];
 
 fn snapshot_all(app: &Headless, name: &str) {
     for (columns, rows) in SIZES {
@@ -369,4 +373,73 @@ async fn broker_api_line_shows_a_slow_database() {
         "broker_api_line_slow_database",
         format!("{healthy}\n{slow}")
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn broker_event_panel_filtered_frozen_and_pinned() {
+    let (mut app, _logs) = app().await;
+    // Follow a payment, then make trouble so that "problems" has something to list.
+    app.press_all(&[Key::Char('3'), Key::Enter]).await;
+    app.advance(Duration::from_secs(2)).await;
+    app.press(Key::Char('x')).await;
+    app.advance(Duration::from_secs(4)).await;
+    app.press_all(&[Key::Char('e'), Key::Char('f')]).await; // problems, frozen
+    let frozen = text(&app.render(120, 40));
+    // The stream moves on for 20 s; the frozen panel and the pinned payment do not.
+    app.advance(Duration::from_secs(20)).await;
+    let broker = &app.state.broker;
+    assert!(broker.is_frozen());
+    let followed = broker.followed.as_ref().expect("the payment is followed");
+    assert!(
+        broker.pinned.len() >= 2,
+        "published and acked at least: {:?}",
+        broker.pinned
+    );
+    assert!(
+        !broker.events.iter().any(|e| broker.is_followed(e)),
+        "the stream has moved past {:?}",
+        followed.messages
+    );
+    let later = text(&app.render(120, 40));
+    let panel = |screen: &str| -> Vec<String> {
+        screen
+            .lines()
+            .map(|l| l.chars().skip(72).collect::<String>())
+            .collect()
+    };
+    // Below the title (under the tab bar and the API line), above the status line.
+    let (frozen, later_lines) = (panel(&frozen), panel(&later));
+    assert_eq!(
+        frozen[3..39],
+        later_lines[3..39],
+        "the frozen panel's lines do not move"
+    );
+    assert!(
+        later.contains("┌ PAUSED · ") && later.contains("· problems ("),
+        "{later}"
+    );
+    for (columns, rows) in PANEL_SIZES {
+        insta::assert_snapshot!(
+            format!("broker_events_problems_frozen_pinned_{columns}x{rows}"),
+            text(&app.render(columns, rows))
+        );
+    }
+    // Every topic, every kind, following again; then Esc unpins.
+    app.press_all(&[
+        Key::Char('t'),
+        Key::Char('e'),
+        Key::Char('e'),
+        Key::Char('e'),
+    ])
+    .await;
+    app.press(Key::Char('f')).await;
+    let title = text(&app.render(160, 48));
+    assert!(title.contains("Events · all topics "), "{title}");
+    assert!(!title.contains("PAUSED"), "{title}");
+    app.press(Key::Esc).await;
+    assert!(app.state.broker.followed.is_none() && app.state.broker.pinned.is_empty());
+    assert!(!text(&app.render(160, 48)).contains("Esc unpins"));
+    // The help lists the panel's keys, Esc included.
+    app.press(Key::Char('?')).await;
+    snapshot_all(&app, "help_broker");
 }

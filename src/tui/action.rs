@@ -138,6 +138,10 @@ pub enum Action {
     Redrive,
     /// Show the next log level filter.
     CycleLevel,
-    /// Follow the newest log lines, or stop following.
+    /// Follow the newest lines (logs, broker events), or stop following (freeze).
     ToggleFollow,
+    /// Broker events: the selected topic's only, or every topic's.
+    CycleTopicFilter,
+    /// Broker events: the next kind filter (all, problems, lifecycle, workers).
+    CycleKindFilter,
 }

@@ -233,7 +233,8 @@ pub const ERD: &[Binding] = &[
     bind(&[Key::PageDown], "PgDn", Action::PageDown, "page down"),
 ];
 
-/// Keys of the Broker queue view.
+/// Keys of the Broker queue view. Their help texts stay within 31 characters: at 80×24 the
+/// help shows this table beside the global one and has no line to spare for wrapping.
 pub const BROKER: &[Binding] = &[
     bind(&[Key::Up, C('k')], "↑ k", Action::Up, "previous topic"),
     bind(&[Key::Down, C('j')], "↓ j", Action::Down, "next topic"),
@@ -254,7 +255,7 @@ pub const BROKER: &[Binding] = &[
         &[C('W')],
         "W",
         Action::RemoveWorker,
-        "retire a worker (after its message)",
+        "retire a worker when it is done",
     ),
     bind(
         &[C('K')],
@@ -275,17 +276,53 @@ pub const BROKER: &[Binding] = &[
         Action::PoisonMessage,
         "poison message into the topic",
     ),
-    bind(
-        &[C('R')],
-        "R",
-        Action::Redrive,
-        "redrive dead letters to their topic",
-    ),
+    bind(&[C('R')], "R", Action::Redrive, "redrive the dead letters"),
     bind(
         &[Key::Enter],
         "Enter",
         Action::Enter,
-        "send the request that feeds this topic, follow it",
+        "fire its request, pin its lines",
+    ),
+    // The event panel. `t` and `e` cycle like `t` (tenant) in the schema view and `l` (level)
+    // in the logs; `f` freezes / follows as it does in the logs, so it is not a second "pause"
+    // beside Space (traffic). PgUp/PgDn scroll as in the logs, and scrolling up freezes.
+    bind(
+        &[C('t')],
+        "t",
+        Action::CycleTopicFilter,
+        "events: this topic ⇄ all topics",
+    ),
+    bind(
+        &[C('e')],
+        "e",
+        Action::CycleKindFilter,
+        "events: cycle kinds (problems…)",
+    ),
+    bind(
+        &[C('f')],
+        "f",
+        Action::ToggleFollow,
+        "freeze / follow the events",
+    ),
+    bind(
+        &[Key::PageUp],
+        "PgUp",
+        Action::PageUp,
+        "scroll events back (freezes)",
+    ),
+    bind(
+        &[Key::PageDown],
+        "PgDn",
+        Action::PageDown,
+        "scroll events forward",
+    ),
+    // Esc is a global key (close the help): with no help open, the app state gives it to this
+    // view, so this row only documents it.
+    bind(
+        &[],
+        "Esc",
+        Action::CloseOverlay,
+        "unpin the followed payment",
     ),
 ];
 
@@ -420,6 +457,17 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn broker_help_fits_its_column_at_80_columns() {
+        for binding in BROKER {
+            assert!(
+                binding.help.chars().count() <= 31,
+                "{:?} wraps in the 80×24 help",
+                binding.help
+            );
         }
     }
 

@@ -17,7 +17,7 @@ pub mod logs;
 
 use std::sync::Arc;
 
-use self::broker::BrokerState;
+use self::broker::{BrokerState, TopicFilter};
 use self::erd::{ErdState, RowsView};
 use self::lifecycle::LifecycleState;
 use self::logs::LogsState;
@@ -139,6 +139,10 @@ impl AppState {
                 self.help = !self.help;
                 Vec::new()
             }
+            // Esc closes what is on top: the help, else (Broker view) the pinned payment.
+            Action::CloseOverlay if !self.help && self.tab == Tab::Broker => {
+                self.update_view(action)
+            }
             Action::CloseOverlay => {
                 self.help = false;
                 Vec::new()
@@ -214,12 +218,15 @@ impl AppState {
             Tab::Lifecycle => self.lifecycle.update(action),
             Tab::Erd => self.erd.update(action),
             Tab::Broker => {
+                self.broker.set_page(self.size.1);
+                let pinned = self.broker.followed.is_some();
                 self.notice = self.broker.pool_missing(action, &self.scenario);
                 let commands = self
                     .broker
                     .update(action, &self.scenario, self.snapshot.as_deref());
                 if self.notice.is_none() {
-                    self.notice = broker_feedback(action, &commands);
+                    self.notice = broker_feedback(action, &commands)
+                        .or_else(|| self.event_panel_feedback(action, pinned));
                 }
                 commands
             }
@@ -249,7 +256,7 @@ impl AppState {
             EngineUpdate::Logs(lines) => self.logs.push(lines),
             EngineUpdate::Sent { id, origin, result } => match origin {
                 Origin::Lifecycle => self.lifecycle.receive(id, result),
-                Origin::Broker => self.broker.receive_payment(result),
+                Origin::Broker => self.broker.receive_payment(result, &self.scenario),
                 Origin::Schema | Origin::Controls => {}
             },
             EngineUpdate::Rows {
@@ -288,6 +295,35 @@ impl AppState {
                 .filter(|(status, _)| status.parse::<u16>().is_ok_and(|s| s >= 400))
                 .map(|(_, n)| n)
                 .sum()
+        })
+    }
+}
+
+impl AppState {
+    /// What a key of the Broker event panel did, said once in the status line.
+    /// `pinned`: a payment was followed before the action.
+    fn event_panel_feedback(&self, action: Action, pinned: bool) -> Option<String> {
+        let broker = &self.broker;
+        Some(match action {
+            Action::CycleTopicFilter => match broker.topic_filter {
+                TopicFilter::Selected => "events of the selected topic (j/k) only".to_string(),
+                TopicFilter::All => "events of every topic".to_string(),
+            },
+            Action::CycleKindFilter => format!("events: {}", broker.kind_filter.explain()),
+            Action::ToggleFollow if broker.is_frozen() => {
+                "events frozen (still collected): PgUp/PgDn scroll, f follows again".to_string()
+            }
+            Action::ToggleFollow => "events follow the stream again".to_string(),
+            Action::PageUp | Action::PageDown if broker.is_frozen() => {
+                format!(
+                    "events frozen, {} line(s) back: f follows again",
+                    broker.scroll
+                )
+            }
+            Action::CloseOverlay if pinned => {
+                "unpinned: the followed payment's lines are gone".to_string()
+            }
+            _ => return None,
         })
     }
 }
@@ -510,6 +546,49 @@ mod tests {
                 ..
             }] if topic == "payments"
         ));
+    }
+
+    #[test]
+    fn esc_closes_the_help_first_then_unpins_the_followed_payment() {
+        let mut s = state();
+        s.handle_key(Key::Char('3'));
+        s.broker.followed = Some(broker::Followed {
+            request: "POST /pay".into(),
+            status: 201,
+            messages: vec![("payments".into(), 7, "payment.requested".into())],
+            readers: Vec::new(),
+        });
+        s.handle_key(Key::Char('?'));
+        s.handle_key(Key::Esc);
+        assert!(!s.help);
+        assert!(s.broker.followed.is_some(), "Esc closed the help only");
+        s.handle_key(Key::Esc);
+        assert!(s.broker.followed.is_none());
+        assert!(s.notice.as_deref().is_some_and(|n| n.contains("unpinned")));
+        // Nothing pinned: Esc says nothing.
+        s.handle_key(Key::Esc);
+        assert_eq!(s.notice, None);
+    }
+
+    #[test]
+    fn event_panel_keys_are_free_in_the_broker_view_and_say_what_they_did() {
+        let mut s = state();
+        s.handle_key(Key::Char('3'));
+        s.handle_key(Key::Char('e'));
+        assert_eq!(s.broker.kind_filter, broker::KindFilter::Problems);
+        assert!(
+            s.notice
+                .as_deref()
+                .is_some_and(|n| n.contains("problems only"))
+        );
+        s.handle_key(Key::Char('t'));
+        assert_eq!(s.broker.topic_filter, TopicFilter::All);
+        s.handle_key(Key::Char('f'));
+        assert!(s.broker.is_frozen());
+        s.handle_key(Key::Char('f'));
+        assert!(!s.broker.is_frozen());
+        s.handle_key(Key::PageUp);
+        assert!(s.broker.is_frozen(), "PgUp freezes");
     }
 
     #[test]

@@ -21,11 +21,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LineGauge, Paragraph};
 
 use super::super::state::AppState;
+use super::super::state::broker::{KindFilter, Panel, TopicFilter};
 use super::super::theme::Theme;
 use super::super::widgets::{clock, fit, hint, ms, pad, pane};
 use crate::engine::BrokerEvent;
-use crate::engine::WorkerState;
 use crate::engine::{Event, Level, Snapshot, TopicView};
+use crate::engine::{WorkerChange, WorkerState};
 use crate::scenario::{Arrival, Scenario};
 
 /// Draws the view into `area`.
@@ -98,9 +99,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
 
 fn draw_keys(frame: &mut Frame, area: Rect, state: &AppState) {
     let theme = &state.theme;
-    const HINTS: [(&str, &str); 8] = [
+    const HINTS: [(&str, &str); 10] = [
         // Enter sends the request that feeds the selected topic (a payment for payments).
         ("Enter", "send"),
+        // The event panel's keys early: at 80 columns they are what a learner reaches for.
+        ("t/e", "filter"),
+        ("f", "freeze"),
         ("+/-", "rate"),
         ("w/W", "workers"),
         ("K", "kill"),
@@ -514,16 +518,17 @@ fn draw_depth_chart(
         .fold(1.0, f64::max);
     let last_expected = expected.last().map_or(0.0, |(_, y)| *y);
     let [label, chart] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let max_depth = depth.iter().map(|(_, y)| *y).fold(0.0, f64::max);
+    let approx = if exact { "" } else { "≈" };
+    let wide = format!("▮ depth ≤{max_depth:.0}  ─ expected {approx}{last_expected:.1}");
+    // A narrow chart keeps both numbers: E is the expected depth.
+    let text = if wide.chars().count() <= usize::from(area.width) {
+        wide
+    } else {
+        format!("▮ ≤{max_depth:.0} ─ E {approx}{last_expected:.1}")
+    };
     frame.render_widget(
-        Paragraph::new(fit(
-            &format!(
-                "▮ depth ≤{:.0}  ─ expected {}{last_expected:.1}",
-                depth.iter().map(|(_, y)| *y).fold(0.0, f64::max),
-                if exact { "" } else { "≈" }
-            ),
-            usize::from(area.width),
-        ))
-        .style(theme.dim),
+        Paragraph::new(fit(&text, usize::from(area.width))).style(theme.dim),
         label,
     );
     let datasets = vec![
@@ -561,19 +566,7 @@ fn draw_workers(frame: &mut Frame, area: Rect, view: &TopicView, theme: &Theme) 
     );
 }
 
-/// The topic a broker event is about.
-pub fn event_topic(event: &BrokerEvent) -> &str {
-    match event {
-        BrokerEvent::Published { topic, .. }
-        | BrokerEvent::Rejected { topic, .. }
-        | BrokerEvent::Acked { topic, .. }
-        | BrokerEvent::Retried { topic, .. }
-        | BrokerEvent::DeadLettered { topic, .. }
-        | BrokerEvent::Parked { topic, .. }
-        | BrokerEvent::Redriven { topic, .. }
-        | BrokerEvent::LeaseExpired { topic, .. } => topic,
-    }
-}
+pub use super::super::state::broker::event_topic;
 
 /// One event as a line: time, text, style.
 pub fn event_text(event: &Event, theme: &Theme) -> (u64, String, Style) {
@@ -591,6 +584,20 @@ pub fn event_text(event: &Event, theme: &Theme) -> (u64, String, Style) {
             (*at_ms, message.clone(), style)
         }
         Event::Fault { at_ms, message } => (*at_ms, format!("FAULT {message}"), theme.warn),
+        // Listed only for a followed message (routine transitions stay in the worker grid).
+        Event::Worker {
+            at_ms,
+            change:
+                WorkerChange {
+                    pool,
+                    worker,
+                    state: WorkerState::Busy { message, attempt },
+                },
+        } => (
+            *at_ms,
+            format!("#{message} leased by {pool} worker {worker} (attempt {attempt})"),
+            theme.text,
+        ),
         Event::Worker { at_ms, change } => {
             let (text, style) = worker_cell(&change.state, theme);
             (
@@ -672,34 +679,128 @@ pub fn event_text(event: &Event, theme: &Theme) -> (u64, String, Style) {
     }
 }
 
+/// The panel's title: the freeze first (a panel that is not live must say so even when narrow),
+/// then the scope, the kind filter and what the filters hide, then a payment on its way.
+/// `scroll`: lines the panel is scrolled back (as drawn).
+fn events_title(state: &AppState, panel: &Panel, scroll: usize) -> String {
+    let broker = &state.broker;
+    // Paused, "PAUSED" takes the place of "Events": the 48 columns at 120×40 hold it all.
+    let mut title = String::from(" Events · ");
+    if let Some(new) = panel.new {
+        let more = if panel.more_new { "+" } else { "" };
+        title = format!(" PAUSED · {new}{more} new · ");
+        if scroll > 0 {
+            title.push_str(&format!("↑{scroll} · "));
+        }
+    }
+    match (
+        broker.topic_filter,
+        state.scenario.topics.get(broker.selected),
+    ) {
+        (TopicFilter::Selected, Some(topic)) => title.push_str(&topic.name),
+        _ => title.push_str("all topics"),
+    }
+    if broker.kind_filter != KindFilter::All {
+        title.push_str(&format!(" · {}", broker.kind_filter.label()));
+    }
+    if panel.hidden > 0 {
+        title.push_str(&format!(" ({} hidden)", panel.hidden));
+    }
+    if broker.payment_pending {
+        title.push_str(" · paying…");
+    }
+    title.push(' ');
+    title
+}
+
+/// A line of the stream: the time, then the text (in `style`).
+fn event_line<'a>(event: &Event, style: Option<Style>, width: usize, theme: &Theme) -> Line<'a> {
+    let (at_ms, text, own) = event_text(event, theme);
+    Line::from(vec![
+        Span::styled(format!("{} ", clock(at_ms)), theme.dim),
+        Span::styled(fit(&text, width.saturating_sub(8)), style.unwrap_or(own)),
+    ])
+}
+
+/// A followed message's journey in a word per event, for a panel with room for one line.
+fn journey(event: &Event) -> &'static str {
+    match event {
+        Event::Broker { event, .. } => match event {
+            BrokerEvent::Published { .. } => "published",
+            BrokerEvent::Rejected { .. } => "refused",
+            BrokerEvent::Acked {
+                duplicate: true, ..
+            } => "duplicate skipped",
+            BrokerEvent::Acked { .. } => "acked",
+            BrokerEvent::Retried { .. } => "failed",
+            BrokerEvent::DeadLettered { .. } => "dead-lettered",
+            BrokerEvent::Parked { .. } => "parked",
+            BrokerEvent::Redriven { .. } => "redriven",
+            BrokerEvent::LeaseExpired { .. } => "lease expired",
+        },
+        Event::Worker { .. } => "leased",
+        _ => "",
+    }
+}
+
+/// The followed payment, pinned above the stream: its request, then its messages' lines (as
+/// many of the newest as `room` allows), or all of it on one line when `room` is 1.
+fn pinned_lines<'a>(state: &AppState, room: usize, width: usize) -> Vec<Line<'a>> {
+    let theme = &state.theme;
+    let broker = &state.broker;
+    let Some(followed) = &broker.followed else {
+        return Vec::new();
+    };
+    if room == 0 {
+        return Vec::new();
+    }
+    let ids = followed
+        .messages
+        .iter()
+        .map(|(topic, id, _)| format!("{topic} #{id}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if room == 1 {
+        let steps: Vec<&str> = broker.pinned.iter().map(journey).collect();
+        let text = format!(
+            "▸ {} {ids}: {} · Esc unpins",
+            followed.status,
+            if steps.is_empty() {
+                "not published yet".to_string()
+            } else {
+                steps.join(" → ")
+            }
+        );
+        return vec![Line::styled(fit(&text, width), theme.selected)];
+    }
+    let lines_room = room - 1;
+    let earlier = broker.pinned.len().saturating_sub(lines_room);
+    let more = if earlier > 0 {
+        format!(" (+{earlier} earlier)")
+    } else {
+        String::new()
+    };
+    // The status, the ids and the way out first: a narrow panel cuts the request's path.
+    let header = format!(
+        "▸ {} {ids}{more} · Esc unpins · {}",
+        followed.status, followed.request
+    );
+    let mut lines = vec![Line::styled(fit(&header, width), theme.accent)];
+    lines.extend(
+        broker.pinned[earlier..]
+            .iter()
+            .map(|event| event_line(event, Some(theme.selected), width, theme)),
+    );
+    lines
+}
+
 fn draw_events(frame: &mut Frame, area: Rect, state: &AppState) {
     let theme = &state.theme;
     let broker = &state.broker;
-    let mut title = match state.scenario.topics.get(broker.selected) {
-        Some(topic) => format!(" Events · {} ", topic.name),
-        None => " Events ".to_string(),
-    };
-    if broker.payment_pending {
-        title.push_str("· paying… ");
-    } else if let Some(followed) = &broker.followed {
-        let ids = followed
-            .messages
-            .iter()
-            .map(|(topic, id, _)| format!("{topic} #{id}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        title.push_str(&format!(
-            "· payment → {} · following {ids} ",
-            followed.status
-        ));
-    }
-    let block = pane(
-        fit(&title, usize::from(area.width.saturating_sub(4))),
-        false,
-        theme,
-    );
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let panel = broker.panel(&state.scenario);
+    // The title says how far back the panel is scrolled, known once the lines are laid out:
+    // the block's inside does not depend on its title.
+    let inner = pane(String::new(), false, theme).inner(area);
     let height = usize::from(inner.height);
     let width = usize::from(inner.width);
     let mut lines: Vec<Line> = Vec::new();
@@ -709,31 +810,44 @@ fn draw_events(frame: &mut Frame, area: Rect, state: &AppState) {
             theme.reject,
         ));
     }
-    let room = height.saturating_sub(lines.len());
-    let selected = state.scenario.topics.get(broker.selected);
-    let pool = selected.and_then(|t| state.scenario.workers.iter().find(|w| w.topic == t.name));
-    let concerns = |event: &Event| match event {
-        Event::Broker { event, .. } => selected.is_none_or(|t| event_topic(event) == t.name),
-        Event::Worker { change, .. } => pool.is_some_and(|p| p.name == change.pool),
-        _ => true,
-    };
-    let shown: Vec<&Event> = broker
-        .events
-        .iter()
-        .filter(|e| concerns(e) || broker.is_followed(e))
-        .collect();
-    let start = shown.len().saturating_sub(room);
-    for event in shown.into_iter().skip(start) {
-        let (at_ms, text, style) = event_text(event, theme);
-        let style = if broker.is_followed(event) {
-            theme.selected
+    // The pinned payment takes at most a third of a tall panel (with a rule under it) and one
+    // line of a short one, so the stream always keeps most of the room.
+    let left = height.saturating_sub(lines.len());
+    if broker.followed.is_some() && left >= 2 {
+        if left >= 12 {
+            let room = (broker.pinned.len() + 1).min(left / 3);
+            lines.extend(pinned_lines(state, room, width));
+            lines.push(Line::styled("─".repeat(width), theme.dim));
         } else {
-            style
-        };
-        lines.push(Line::from(vec![
-            Span::styled(format!("{} ", clock(at_ms)), theme.dim),
-            Span::styled(fit(&text, width.saturating_sub(8)), style),
-        ]));
+            lines.extend(pinned_lines(state, 1, width));
+        }
     }
+    let room = height.saturating_sub(lines.len());
+    let shown = &panel.shown;
+    // Scrolled back `scroll` lines, but never past the oldest.
+    let scroll = broker.scroll.min(shown.len().saturating_sub(room));
+    let end = shown.len().saturating_sub(scroll);
+    let start = end.saturating_sub(room);
+    if shown.is_empty() && room > 0 {
+        let why = if panel.hidden > 0 {
+            "no event passes the filters (t: topic, e: kind)"
+        } else {
+            "no events yet"
+        };
+        lines.push(Line::styled(fit(why, width), theme.dim));
+    }
+    for event in &shown[start..end] {
+        let highlight = broker.is_followed(event).then_some(theme.selected);
+        lines.push(event_line(event, highlight, width, theme));
+    }
+    let block = pane(
+        fit(
+            &events_title(state, &panel, scroll),
+            usize::from(area.width.saturating_sub(4)),
+        ),
+        false,
+        theme,
+    );
+    frame.render_widget(block, area);
     frame.render_widget(Paragraph::new(lines), inner);
 }
