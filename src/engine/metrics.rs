@@ -78,6 +78,8 @@ pub struct SecondSample {
     pub queued: Vec<u64>,
     /// Per topic: messages acked in this second.
     pub acked: Vec<u64>,
+    /// Per topic: messages published in this second (what flows in, from any producer).
+    pub published: Vec<u64>,
 }
 
 #[derive(Debug, Default)]

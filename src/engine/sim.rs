@@ -228,28 +228,34 @@ impl Simulation {
             ticker.tick().await;
             let (mut last_requests, mut last_errors) = (0, 0);
             let mut last_acked: Vec<u64> = Vec::new();
+            let mut last_published: Vec<u64> = Vec::new();
             let mut second = 0;
+            // Counters only grow; saturating keeps a per-second figure sane regardless.
+            let per_second = |now: &[u64], before: &[u64]| -> Vec<u64> {
+                now.iter()
+                    .enumerate()
+                    .map(|(i, n)| n.saturating_sub(before.get(i).copied().unwrap_or(0)))
+                    .collect()
+            };
             loop {
                 ticker.tick().await;
                 second += 1;
                 let (requests, errors) = core.metrics.counts();
                 let depths = core.broker.depths();
                 let acked: Vec<u64> = depths.iter().map(|d| d.1).collect();
-                last_acked.resize(acked.len(), 0);
+                let published: Vec<u64> = depths.iter().map(|d| d.2).collect();
                 core.metrics.push_second(SecondSample {
                     second,
                     requests: requests - last_requests,
                     errors: errors - last_errors,
                     queued: depths.iter().map(|d| d.0).collect(),
-                    acked: acked
-                        .iter()
-                        .zip(&last_acked)
-                        .map(|(now, before)| now - before)
-                        .collect(),
+                    acked: per_second(&acked, &last_acked),
+                    published: per_second(&published, &last_published),
                 });
                 last_requests = requests;
                 last_errors = errors;
                 last_acked = acked;
+                last_published = published;
                 windows.record(started.elapsed(), totals(&engine));
             }
         });

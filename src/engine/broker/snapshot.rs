@@ -195,9 +195,9 @@ impl Broker {
             .collect()
     }
 
-    /// Per topic, in order: messages queued (ready + backing off) and acked, over groups. Cheap
-    /// enough to call every second (no histogram summaries).
-    pub fn depths(&self) -> Vec<(u64, u64)> {
+    /// Per topic, in order: messages queued (ready + backing off) and acked, over groups, and
+    /// messages published. Cheap enough to call every second (no histogram summaries).
+    pub fn depths(&self) -> Vec<(u64, u64, u64)> {
         self.lock()
             .topics
             .iter()
@@ -205,6 +205,7 @@ impl Broker {
                 (
                     t.groups.iter().map(Group::queued).sum(),
                     t.groups.iter().map(|g| g.counters.acked).sum(),
+                    t.published,
                 )
             })
             .collect()
