@@ -336,3 +336,51 @@ async fn broker_dead_letter_table_and_the_redrive_key() {
         "depth 0, no oldest, none parked, 1 redriven: {after}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn broker_flow_graph_at_every_size() {
+    let (mut app, _logs) = app().await;
+    app.press(Key::Char('3')).await;
+    // Wide: the flow is a strip across the top, boxes with figures and rates on the arrows.
+    for (columns, rows) in [(120, 40), (250, 70)] {
+        insta::assert_snapshot!(
+            format!("broker_flow_{columns}x{rows}"),
+            text(&app.render(columns, rows))
+        );
+    }
+    let screen = text(&app.render(160, 48));
+    assert!(screen.contains("Flow"), "{screen}");
+    assert!(
+        screen.contains("┌ payment-processor "),
+        "a pool box: {screen}"
+    );
+    // The selected topic's box stands out.
+    let theme = Theme::new(ThemeName::Dark);
+    app.press(Key::Char('j')).await; // webhooks
+    let buffer = app.render(160, 48);
+    let title = (0..buffer.area.height).find_map(|y| {
+        let line: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        let byte = line.find(" webhooks ")?;
+        Some((line[..byte].chars().count() as u16 + 1, y))
+    });
+    let (x, y) = title.expect("the webhooks box");
+    assert_eq!(buffer[(x, y)].style().fg, theme.selected.fg);
+    assert_eq!(buffer[(x - 2, y)].symbol(), "┏", "drawn thick");
+    app.press(Key::Char('k')).await;
+    // Narrow: `g` shows the flow in place of the selected topic's panel, one line per node.
+    app.press(Key::Char('g')).await;
+    for (columns, rows) in [(80, 24), (100, 30)] {
+        insta::assert_snapshot!(
+            format!("broker_flow_{columns}x{rows}"),
+            text(&app.render(columns, rows))
+        );
+    }
+    // On a wide screen the same key hides the strip.
+    assert!(!text(&app.render(160, 48)).contains("Flow"));
+    // Never a panic, however small.
+    for (columns, rows) in [(20, 5), (40, 10), (60, 12), (119, 29), (120, 30)] {
+        app.render(columns, rows);
+    }
+}

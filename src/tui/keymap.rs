@@ -287,6 +287,12 @@ pub const BROKER: &[Binding] = &[
         Action::Enter,
         "send the request that feeds this topic, follow it",
     ),
+    bind(
+        &[C('g')],
+        "g",
+        Action::ToggleFlow,
+        "flow graph: hide / show (narrow: in place of the topic panel)",
+    ),
 ];
 
 /// Keys of the Logs view.

@@ -51,6 +51,9 @@ pub struct BrokerState {
     pub followed: Option<Followed>,
     /// Why the last payment could not be sent.
     pub error: Option<String>,
+    /// The flow graph toggled (`g`): hidden on wide screens, shown instead of the topic panel
+    /// on narrow ones.
+    pub flow_toggled: bool,
 }
 
 impl BrokerState {
@@ -77,6 +80,7 @@ impl BrokerState {
             Action::Down => self.selected = (self.selected + 1).min(topics.saturating_sub(1)),
             Action::First => self.selected = 0,
             Action::Last => self.selected = topics.saturating_sub(1),
+            Action::ToggleFlow => self.flow_toggled = !self.flow_toggled,
             Action::AddWorker => {
                 return pool
                     .map(|pool| Outgoing::control(Command::AddWorker { pool }))

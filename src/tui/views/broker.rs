@@ -1,12 +1,14 @@
-//! The Broker queue view: one panel per topic (queue-depth sparkline, counters, wait
-//! percentiles, utilisation against M/M/c theory, the worker grid) and the live event stream.
+//! The Broker queue view: the message flow as a graph (see [`FlowView`]), one panel per topic
+//! (queue-depth sparkline, counters, wait percentiles, utilisation against M/M/c theory, the
+//! worker grid) and the live event stream.
 //!
 //! ```text
 //!  wide                                         narrow
-//!  ┌ payments ───────────────┐┌ events ─┐      ┌ topics table ────────────┐
-//!  │ ▁▂▅▇ depth · counters   ││ …       │      ├ selected topic panel ────┤
-//!  │ wait p50/95/99 · ρ gauge││         │      ├ events ──────────────────┤
-//!  │ theory · ●●○ workers    ││         │      └──────────────────────────┘
+//!  ┌ flow: API ▶ outbox ▶ topics ▶ pools ┐      ┌ topics table ────────────┐
+//!  ┌ payments ───────────────┐┌ events ─┐      ├ topic panel (g: flow) ───┤
+//!  │ ▁▂▅▇ depth · counters   ││ …       │      ├ events ──────────────────┤
+//!  │ wait p50/95/99 · ρ gauge││         │      └──────────────────────────┘
+//!  │ theory · ●●○ workers    ││         │
 //!  ├ webhooks … analytics …  ┤│         │
 //!  └ dead-letter topics ─────┘└─────────┘
 //! ```
@@ -19,6 +21,7 @@ use ratatui::widgets::{LineGauge, Paragraph, Sparkline};
 
 use super::super::state::AppState;
 use super::super::theme::Theme;
+use super::super::widgets::flow::FlowView;
 use super::super::widgets::{clock, fit, hint, ms, pad, pane};
 use crate::engine::BrokerEvent;
 use crate::engine::WorkerState;
@@ -37,6 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
     };
     let topics = &snapshot.topics;
     if area.width >= 120 && area.height >= 30 {
+        let area = draw_flow_strip(frame, area, state);
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
                 .areas(area);
@@ -74,25 +78,72 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
     } else {
         let all: Vec<usize> = (0..topics.len()).collect();
         let table_h = (topics.len() as u16 + 3).min(area.height / 3);
+        // `g` puts the flow where the selected topic's panel goes, as tall as it needs while
+        // the events keep three rows.
+        let panel_h = if state.broker.flow_toggled {
+            (flow_view(state).map_or(0, |v| v.height(area.width.saturating_sub(2))) + 2)
+                .clamp(3, area.height.saturating_sub(table_h + 4).max(3))
+        } else {
+            9
+        };
         let [table, panel, events, keys] = Layout::vertical([
             Constraint::Length(table_h),
-            Constraint::Length(9),
+            Constraint::Length(panel_h),
             Constraint::Min(3),
             Constraint::Length(1),
         ])
         .areas(area);
         draw_topic_table(frame, table, state, &all, " Topics (j/k) ");
-        draw_topic_panel(frame, panel, state, state.broker.selected, false);
+        if state.broker.flow_toggled {
+            draw_flow(frame, panel, state);
+        } else {
+            draw_topic_panel(frame, panel, state, state.broker.selected, false);
+        }
         draw_events(frame, events, state);
         draw_keys(frame, keys, state);
     }
 }
 
+/// The flow graph of the scenario with the latest snapshot's figures.
+fn flow_view(state: &AppState) -> Option<FlowView<'_>> {
+    let snapshot = state.snapshot.as_ref()?;
+    Some(FlowView::new(
+        &state.scenario,
+        snapshot,
+        state.broker.selected,
+        &state.theme,
+    ))
+}
+
+/// The flow as a strip across the top of `area`, as tall as the graph (at most a third of the
+/// view), unless `g` hid it; returns the rest of `area`.
+fn draw_flow_strip(frame: &mut Frame, area: Rect, state: &AppState) -> Rect {
+    let Some(view) = flow_view(state).filter(|_| !state.broker.flow_toggled) else {
+        return area;
+    };
+    let height = (view.height(area.width.saturating_sub(2)) + 2).min(area.height / 3);
+    let [strip, rest] =
+        Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area);
+    draw_flow(frame, strip, state);
+    rest
+}
+
+fn draw_flow(frame: &mut Frame, area: Rect, state: &AppState) {
+    let Some(view) = flow_view(state) else {
+        return;
+    };
+    let block = pane(" Flow · now (10 s) ", false, &state.theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    frame.render_widget(&view, inner);
+}
+
 fn draw_keys(frame: &mut Frame, area: Rect, state: &AppState) {
     let theme = &state.theme;
-    const HINTS: [(&str, &str); 8] = [
+    const HINTS: [(&str, &str); 9] = [
         // Enter sends the request that feeds the selected topic (a payment for payments).
         ("Enter", "send"),
+        ("g", "flow"),
         ("+/-", "rate"),
         ("w/W", "workers"),
         ("K", "kill"),
