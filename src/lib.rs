@@ -5,6 +5,7 @@
 //!
 //! - [`scenario`]: the TOML scenario format, loading with positioned diagnostics, the model;
 //! - [`topology`]: the request-stage graph (petgraph) and its layering for drawing;
+//! - [`flow`]: the message-flow graph (API, outbox, topics, pools, dead letters) and its layers;
 //! - [`engine`]: the running system behind one front door, [`engine::EngineHandle`];
 //! - [`theory`]: queueing formulas the measurements are held against;
 //! - [`export`]: diagrams of the stage graph and the schema as Mermaid or Graphviz text;
@@ -14,6 +15,7 @@
 pub mod cli;
 pub mod engine;
 pub mod export;
+pub mod flow;
 pub mod scenario;
 pub mod theory;
 pub mod topology;

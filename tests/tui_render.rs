@@ -407,11 +407,17 @@ async fn broker_event_panel_filtered_frozen_and_pinned() {
             .map(|l| l.chars().skip(72).collect::<String>())
             .collect()
     };
-    // Below the title (under the tab bar and the API line), above the status line.
+    // Below the panel's title (under the tab bar, the API line and the flow strip), above
+    // the status line.
     let (frozen, later_lines) = (panel(&frozen), panel(&later));
+    let body = later_lines
+        .iter()
+        .position(|l| l.contains("PAUSED"))
+        .expect("the frozen panel's title")
+        + 1;
     assert_eq!(
-        frozen[3..39],
-        later_lines[3..39],
+        frozen[body..39],
+        later_lines[body..39],
         "the frozen panel's lines do not move"
     );
     assert!(
@@ -442,4 +448,54 @@ async fn broker_event_panel_filtered_frozen_and_pinned() {
     // The help lists the panel's keys, Esc included.
     app.press(Key::Char('?')).await;
     snapshot_all(&app, "help_broker");
+}
+
+#[tokio::test(start_paused = true)]
+async fn broker_flow_graph_at_every_size() {
+    let (mut app, _logs) = app().await;
+    app.press(Key::Char('3')).await;
+    // Roomy: the flow is a strip across the top, boxes with figures and rates on the arrows.
+    // At 120×40 it would squeeze the topic panels' wait and theory lines out: off until `g`.
+    assert!(!text(&app.render(120, 40)).contains("Flow"));
+    for (columns, rows) in [(250, 70)] {
+        insta::assert_snapshot!(
+            format!("broker_flow_{columns}x{rows}"),
+            text(&app.render(columns, rows))
+        );
+    }
+    let screen = text(&app.render(160, 48));
+    assert!(screen.contains("Flow"), "{screen}");
+    assert!(
+        screen.contains("┌ payment-processor "),
+        "a pool box: {screen}"
+    );
+    // The selected topic's box stands out.
+    let theme = Theme::new(ThemeName::Dark);
+    app.press(Key::Char('j')).await; // webhooks
+    let buffer = app.render(160, 48);
+    let title = (0..buffer.area.height).find_map(|y| {
+        let line: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        let byte = line.find(" webhooks ")?;
+        Some((line[..byte].chars().count() as u16 + 1, y))
+    });
+    let (x, y) = title.expect("the webhooks box");
+    assert_eq!(buffer[(x, y)].style().fg, theme.selected.fg);
+    assert_eq!(buffer[(x - 2, y)].symbol(), "┏", "drawn thick");
+    app.press(Key::Char('k')).await;
+    // Narrow: `g` shows the flow in place of the selected topic's panel, one line per node.
+    app.press(Key::Char('g')).await;
+    for (columns, rows) in [(80, 24), (100, 30), (120, 40)] {
+        insta::assert_snapshot!(
+            format!("broker_flow_{columns}x{rows}"),
+            text(&app.render(columns, rows))
+        );
+    }
+    // Where it shows by default, the same key hides the strip.
+    assert!(!text(&app.render(160, 48)).contains("Flow"));
+    // Never a panic, however small.
+    for (columns, rows) in [(20, 5), (40, 10), (60, 12), (119, 29), (120, 30)] {
+        app.render(columns, rows);
+    }
 }

@@ -104,6 +104,8 @@ pub struct SecondSample {
     /// Per topic: the transient forecast's expected number waiting at the end of the second
     /// (see [`History`](super::history::History)).
     pub expected: Vec<f64>,
+    /// Per topic: messages published in this second (what flows in, from any producer).
+    pub published: Vec<u64>,
 }
 
 #[derive(Debug, Default)]

@@ -309,6 +309,11 @@ impl Simulation {
                         .map(|(now, before)| now.acked - before.acked)
                         .collect(),
                     expected,
+                    published: now
+                        .iter()
+                        .zip(&last)
+                        .map(|(now, before)| now.totals.published - before.totals.published)
+                        .collect(),
                 });
                 last_requests = requests;
                 last_errors = errors;

@@ -113,6 +113,8 @@ pub enum Action {
     ToggleRows,
     /// Show the rows of the next tenant (or all tenants).
     CycleTenant,
+    /// Show or hide the message-flow graph (Broker view).
+    ToggleFlow,
     /// Run the engine clock twice as fast (live only).
     Faster,
     /// Run the engine clock half as fast (live only).

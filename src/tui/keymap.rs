@@ -324,6 +324,12 @@ pub const BROKER: &[Binding] = &[
         Action::CloseOverlay,
         "unpin the followed payment",
     ),
+    bind(
+        &[C('g')],
+        "g",
+        Action::ToggleFlow,
+        "flow graph: show / hide",
+    ),
 ];
 
 /// Keys of the Logs view.

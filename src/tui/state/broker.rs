@@ -215,6 +215,9 @@ pub struct BrokerState {
     received: u64,
     /// Lines a PgUp/PgDn scrolls (0: [`EVENTS_PAGE`]).
     page: usize,
+    /// The flow graph toggled (`g`): hidden on wide screens, shown instead of the topic panel
+    /// on narrow ones.
+    pub flow_toggled: bool,
 }
 
 impl BrokerState {
@@ -241,6 +244,7 @@ impl BrokerState {
             Action::Down => self.selected = (self.selected + 1).min(topics.saturating_sub(1)),
             Action::First => self.selected = 0,
             Action::Last => self.selected = topics.saturating_sub(1),
+            Action::ToggleFlow => self.flow_toggled = !self.flow_toggled,
             Action::AddWorker => {
                 return pool
                     .map(|pool| Outgoing::control(Command::AddWorker { pool }))

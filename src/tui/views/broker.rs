@@ -1,12 +1,14 @@
-//! The Broker queue view: one panel per topic (queue-depth sparkline, counters, wait
-//! percentiles, utilisation against M/M/c theory, the worker grid) and the live event stream.
+//! The Broker queue view: the message flow as a graph (see [`FlowView`]), one panel per topic
+//! (queue-depth sparkline, counters, wait percentiles, utilisation against M/M/c theory, the
+//! worker grid) and the live event stream.
 //!
 //! ```text
 //!  wide                                         narrow
-//!  ┌ payments ───────────────┐┌ events ─┐      ┌ topics table ────────────┐
-//!  │ ▁▂▅▇ depth · counters   ││ …       │      ├ selected topic panel ────┤
-//!  │ wait p50/95/99 · ρ gauge││         │      ├ events ──────────────────┤
-//!  │ theory · ●●○ workers    ││         │      └──────────────────────────┘
+//!  ┌ flow: API ▶ outbox ▶ topics ▶ pools ┐      ┌ topics table ────────────┐
+//!  ┌ payments ───────────────┐┌ events ─┐      ├ topic panel (g: flow) ───┤
+//!  │ ▁▂▅▇ depth · counters   ││ …       │      ├ events ──────────────────┤
+//!  │ wait p50/95/99 · ρ gauge││         │      └──────────────────────────┘
+//!  │ theory · ●●○ workers    ││         │
 //!  ├ webhooks … analytics …  ┤│         │
 //!  └ dead-letter topics ─────┘└─────────┘
 //! ```
@@ -23,6 +25,7 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LineGauge, Paragraph};
 use super::super::state::AppState;
 use super::super::state::broker::{KindFilter, Panel, TopicFilter};
 use super::super::theme::Theme;
+use super::super::widgets::flow::FlowView;
 use super::super::widgets::{clock, fit, hint, ms, pad, pane};
 use crate::engine::BrokerEvent;
 use crate::engine::{Event, Level, Snapshot, TopicView};
@@ -46,6 +49,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
     let [api, area] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     api_line::draw_api_line(frame, api, state);
     if wide {
+        let area = draw_flow_strip(frame, area, state);
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
                 .areas(area);
@@ -83,25 +87,83 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
     } else {
         let all: Vec<usize> = (0..topics.len()).collect();
         let table_h = (topics.len() as u16 + 3).min(area.height / 3);
+        // `g` puts the flow where the selected topic's panel goes, as tall as it needs while
+        // the events keep three rows.
+        let panel_h = if state.broker.flow_toggled {
+            (flow_view(state).map_or(0, |v| v.height(area.width.saturating_sub(2))) + 2)
+                .clamp(3, area.height.saturating_sub(table_h + 4).max(3))
+        } else {
+            9
+        };
         let [table, panel, events, keys] = Layout::vertical([
             Constraint::Length(table_h),
-            Constraint::Length(9),
+            Constraint::Length(panel_h),
             Constraint::Min(3),
             Constraint::Length(1),
         ])
         .areas(area);
         draw_topic_table(frame, table, state, &all, " Topics (j/k) ");
-        draw_topic_panel(frame, panel, state, state.broker.selected, false);
+        if state.broker.flow_toggled {
+            draw_flow(frame, panel, state);
+        } else {
+            draw_topic_panel(frame, panel, state, state.broker.selected, false);
+        }
         draw_events(frame, events, state);
         draw_keys(frame, keys, state);
     }
 }
 
+/// The flow graph of the scenario with the latest snapshot's figures.
+fn flow_view(state: &AppState) -> Option<FlowView<'_>> {
+    let snapshot = state.snapshot.as_ref()?;
+    Some(FlowView::new(
+        &state.scenario,
+        snapshot,
+        state.broker.selected,
+        &state.theme,
+    ))
+}
+
+/// The flow as a strip across the top of `area`, as tall as the graph (at most a third of the
+/// view); returns the rest of `area`. Shown by default when the topic panels below keep every
+/// line (160×48 and up), hidden by default when they would lose their wait and theory lines
+/// (120×40): `g` flips the default either way.
+fn draw_flow_strip(frame: &mut Frame, area: Rect, state: &AppState) -> Rect {
+    let Some(view) = flow_view(state) else {
+        return area;
+    };
+    let height = (view.height(area.width.saturating_sub(2)) + 2).min(area.height / 3);
+    let snapshot = state.snapshot.as_ref();
+    let consumed = snapshot.map_or(0, |s| s.topics.iter().filter(|t| t.pool.is_some()).count());
+    let others = snapshot.map_or(0, |s| s.topics.len()) - consumed;
+    // Each panel: six lines and its border; the dead-letter table; the key hints.
+    let needed = consumed as u16 * 8 + if others > 0 { others as u16 + 3 } else { 0 } + 2;
+    let roomy = area.height >= height + needed;
+    if roomy == state.broker.flow_toggled {
+        return area;
+    }
+    let [strip, rest] =
+        Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area);
+    draw_flow(frame, strip, state);
+    rest
+}
+
+fn draw_flow(frame: &mut Frame, area: Rect, state: &AppState) {
+    let Some(view) = flow_view(state) else {
+        return;
+    };
+    let block = pane(" Flow · now (10 s) ", false, &state.theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    frame.render_widget(&view, inner);
+}
+
 fn draw_keys(frame: &mut Frame, area: Rect, state: &AppState) {
     let theme = &state.theme;
-    const HINTS: [(&str, &str); 10] = [
+    const HINTS: [(&str, &str); 11] = [
         // Enter sends the request that feeds the selected topic (a payment for payments).
         ("Enter", "send"),
+        ("g", "flow"),
         // The event panel's keys early: at 80 columns they are what a learner reaches for.
         ("t/e", "filter"),
         ("f", "freeze"),

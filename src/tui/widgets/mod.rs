@@ -1,6 +1,7 @@
 //! Small drawing helpers shared by the views: panes, text fitting, number formats, and the
 //! bigger widgets in their own modules.
 
+pub mod flow;
 pub mod json_lines;
 pub mod stage_graph;
 pub mod waterfall;
