@@ -29,8 +29,8 @@ use crate::theory::transient::Chain;
 /// What the sampler measured for one topic over the second just closed.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct ForecastInput {
-    /// Deliveries so far (first attempts and retries).
-    pub delivered: u64,
+    /// Arrivals so far (publishes accepted and retries).
+    pub arrived: u64,
     /// Worker-µs that were available during the second (live workers × time).
     pub available_us: u64,
     /// Live workers at the end of the second.
@@ -149,7 +149,7 @@ impl Forecast {
                 if topic.exact {
                     1.0
                 } else if topic.offered > 0.0 {
-                    input.delivered as f64 / topic.offered
+                    input.arrived as f64 / topic.offered
                 } else {
                     0.0
                 }

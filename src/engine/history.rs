@@ -28,7 +28,7 @@ pub struct TopicSecond {
     pub depth: u64,
     /// The transient forecast's expected number waiting at the end of the second.
     pub expected_depth: f64,
-    /// Deliveries (first attempts and retries) in the second.
+    /// Arrivals at the queue in the second (publishes accepted and retries).
     pub arrivals: u64,
     /// Waits measured in the second (deliveries leased).
     pub waits: u64,

@@ -131,7 +131,7 @@ pub struct TopicReport {
     pub refused_share: f64,
     /// Workers of its pool as configured.
     pub workers: u32,
-    /// Deliveries per second (first attempts and retries).
+    /// Arrivals per second (publishes accepted and retries).
     pub arrival_rate: f64,
     /// Time messages waited before a worker took them, ms.
     pub wait_ms: WaitMs,

@@ -62,7 +62,7 @@ pub struct TopicView {
     pub live_workers: u32,
     /// Messages its workers processed successfully, and deliveries that failed.
     pub outcomes: (u64, u64),
-    /// Deliveries per second (first attempts and retries) since the start.
+    /// Arrivals per second (publishes accepted and retries) since the start.
     pub arrival_rate: f64,
     /// Busy worker-time / available worker-time (live workers × time), at most 1.
     pub utilization: f64,
@@ -253,7 +253,7 @@ impl Simulation {
                     .iter()
                     .zip(&last)
                     .map(|(now, before)| ForecastInput {
-                        delivered: now.totals.delivered,
+                        arrived: now.totals.arrived,
                         available_us: now
                             .totals
                             .available_us
@@ -287,7 +287,7 @@ impl Simulation {
                         TopicSecond {
                             depth: now.queued,
                             expected_depth: *expected,
-                            arrivals: now.totals.delivered - before.totals.delivered,
+                            arrivals: now.totals.arrived - before.totals.arrived,
                             waits: now.totals.waits.0 - before.totals.waits.0,
                             wait_sum_ms: now.totals.waits.1 - before.totals.waits.1,
                             live_workers: now.live_workers,
@@ -482,6 +482,7 @@ fn measure(engine: &System) -> Vec<Measure> {
             let (processed, failed) = runtime.as_ref().map_or((0, 0), |r| r.outcomes());
             Measure {
                 totals: TopicTotals {
+                    arrived: broker.arrived,
                     delivered: broker.delivered,
                     waits: broker.waits,
                     busy_us: runtime.as_ref().map_or(0, |r| r.busy_us()),
@@ -527,8 +528,8 @@ pub(crate) fn snapshot(engine: &System, started: Instant, windows: &Windows) -> 
         .map(|(index, topic)| {
             let pool = scenario.workers.iter().find(|w| w.topic == topic.name);
             let runtime = pool.and_then(|p| engine.pool(&p.name));
-            let delivered = topic.sum(|g| g.counters.delivered);
-            let arrival_rate = delivered as f64 / elapsed_s;
+            let arrived = topic.published + topic.sum(|g| g.counters.retried);
+            let arrival_rate = arrived as f64 / elapsed_s;
             let workers = runtime.as_ref().map(|r| r.states()).unwrap_or_default();
             // Busy worker-time over the worker-time that was there (live workers × time):
             // never above 100%, and it follows kills and added workers.

@@ -42,7 +42,7 @@ pub struct SteadyState {
     pub warmup_s: u64,
     /// Seconds the estimates use.
     pub used_s: u64,
-    /// Deliveries per second over the used seconds (λ̂).
+    /// Arrivals per second over the used seconds (λ̂).
     pub arrival_rate: f64,
     /// Mean wait over the used seconds with its 95% confidence interval, ms (`None`: too few
     /// calm seconds with waits).

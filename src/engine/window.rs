@@ -23,7 +23,9 @@ pub const WINDOW: Duration = Duration::from_secs(10);
 /// Cumulative figures of one topic at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct TopicTotals {
-    /// Deliveries (first attempts and retries): arrivals at the queue.
+    /// Arrivals at the queue: publishes accepted and retries.
+    pub arrived: u64,
+    /// Deliveries to workers (leases).
     pub delivered: u64,
     /// Waits measured, and their sum in ms.
     pub waits: (u64, f64),
@@ -74,8 +76,11 @@ impl Windows {
 pub struct WindowView {
     /// The window's actual length, s (shorter at the start of a run).
     pub seconds: f64,
-    /// Deliveries per second in the window (λ̂).
+    /// Arrivals per second in the window (λ̂): publishes accepted and retries.
     pub arrival_rate: f64,
+    /// Deliveries to workers per second in the window: what the pool takes, which falls
+    /// behind λ̂ while the queue grows.
+    pub delivery_rate: f64,
     /// Busy worker-time over available worker-time in the window (ρ̂), at most 1.
     pub utilization: f64,
     /// Mean wait of the deliveries leased in the window, ms (`None`: none was).
@@ -106,6 +111,7 @@ impl WindowView {
         if seconds <= 0.0 {
             return None;
         }
+        let arrived = now.arrived.saturating_sub(start.arrived);
         let delivered = now.delivered.saturating_sub(start.delivered);
         let busy = now.busy_us.saturating_sub(start.busy_us);
         let available = now.available_us.saturating_sub(start.available_us);
@@ -115,7 +121,8 @@ impl WindowView {
         let rejected = now.rejected.saturating_sub(start.rejected);
         Some(Self {
             seconds,
-            arrival_rate: delivered as f64 / seconds,
+            arrival_rate: arrived as f64 / seconds,
+            delivery_rate: delivered as f64 / seconds,
             utilization: if available > 0 {
                 (busy as f64 / available as f64).min(1.0)
             } else {
@@ -129,7 +136,7 @@ impl WindowView {
             } else {
                 0.0
             },
-            offered_rate: (delivered + rejected) as f64 / seconds,
+            offered_rate: (arrived + rejected) as f64 / seconds,
             finite: None,
         })
     }
@@ -141,6 +148,7 @@ mod tests {
 
     fn totals(delivered: u64, busy_us: u64) -> TopicTotals {
         TopicTotals {
+            arrived: delivered,
             delivered,
             waits: (delivered, delivered as f64 * 5.0),
             busy_us,

@@ -205,6 +205,7 @@ impl Broker {
             .map(|t| SecondTotals {
                 queued: t.groups.iter().map(Group::queued).sum(),
                 acked: t.groups.iter().map(|g| g.counters.acked).sum(),
+                arrived: t.published + t.groups.iter().map(|g| g.counters.retried).sum::<u64>(),
                 delivered: t.groups.iter().map(|g| g.counters.delivered).sum(),
                 waits: (t.wait.count(), t.wait_total_us as f64 / 1000.0),
                 paused: t.is_paused(now),
@@ -222,7 +223,11 @@ pub struct SecondTotals {
     pub queued: u64,
     /// Acknowledged so far, over groups.
     pub acked: u64,
-    /// Deliveries so far (first attempts and retries), over groups.
+    /// Arrivals at the queue so far: publishes accepted plus failed deliveries queued again
+    /// (retries). Unlike deliveries (leases), this counts what arrived even while no worker
+    /// is free to take it, so it is λ in overload too.
+    pub arrived: u64,
+    /// Deliveries so far (leases to workers: first attempts and retries), over groups.
     pub delivered: u64,
     /// Waits measured so far, and their sum in ms.
     pub waits: (u64, f64),

@@ -238,14 +238,15 @@ impl<'a> FlowView<'a> {
         }
     }
 
-    /// The rate on the arrows out of `node`: deliveries per second out of a topic, acks per
-    /// second out of a pool (what its follow-ups are published at).
+    /// The rate on the arrows out of `node`: deliveries per second out of a topic (what its
+    /// pool takes, behind the inflow while the queue grows), acks per second out of a pool
+    /// (what its follow-ups are published at).
     fn out_rate(&self, node: NodeIndex) -> Option<f64> {
         match self.flow.node(node) {
             FlowNode::Topic { index, .. } => {
                 let view = self.topic_view(*index)?;
                 view.pool.as_ref()?;
-                Some(view.window.map_or(view.arrival_rate, |w| w.arrival_rate))
+                Some(view.window.map_or(view.arrival_rate, |w| w.delivery_rate))
             }
             FlowNode::Pool { name, topic } => {
                 let view = self.topic_view(*topic)?;
