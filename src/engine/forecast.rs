@@ -51,8 +51,13 @@ struct TopicForecast {
     upstream: Vec<usize>,
     /// Fed only by producers publishing straight to it: λ is their rate, nothing measured.
     exact: bool,
-    /// Arrivals its sources offered so far (∫ basis dt), what the share is measured against.
+    /// Arrivals its sources offered up to the previous step (∫ basis dt), what the share is
+    /// measured against.
     offered: f64,
+    /// The topic's arrivals up to the previous step: the share compares it with `offered`
+    /// over the same seconds (this second's arrivals against last second's offer would
+    /// double λ in the first seconds).
+    arrived: u64,
     /// Live workers at the end of the previous step.
     servers: u32,
 }
@@ -112,6 +117,7 @@ impl Forecast {
                     upstream,
                     exact,
                     offered: 0.0,
+                    arrived: 0,
                     servers: pool.map_or(0, |p| p.concurrency),
                 }
             })
@@ -139,17 +145,16 @@ impl Forecast {
             return self.expected();
         }
         let pieces = self.pieces(from, to);
-        // The share each topic's sources delivered so far (its deliveries over the arrivals
-        // its sources offered up to the previous second): constant over this second.
+        // The share of its sources' offer that reached each topic, both counted up to the
+        // previous second: constant over this second.
         let shares: Vec<f64> = self
             .topics
             .iter()
-            .zip(inputs)
-            .map(|(topic, input)| {
+            .map(|topic| {
                 if topic.exact {
                     1.0
                 } else if topic.offered > 0.0 {
-                    input.arrived as f64 / topic.offered
+                    topic.arrived as f64 / topic.offered
                 } else {
                     0.0
                 }
@@ -213,6 +218,7 @@ impl Forecast {
         }
         for (topic, input) in self.topics.iter_mut().zip(inputs) {
             topic.servers = input.live_workers;
+            topic.arrived = input.arrived;
         }
         self.expected()
     }
