@@ -9,11 +9,12 @@
 //! errors — so it fails when the model or the engine is wrong (a forecast that ignored the kill
 //! would be off by more than 50% there), not by chance.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use archsim::engine::{Clock, Engine, Options};
-use archsim::scenario::load_str;
 
 const SEEDS: u64 = 12;
 const SECONDS: u64 = 100;
@@ -21,19 +22,7 @@ const SECONDS: u64 = 100;
 /// λ = 30/s Poisson straight to the topic; 4 workers, exponential service of mean 100 ms
 /// (capacity 40/s, ρ = 0.75); ×1.6 for 20 s from t = 20 s (48/s: the queue grows 8/s), then
 /// 2 workers killed from t = 60 s for 20 s (capacity 20/s: the queue grows 10/s).
-fn scenario(seed: u64) -> String {
-    format!(
-        r#"
-[scenario]
-name = "transient"
-title = "Transient test"
-seed = {seed}
-
-[auth]
-issuer = "https://auth.test"
-audience = "test"
-signing_key = "0123456789abcdef0123456789abcdef"
-
+const BODY: &str = r#"
 [[topics]]
 name = "jobs"
 capacity = 100000
@@ -43,14 +32,14 @@ visibility_timeout_ms = 3600000
 name = "worker"
 topic = "jobs"
 concurrency = 4
-service_time = {{ dist = "exponential", mean_ms = 100 }}
+service_time = { dist = "exponential", mean_ms = 100 }
 
 [[traffic]]
 name = "arrivals"
 arrival = "poisson"
 rate_per_s = 30
-publish = {{ topic = "jobs", event = "job" }}
-bursts = [{{ at_s = 20, duration_s = 20, multiplier = 1.6 }}]
+publish = { topic = "jobs", event = "job" }
+bursts = [{ at_s = 20, duration_s = 20, multiplier = 1.6 }]
 
 [[faults]]
 at_s = 60.5
@@ -58,14 +47,11 @@ kind = "kill_workers"
 pool = "worker"
 count = 2
 duration_s = 20
-"#
-    )
-}
+"#;
 
 /// One seed's measured depth and forecast per second.
 async fn run(seed: u64) -> (Vec<f64>, Vec<f64>) {
-    let scenario = load_str("transient.toml", &scenario(seed))
-        .unwrap_or_else(|d| panic!("invalid test scenario:\n{d}"));
+    let scenario = common::scenario_with(seed, BODY);
     let engine = Engine::spawn_with(Arc::new(scenario), Options::new(Clock::Virtual))
         .expect("engine starts");
     engine

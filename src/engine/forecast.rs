@@ -23,7 +23,7 @@
 use std::time::Duration;
 
 use super::traffic::scheduled_rate;
-use crate::scenario::{Scenario, Traffic};
+use crate::scenario::{Arrival, Scenario, Traffic};
 use crate::theory::transient::Chain;
 
 /// What the sampler measured for one topic over the second just closed.
@@ -74,34 +74,12 @@ pub(crate) struct Forecast {
 impl Forecast {
     /// Empty queues at time 0, with every pool at its configured size.
     pub(crate) fn new(scenario: &Scenario) -> Self {
-        let index_of = |name: &str| scenario.topics.iter().position(|t| t.name == name);
         let topics = scenario
             .topics
             .iter()
             .map(|topic| {
                 let pool = scenario.workers.iter().find(|w| w.topic == topic.name);
-                let feeders: Vec<usize> = scenario
-                    .traffic
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, t)| generator_reaches(scenario, t, &topic.name))
-                    .map(|(i, _)| i)
-                    .collect();
-                let mut upstream: Vec<usize> = scenario
-                    .workers
-                    .iter()
-                    .filter(|w| w.publishes.iter().any(|p| p.topic == topic.name))
-                    .filter_map(|w| index_of(&w.topic))
-                    .chain(
-                        scenario
-                            .topics
-                            .iter()
-                            .filter(|t| t.dead_letter.as_deref() == Some(topic.name.as_str()))
-                            .filter_map(|t| index_of(&t.name)),
-                    )
-                    .collect();
-                upstream.sort_unstable();
-                upstream.dedup();
+                let Sources { feeders, upstream } = Sources::of(scenario, &topic.name);
                 let exact = upstream.is_empty()
                     && !feeders.is_empty()
                     && feeders.iter().all(|&g| {
@@ -261,6 +239,62 @@ impl Forecast {
 
 /// Whether `traffic`'s arrivals can reach `topic`: it publishes there, or one of its requests
 /// hits a route publishing there. (Follow-ups and dead letters are the upstream's, not this.)
+/// Where a topic's arrivals come from.
+struct Sources {
+    /// Generators whose arrivals can reach the topic (straight, or through routes).
+    feeders: Vec<usize>,
+    /// Topics whose pools publish follow-ups to it, or that dead-letter into it.
+    upstream: Vec<usize>,
+}
+
+impl Sources {
+    fn of(scenario: &Scenario, topic: &str) -> Self {
+        let index_of = |name: &str| scenario.topics.iter().position(|t| t.name == name);
+        let feeders = scenario
+            .traffic
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| generator_reaches(scenario, t, topic))
+            .map(|(i, _)| i)
+            .collect();
+        let mut upstream: Vec<usize> = scenario
+            .workers
+            .iter()
+            .filter(|w| w.publishes.iter().any(|p| p.topic == topic))
+            .filter_map(|w| index_of(&w.topic))
+            .chain(
+                scenario
+                    .topics
+                    .iter()
+                    .filter(|t| t.dead_letter.as_deref() == Some(topic))
+                    .filter_map(|t| index_of(&t.name)),
+            )
+            .collect();
+        upstream.sort_unstable();
+        upstream.dedup();
+        Self { feeders, upstream }
+    }
+}
+
+/// Whether the forecast for `topic` is the exact M/M/c/K model of what runs, not an
+/// approximation: only Poisson producers publishing straight to it (no API share to
+/// measure, no upstream pool), and a pool with exponential service. Retries (a runtime
+/// matter) would still bend it; the caller checks those.
+pub fn model_is_exact(scenario: &Scenario, topic: &str) -> bool {
+    let Sources { feeders, upstream } = Sources::of(scenario, topic);
+    let poisson_direct = feeders.iter().all(|&g| {
+        let traffic = &scenario.traffic[g];
+        traffic.arrival == Arrival::Poisson
+            && traffic.publish.as_ref().is_some_and(|p| p.topic == topic)
+    });
+    let exponential = scenario
+        .workers
+        .iter()
+        .find(|w| w.topic == topic)
+        .is_some_and(|w| (w.service_time.scv() - 1.0).abs() < 1e-9);
+    upstream.is_empty() && !feeders.is_empty() && poisson_direct && exponential
+}
+
 fn generator_reaches(scenario: &Scenario, traffic: &Traffic, topic: &str) -> bool {
     if let Some(publish) = &traffic.publish {
         return publish.topic == topic;
@@ -336,6 +370,7 @@ fn servers_switch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Distribution;
 
     #[test]
     fn route_patterns_match_concrete_paths() {
@@ -343,6 +378,39 @@ mod tests {
         assert!(path_matches("/api/v1/payments", "/api/v1/payments?x=1"));
         assert!(!path_matches("/api/v1/projects/{id}", "/api/v1/projects"));
         assert!(!path_matches("/api/v1/invoices", "/api/v1/payments"));
+    }
+
+    #[test]
+    fn the_model_is_exact_only_for_poisson_producers_and_exponential_service() {
+        let mut scenario =
+            (*crate::scenario::load_or_default(None).expect("built-in scenario")).clone();
+        // Fed through the API (a measured share) or by an upstream pool: an approximation.
+        for topic in &scenario.topics {
+            assert!(!model_is_exact(&scenario, &topic.name), "{}", topic.name);
+        }
+        // A Poisson producer straight to payments, whose pool serves exponentially.
+        scenario.traffic.truncate(1);
+        let producer = &mut scenario.traffic[0];
+        producer.mix.clear();
+        producer.publish = Some(crate::scenario::Publish {
+            topic: "payments".into(),
+            event: "payment.requested".into(),
+        });
+        producer.arrival = Arrival::Poisson;
+        let pool = scenario
+            .workers
+            .iter_mut()
+            .find(|w| w.topic == "payments")
+            .expect("payments pool");
+        pool.service_time = Distribution::Exponential { mean_ms: 40.0 };
+        assert!(model_is_exact(&scenario, "payments"));
+        assert!(
+            !model_is_exact(&scenario, "webhooks"),
+            "still fed by a pool"
+        );
+        // Evenly spaced arrivals are not Poisson.
+        scenario.traffic[0].arrival = Arrival::Constant;
+        assert!(!model_is_exact(&scenario, "payments"));
     }
 
     #[test]

@@ -38,6 +38,7 @@ mod error;
 mod event;
 mod faults;
 mod forecast;
+pub use self::forecast::model_is_exact as forecast_model_is_exact;
 mod handle;
 mod history;
 mod latency;

@@ -27,10 +27,9 @@ use super::super::state::broker::{KindFilter, Panel, TopicFilter};
 use super::super::theme::Theme;
 use super::super::widgets::flow::FlowView;
 use super::super::widgets::{clock, fit, hint, ms, pad, pane};
-use crate::engine::BrokerEvent;
+use crate::engine::{BrokerEvent, forecast_model_is_exact};
 use crate::engine::{Event, Level, Snapshot, TopicView};
 use crate::engine::{WorkerChange, WorkerState};
-use crate::scenario::{Arrival, Scenario};
 
 /// Draws the view into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
@@ -390,7 +389,9 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
         Layout::horizontal([Constraint::Length(spark_w), Constraint::Min(10)])
             .spacing(1)
             .areas(inner);
-    let exact = forecast_is_exact(&state.scenario, view);
+    // Exact only while nothing the model leaves out (retries) has happened.
+    let exact = forecast_model_is_exact(&state.scenario, &view.topic.name)
+        && view.topic.sum(|g| g.counters.retried) == 0;
     draw_depth_chart(frame, spark_area, snapshot, index, exact, theme);
 
     let counters = format!(
@@ -522,29 +523,6 @@ fn theory_line(view: &TopicView, arrival_rate: f64) -> String {
             )
         }
     }
-}
-
-/// Whether the forecast's model is the topic's: Poisson producers publishing straight to it,
-/// exponential service, no retries. Otherwise the expected depth is an approximation (`≈`).
-fn forecast_is_exact(scenario: &Scenario, view: &TopicView) -> bool {
-    let name = &view.topic.name;
-    let exponential = scenario
-        .workers
-        .iter()
-        .find(|w| &w.topic == name)
-        .is_some_and(|w| (w.service_time.scv() - 1.0).abs() < 1e-9);
-    // No traffic through the API (its share of arrivals is measured, not known), and every
-    // producer of this topic Poisson.
-    let direct_only = scenario.traffic.iter().all(|t| {
-        t.publish
-            .as_ref()
-            .is_some_and(|p| &p.topic != name || t.arrival == Arrival::Poisson)
-    });
-    let produced = scenario
-        .traffic
-        .iter()
-        .any(|t| t.publish.as_ref().is_some_and(|p| &p.topic == name));
-    exponential && direct_only && produced && view.topic.sum(|g| g.counters.retried) == 0
 }
 
 /// Queue depth per engine second (bars, newest on the right) with the transient forecast's

@@ -1,0 +1,28 @@
+//! What the integration tests share: a scenario built from a few TOML tables.
+
+use archsim::scenario::{Scenario, load_str};
+
+/// `body` (topics, workers, traffic, faults…) under the smallest valid scenario header, with
+/// `seed`; panics with the positioned diagnostics if the result does not validate.
+#[allow(dead_code)] // Each test crate compiles this module and uses what it needs.
+pub fn scenario_with(seed: u64, body: &str) -> Scenario {
+    let text = scenario_text(seed, body);
+    load_str("test.toml", &text).unwrap_or_else(|d| panic!("invalid test scenario:\n{d}"))
+}
+
+/// The TOML text [`scenario_with`] loads, for tests that expect it to be refused.
+pub fn scenario_text(seed: u64, body: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "test"
+title = "Test scenario"
+seed = {seed}
+
+[auth]
+issuer = "https://auth.test"
+audience = "test"
+signing_key = "0123456789abcdef0123456789abcdef"
+{body}"#
+    )
+}
