@@ -203,6 +203,15 @@ async fn another_tenants_row_id_is_not_found_without_a_leak() {
         .expect("query ran");
     assert_eq!(database.detail_json()["params"], json!([2, 1]));
     assert_eq!(database.detail_json()["rows"], 0);
+    // The query decided, so the database stage refuses — not the controller that asked it.
+    assert_eq!(rejected_at(&exchange), Some(StageKind::Database));
+    assert_eq!(
+        exchange
+            .trace
+            .stage(StageKind::Controller)
+            .map(|s| s.outcome),
+        Some(Outcome::Pass)
+    );
     // The same answer as for an id that exists nowhere.
     let nowhere = as_persona(&engine, "carol", "GET", "/api/v1/projects/999").await;
     assert_eq!(
@@ -492,6 +501,23 @@ async fn paying_another_tenants_invoice_is_refused() {
     assert_eq!(
         exchange.json().expect("json")["error"]["fields"][0]["field"],
         "invoice_id"
+    );
+    // The tenant check on the invoice ran at the database: that is where it is refused.
+    assert_eq!(rejected_at(&exchange), Some(StageKind::Database));
+}
+
+#[tokio::test]
+async fn deleting_a_row_that_is_not_in_this_tenant_is_refused_by_the_database() {
+    let engine = engine();
+    let exchange = as_persona(&engine, "alice", "DELETE", "/api/v1/projects/999").await;
+    assert_eq!(exchange.status, 404);
+    assert_eq!(rejected_at(&exchange), Some(StageKind::Database));
+    assert_eq!(
+        exchange
+            .trace
+            .stage(StageKind::Controller)
+            .map(|s| s.outcome),
+        Some(Outcome::Pass)
     );
 }
 

@@ -1,5 +1,5 @@
-//! Rendering snapshots of every TUI view at 80×24 and 160×48 (the broker event panel also at
-//! 120×40 and 250×70), from a deterministic engine (virtual time, the scenario's seed) driven by
+//! Rendering snapshots of every TUI view at 80×24, 120×40, 160×48 and 250×70, from a
+//! deterministic engine (virtual time, the scenario's seed) driven by
 //! real keys through the headless app.
 
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use archsim::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 use tracing_subscriber::prelude::*;
 
-const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+const SIZES: [(u16, u16); 4] = [(80, 24), (120, 40), (160, 48), (250, 70)];
 
 fn scenario() -> Arc<Scenario> {
     Arc::new(load_str("saas.toml", DEFAULT_SCENARIO).expect("the default scenario is valid"))
@@ -60,9 +60,6 @@ async fn app() -> (Headless, tracing::subscriber::DefaultGuard) {
     app.advance(Duration::from_secs(20)).await;
     (app, guard)
 }
-
-/// Sizes for the broker event panel: both its layouts (narrow below 120×30) and the extremes.
-const PANEL_SIZES: [(u16, u16); 4] = [(80, 24), (120, 40), (160, 48), (250, 70)];
 
 fn snapshot_all(app: &Headless, name: &str) {
     for (columns, rows) in SIZES {
@@ -124,6 +121,96 @@ async fn lifecycle_before_and_after_a_request() {
         theme.reject.fg,
         "the refusal is in the reject colour"
     );
+}
+
+/// Selects the sample request `id` in the picker and sends it.
+async fn send_sample(app: &mut Headless, id: &str) {
+    let index = app
+        .state
+        .lifecycle
+        .samples
+        .iter()
+        .position(|s| s.id == id)
+        .expect("a sample request with that id");
+    for _ in 0..index {
+        app.press(Key::Char('j')).await;
+    }
+    app.press(Key::Enter).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_lifecycle_stage_is_visible_at_every_size() {
+    let (mut app, _logs) = app().await;
+    // A payment runs the longest path: every stage through publish and response.
+    send_sample(&mut app, "alice-pays-invoice").await;
+    let trace = app
+        .state
+        .lifecycle
+        .sent
+        .as_ref()
+        .and_then(|s| s.trace())
+        .expect("a trace came back")
+        .clone();
+    for _ in 1..trace.stages.len() {
+        app.press(Key::Right).await;
+    }
+    let titles: Vec<String> = app
+        .state
+        .topology
+        .layers()
+        .into_iter()
+        .flatten()
+        .map(|stage| stage.title.clone())
+        .collect();
+    for (columns, rows) in SIZES {
+        let screen = text(&app.render(columns, rows));
+        // The last stage is where the learner is: always on screen, whatever the size.
+        assert!(
+            screen.contains("Response"),
+            "{columns}×{rows}: the current stage is not drawn:\n{screen}"
+        );
+        if columns >= 120 && rows >= 30 {
+            // The graph layout: every stage of the pipeline, not only those reached.
+            for title in &titles {
+                let shown = title.chars().take(6).collect::<String>();
+                assert!(
+                    screen.contains(&shown),
+                    "{columns}×{rows}: stage {title} is not drawn:\n{screen}"
+                );
+            }
+        }
+        insta::assert_snapshot!(format!("lifecycle_last_stage_{columns}x{rows}"), screen);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_copy_of_a_burst_opens_at_the_same_stage() {
+    let (mut app, _logs) = app().await;
+    send_sample(&mut app, "bob-burst").await;
+    let stage_id = |app: &Headless| {
+        let sent = app.state.lifecycle.sent.as_ref().expect("sent");
+        sent.trace()
+            .and_then(|t| t.stages.get(sent.stage))
+            .map(|s| s.stage.clone())
+    };
+    let copies = app
+        .state
+        .lifecycle
+        .sent
+        .as_ref()
+        .map_or(0, |s| s.traces.len());
+    assert!(copies > 1, "a burst sends copies");
+    // Walk to the response of the copy shown, then look at the others: still the response.
+    for _ in 0..30 {
+        app.press(Key::Right).await;
+    }
+    assert_eq!(stage_id(&app).as_deref(), Some("response"));
+    for _ in 0..copies {
+        app.press(Key::Char('[')).await;
+        assert_eq!(stage_id(&app).as_deref(), Some("response"));
+    }
+    app.press(Key::Char(']')).await;
+    assert_eq!(stage_id(&app).as_deref(), Some("response"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -424,7 +511,7 @@ async fn broker_event_panel_filtered_frozen_and_pinned() {
         later.contains("┌ PAUSED · ") && later.contains("· problems ("),
         "{later}"
     );
-    for (columns, rows) in PANEL_SIZES {
+    for (columns, rows) in SIZES {
         insta::assert_snapshot!(
             format!("broker_events_problems_frozen_pinned_{columns}x{rows}"),
             text(&app.render(columns, rows))

@@ -360,6 +360,14 @@ impl TraceRecorder {
             .clone()
     }
 
+    /// Whether a stage recorded so far refused the request (rejected it or failed): the
+    /// controller asks, so that it does not blame itself for what a stage it drove decided.
+    pub fn refused(&self) -> bool {
+        self.lock()
+            .iter()
+            .any(|r| matches!(r.outcome, Outcome::Reject | Outcome::Error))
+    }
+
     /// The records so far, in the order they were recorded.
     pub fn records(&self) -> Vec<StageRecord> {
         self.lock().clone()

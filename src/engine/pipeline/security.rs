@@ -19,12 +19,16 @@ fn needs_caller(request: &Request) -> bool {
         .is_some_and(|r| !r.0.public)
 }
 
-/// Skips a stage that does not apply to `request`, saying why.
-fn skip(request: &Request) -> Decision {
+/// Skips a stage that does not apply to `request`, saying why: `unneeded` is what a public
+/// route spares this stage (e.g. "no token to compare with the host").
+fn skip(request: &Request, unneeded: &str) -> Decision {
     let reason = match request.extensions().get::<MatchedRoute>() {
-        Some(route) if route.0.public => format!("{} {} is public", route.0.method, route.0.path),
+        Some(route) if route.0.public => format!(
+            "skipped: public route {} {}: {unneeded}",
+            route.0.method, route.0.path
+        ),
         Some(_) => "not applicable".to_string(),
-        None => "static asset: public".to_string(),
+        None => format!("skipped: static asset, public: {unneeded}"),
     };
     Decision::skip(reason)
 }
@@ -56,7 +60,7 @@ pub struct Auth;
 impl Stage for Auth {
     async fn decide(&self, ctx: &StageCtx, request: &mut Request) -> Decision {
         if !needs_caller(request) {
-            return skip(request);
+            return skip(request, "no token is asked for");
         }
         let reject = |error, detail| Decision::Reject(error, StageDetail::Auth(detail));
         let realm = ctx.core.scenario.meta.domain.clone();
@@ -136,7 +140,10 @@ pub struct Tenant;
 impl Stage for Tenant {
     async fn decide(&self, _: &StageCtx, request: &mut Request) -> Decision {
         if !needs_caller(request) {
-            return skip(request);
+            return skip(
+                request,
+                "no token, so no token tenant to compare with the host",
+            );
         }
         let host = request
             .extensions()
@@ -180,7 +187,7 @@ pub struct RateLimit;
 impl Stage for RateLimit {
     async fn decide(&self, ctx: &StageCtx, request: &mut Request) -> Decision {
         if request.extensions().get::<MatchedRoute>().is_none() {
-            return skip(request);
+            return skip(request, "no API route to count against");
         }
         let tenant = request
             .extensions()
@@ -256,14 +263,14 @@ pub const RBAC_RULE: &str = "role_mask & required_mask == required_mask";
 impl Stage for Rbac {
     async fn decide(&self, ctx: &StageCtx, request: &mut Request) -> Decision {
         if !needs_caller(request) {
-            return skip(request);
+            return skip(request, "no role is required");
         }
         let Some(route) = request
             .extensions()
             .get::<MatchedRoute>()
             .map(|r| r.0.clone())
         else {
-            return skip(request);
+            return skip(request, "no role is required");
         };
         let Some(principal) = request.extensions().get::<Principal>() else {
             return Decision::Reject(unauthenticated(), StageDetail::Rbac(None));

@@ -129,14 +129,29 @@ impl LifecycleState {
         }
     }
 
+    /// Shows another copy at the same stage (by id, not by position: copies refused early
+    /// have fewer stages). A copy that never reached it shows the last stage it reached before
+    /// it, usually the one that refused it.
     fn pick_copy(&mut self, to: impl Fn(usize, usize) -> usize) {
-        if let Some(sent) = &mut self.sent {
-            let last = sent.traces.len().saturating_sub(1);
-            sent.copy = to(sent.copy, last);
-            let stages = sent.trace().map_or(0, |t| t.stages.len());
-            sent.stage = sent.stage.min(stages.saturating_sub(1));
-            self.detail_scroll = 0;
+        let Some(sent) = &mut self.sent else { return };
+        let seen: Vec<String> = sent.trace().map_or_else(Vec::new, |t| {
+            t.stages
+                .iter()
+                .take(sent.stage + 1)
+                .map(|s| s.stage.clone())
+                .collect()
+        });
+        let last = sent.traces.len().saturating_sub(1);
+        sent.copy = to(sent.copy, last);
+        if let (Some(trace), Some(current)) = (sent.trace(), seen.last()) {
+            sent.stage = trace
+                .stages
+                .iter()
+                .position(|s| &s.stage == current)
+                .or_else(|| trace.stages.iter().rposition(|s| seen.contains(&s.stage)))
+                .unwrap_or(0);
         }
+        self.detail_scroll = 0;
     }
 
     /// Takes the traces of a request sent from the picker. Of a repeated request it shows the

@@ -35,10 +35,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
 
 fn draw_wide(frame: &mut Frame, area: Rect, state: &AppState) {
     let graph = graph(state);
-    let picker_w = 46;
+    let picker_w = (area.width / 3).clamp(46, 64);
     let graph_h = graph.height(area.width - picker_w - 2) + 2;
     let picker_h = state.lifecycle.samples.len() as u16 + 5;
-    let top_h = graph_h.max(picker_h).min(area.height / 2);
+    // The graph takes what it needs, leaving the detail and waterfall at least 12 lines; when
+    // that is less than it needs, it shrinks its boxes (or draws chips), so every stage shows.
+    let top_h = graph_h.max(picker_h).min(area.height.saturating_sub(12));
     let [top, bottom] =
         Layout::vertical([Constraint::Length(top_h), Constraint::Min(5)]).areas(area);
     let [picker_area, graph_area] =
@@ -180,7 +182,10 @@ fn draw_picker(frame: &mut Frame, area: Rect, state: &AppState) {
         .map(|(i, sample)| {
             let selected = i == lifecycle.selected;
             let marker = if selected { "▶ " } else { "  " };
-            let text = fit(&format!("{marker}{}", sample.title), width);
+            let text = format!(
+                "{marker}{}",
+                keep_outcome(&sample.title, width.saturating_sub(2))
+            );
             Line::styled(
                 format!("{text:<width$}"),
                 if selected { theme.selected } else { theme.text },
@@ -195,6 +200,25 @@ fn draw_picker(frame: &mut Frame, area: Rect, state: &AppState) {
         lines.push(Line::styled(sample.explain.clone(), theme.dim));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// `title` in `width` columns, cutting the story rather than its expected outcome: "Bob
+/// (viewer) tries to create a project → 403" becomes "Bob (viewer) tries to… → 403". A long
+/// outcome ("201 + events") keeps its first word.
+fn keep_outcome(title: &str, width: usize) -> String {
+    if title.chars().count() <= width {
+        return title.to_string();
+    }
+    let Some((story, outcome)) = title.rsplit_once(" → ") else {
+        return fit(title, width);
+    };
+    let first_word = outcome.split_whitespace().next().unwrap_or(outcome);
+    [outcome, first_word]
+        .into_iter()
+        .map(|outcome| (outcome, width.checked_sub(outcome.chars().count() + 3)))
+        .find(|(_, room)| room.is_some_and(|room| room >= 12))
+        .and_then(|(outcome, room)| Some(format!("{} → {outcome}", fit(story, room?))))
+        .unwrap_or_else(|| fit(title, width))
 }
 
 /// The narrow screen's top→down graph: one line per stage, in pipeline order.
@@ -339,5 +363,27 @@ fn draw_waterfall(frame: &mut Frame, area: Rect, state: &AppState) {
             Paragraph::new("Send a request to see where its time goes.").style(theme.dim),
             inner,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_outcome;
+
+    #[test]
+    fn a_cut_title_keeps_its_outcome() {
+        let title = "Bob (viewer) tries to create a project → 403";
+        assert_eq!(keep_outcome(title, 60), title);
+        let cut = keep_outcome(title, 30);
+        assert!(cut.ends_with("… → 403"), "{cut}");
+        assert_eq!(cut.chars().count(), 30);
+        // A long outcome keeps its first word.
+        let cut = keep_outcome("Alice pays invoice ACME-2026-002 → 201 + events", 26);
+        assert!(cut.ends_with(" → 201"), "{cut}");
+        // No outcome: a plain cut.
+        assert_eq!(
+            keep_outcome("The browser loads /static/app.js", 10),
+            "The brows…"
+        );
     }
 }

@@ -50,7 +50,11 @@ pub fn lines(
                 // The SQL itself is shown below; say what it returned.
                 StageDetail::Database(DatabaseDetail {
                     rows: Some(rows), ..
-                }) => format!("{rows} row(s)"),
+                }) => match record.error.as_deref() {
+                    // The query decided the refusal (a 404 for an id not in this tenant).
+                    Some(error) => format!("{error}: {rows} row(s) matched in this tenant"),
+                    None => format!("{rows} row(s)"),
+                },
                 _ => record.summary(),
             },
             theme.outcome(record.outcome),

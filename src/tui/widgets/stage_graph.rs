@@ -60,6 +60,19 @@ const GAP: u16 = 3;
 /// Height of a box.
 const BOX_H: u16 = 3;
 
+/// Narrowest box the graph shrinks to before it falls back to one-line chips.
+const MIN_BOX_W: u16 = 10;
+
+/// How the graph is drawn in an area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Bordered boxes `box_w` wide, `per_row` layers to a row, snaking.
+    Boxes { box_w: u16, per_row: usize },
+    /// One line per row of `✓ title → ✓ title …` chips: every stage stays visible when boxes
+    /// would not fit.
+    Chips,
+}
+
 impl StageGraph<'_> {
     /// Box width for `area`: wide enough for the longest title, at most 20.
     fn box_width(&self) -> u16 {
@@ -73,21 +86,78 @@ impl StageGraph<'_> {
         (longest as u16 + 4).clamp(8, 20)
     }
 
-    /// (boxes per row, rows) the graph needs in `width` columns.
+    /// (boxes per row, rows) the graph needs in `width` columns with its natural box width.
     pub fn shape(&self, width: u16) -> (usize, usize) {
-        let cell = self.box_width() + GAP;
-        let per_row = usize::from(((width + GAP) / cell).max(1));
+        let per_row = Self::per_row(self.box_width(), width);
         let rows = self.layers.len().div_ceil(per_row).max(1);
         (per_row, rows)
     }
 
-    /// Lines needed to draw the graph in `width` columns.
+    fn per_row(box_w: u16, width: u16) -> usize {
+        usize::from(((width + GAP) / (box_w + GAP)).max(1))
+    }
+
+    /// Lines needed to draw the graph in `width` columns with its natural box width.
     pub fn height(&self, width: u16) -> u16 {
-        let (per_row, _) = self.shape(width);
+        self.boxes_height(Self::per_row(self.box_width(), width))
+    }
+
+    fn boxes_height(&self, per_row: usize) -> u16 {
         self.layers
             .chunks(per_row)
             .map(|row| row.iter().map(Vec::len).max().unwrap_or(1) as u16 * BOX_H)
             .sum()
+    }
+
+    /// The widest boxes with which every stage fits in `area`; chips when none do.
+    fn fit_shape(&self, area: Rect) -> Shape {
+        let natural = self.box_width().min(area.width);
+        (MIN_BOX_W.min(natural)..=natural)
+            .rev()
+            .map(|box_w| (box_w, Self::per_row(box_w, area.width)))
+            .find(|&(_, per_row)| self.boxes_height(per_row) <= area.height)
+            .map_or(Shape::Chips, |(box_w, per_row)| Shape::Boxes {
+                box_w,
+                per_row,
+            })
+    }
+
+    fn status_look(&self, node: &Node) -> (Style, &'static str) {
+        match node.status {
+            NodeStatus::Unreached => (self.theme.dim, "·"),
+            NodeStatus::Reached(outcome) => (self.theme.outcome(outcome), outcome_symbol(outcome)),
+        }
+    }
+
+    /// Every node as `✓ title`, joined by arrows and wrapped at the area's width; the current
+    /// stage highlighted. Layers of several nodes show them side by side, split by `|`.
+    fn render_chips(&self, area: Rect, buf: &mut Buffer) {
+        let (mut x, mut y) = (area.x, area.y);
+        let nodes: Vec<&Node> = self.layers.iter().flatten().collect();
+        for (i, node) in nodes.iter().enumerate() {
+            let (style, symbol) = self.status_look(node);
+            let chip = format!("{symbol} {}", node.title);
+            let arrow = if i + 1 < nodes.len() { " → " } else { "" };
+            let needed = (chip.chars().count() + arrow.chars().count()) as u16;
+            if x > area.x && x + needed > area.right() {
+                x = area.x;
+                y += 1;
+            }
+            if y >= area.bottom() {
+                return;
+            }
+            let room = usize::from(area.right().saturating_sub(x));
+            let chip = fit(&chip, room);
+            let chip_style = if node.current {
+                self.theme.selected
+            } else {
+                style
+            };
+            let (after, _) = buf.set_stringn(x, y, &chip, room, chip_style);
+            let room = usize::from(area.right().saturating_sub(after));
+            let (after, _) = buf.set_stringn(after, y, arrow, room, self.theme.dim);
+            x = after;
+        }
     }
 
     fn arrow_style(&self, from: &Node, to: &Node) -> Style {
@@ -102,10 +172,7 @@ impl StageGraph<'_> {
 
     fn draw_node(&self, node: &Node, area: Rect, buf: &mut Buffer) {
         let theme = self.theme;
-        let (style, symbol) = match node.status {
-            NodeStatus::Unreached => (theme.dim, "·"),
-            NodeStatus::Reached(outcome) => (theme.outcome(outcome), outcome_symbol(outcome)),
-        };
+        let (style, symbol) = self.status_look(node);
         let mut block = Block::bordered()
             .border_type(if node.current {
                 BorderType::Thick
@@ -146,12 +213,14 @@ impl StageGraph<'_> {
 
 impl Widget for &StageGraph<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        if area.width < 8 || area.height < BOX_H {
+        if area.width < 8 || area.height == 0 {
             return;
         }
-        let box_w = self.box_width().min(area.width);
+        let (box_w, per_row) = match self.fit_shape(area) {
+            Shape::Boxes { box_w, per_row } => (box_w, per_row),
+            Shape::Chips => return self.render_chips(area, buf),
+        };
         let cell = box_w + GAP;
-        let (per_row, _) = self.shape(area.width);
         let mut y = area.y;
         let mut previous: Option<(&Node, u16, u16)> = None; // (node, x, y) of the last layer's first box
         for (row_index, row) in self.layers.chunks(per_row).enumerate() {
@@ -233,5 +302,46 @@ mod tests {
         assert!(text[1].contains("──▶"), "{text:#?}");
         assert!(text[3].starts_with("                      ╭"), "{text:#?}");
         assert!(text[3].contains('▼'), "{text:#?}");
+    }
+
+    fn rendered(graph: &StageGraph, width: u16, height: u16) -> Vec<String> {
+        let area = Rect::new(0, 0, width, height);
+        let mut buf = Buffer::empty(area);
+        graph.render(area, &mut buf);
+        (0..height)
+            .map(|y| {
+                (0..width)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_stage_stays_visible_when_the_area_is_short() {
+        let theme = Theme::new(Name::Dark);
+        let ids = [
+            "dns", "cdn", "waf", "lb", "gateway", "auth", "rbac", "database", "response",
+        ];
+        let mut layers: Vec<Vec<Node>> = ids
+            .iter()
+            .map(|id| vec![node(id, NodeStatus::Reached(Outcome::Pass))])
+            .collect();
+        layers[8][0].current = true;
+        let graph = StageGraph {
+            layers,
+            theme: &theme,
+        };
+        // Natural boxes (12 wide) need 3 rows of boxes = 9 lines in 40 columns; 6 lines make
+        // the boxes shrink to fit 5 a row, and the last stage is still drawn.
+        let text = rendered(&graph, 60, 6).join("\n");
+        assert!(text.contains("RESP"), "{text}");
+        assert!(text.contains("DNS"), "{text}");
+        // Too short for any boxes: one-line chips, every stage named in full.
+        let text = rendered(&graph, 60, 3).join("\n");
+        for id in ids {
+            assert!(text.contains(&id.to_uppercase()), "{id} missing:\n{text}");
+        }
+        assert!(text.contains("→"), "{text}");
     }
 }

@@ -133,6 +133,10 @@ pub async fn handle(State(app): State<AppState>, request: Request) -> Response {
             // Answered from the stored response, like a cache hit: nothing after ran.
             Ok(()) if replayed => run.finish(Outcome::Hit, detail),
             Ok(()) => run.finish(Outcome::Pass, detail),
+            // The stage that decides is the stage that rejects: a 404 the database's query
+            // decided, a 409 its constraint raised, a 503 from a full topic are theirs; the
+            // controller only passed the request on.
+            Err(_) if trace.refused() => run.finish(Outcome::Pass, detail),
             Err((outcome, code)) => run.fail(outcome, detail, code),
         }
     }

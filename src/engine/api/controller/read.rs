@@ -70,13 +70,14 @@ pub(super) async fn read(
     };
     let result = match call.id {
         Some(id) => {
-            database_stage(app, trace, |store| {
+            let not_here = row_not_found(table, Some(id));
+            database_stage(app, trace, Some(not_here), |store| {
                 store.get(&table.name, call.tenant_id, id)
             })
             .await
         }
         None => {
-            database_stage(app, trace, |store| {
+            database_stage(app, trace, None, |store| {
                 store.list(&table.name, call.tenant_id, LIST_LIMIT)
             })
             .await

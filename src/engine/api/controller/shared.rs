@@ -130,9 +130,12 @@ pub(super) fn table_of<'a>(core: &'a Core, call: &Call) -> Result<&'a Table, Api
 }
 
 /// Runs `query` as the database stage (with its modelled latency and any slow-database fault).
+/// `if_missing` is the answer when the statement matched no row (a get by id): the database
+/// stage decides it, so the database stage refuses.
 pub(super) async fn database_stage<F>(
     app: &AppState,
     trace: &TraceRecorder,
+    if_missing: Option<ApiError>,
     query: F,
 ) -> Result<QueryRecord, ApiError>
 where
@@ -142,7 +145,14 @@ where
     let extra = app.core.faults.db_extra_ms();
     let run = stage.enter(extra).await;
     let result = query(&app.core.store);
-    finish_query(run, extra, WriteChecks::default(), result)
+    finish_query_with_outbox(
+        run,
+        extra,
+        WriteChecks::default(),
+        Vec::new(),
+        if_missing,
+        result,
+    )
 }
 
 /// Records the database stage's `result` (with the checks that ran before a write).
@@ -152,15 +162,17 @@ pub(super) fn finish_query(
     checks: WriteChecks,
     result: Result<QueryRecord, StoreError>,
 ) -> Result<QueryRecord, ApiError> {
-    finish_query_with_outbox(run, extra_ms, checks, Vec::new(), result)
+    finish_query_with_outbox(run, extra_ms, checks, Vec::new(), None, result)
 }
 
 /// [`finish_query`] for a write that also wrote outbox rows in its transaction.
+/// `if_missing`: the error to answer, from this stage, when the statement matched no row.
 pub(super) fn finish_query_with_outbox(
     run: Option<StageRun>,
     extra_ms: f64,
     checks: WriteChecks,
     outbox: Vec<OutboxWrite>,
+    if_missing: Option<ApiError>,
     result: Result<QueryRecord, StoreError>,
 ) -> Result<QueryRecord, ApiError> {
     match result {
@@ -172,8 +184,19 @@ pub(super) fn finish_query_with_outbox(
             detail.tenant_checks = checks.tenant;
             detail.limit_checks = checks.limits;
             detail.outbox = outbox;
-            finish(run, Outcome::Pass, StageDetail::Database(detail));
-            Ok(record)
+            let matched = !record.rows.is_empty() || record.rows_affected > 0;
+            match if_missing {
+                Some(error) if !matched => {
+                    if let Some(run) = run {
+                        run.fail(Outcome::Reject, StageDetail::Database(detail), error.code);
+                    }
+                    Err(error)
+                }
+                _ => {
+                    finish(run, Outcome::Pass, StageDetail::Database(detail));
+                    Ok(record)
+                }
+            }
         }
         Err(error) => {
             let api_error = store_error(&error);

@@ -50,9 +50,6 @@ pub(super) async fn write(
     let outboxed =
         call.route.publish_mode == PublishMode::Outbox && !call.route.publishes.is_empty();
     let (record, outbox) = database_write(app, trace, call, table, &values, outboxed).await?;
-    if call.route.action != Action::Create && record.rows_affected == 0 {
-        return Err(row_not_found(table, call.id));
-    }
     invalidate(app, trace, call, table).await;
     let row = record
         .rows
@@ -162,7 +159,15 @@ async fn database_write(
                 params: insert.query.params.clone(),
             })
             .collect();
-        let record = finish_query_with_outbox(run, extra, checks, writes, result.map(|(r, _)| r))?;
+        let if_missing = by_id(call).then(|| row_not_found(table, call.id));
+        let record = finish_query_with_outbox(
+            run,
+            extra,
+            checks,
+            writes,
+            if_missing,
+            result.map(|(r, _)| r),
+        )?;
         return Ok((record, inserts));
     }
     let store = &core.store;
@@ -182,7 +187,15 @@ async fn database_write(
             return Err(error);
         }
     };
-    finish_query(run, extra, checks, result).map(|record| (record, Vec::new()))
+    let if_missing = by_id(call).then(|| row_not_found(table, call.id));
+    finish_query_with_outbox(run, extra, checks, Vec::new(), if_missing, result)
+        .map(|record| (record, Vec::new()))
+}
+
+/// Whether the write names its row (an update or a delete): matching none is a 404, decided by
+/// the database stage.
+fn by_id(call: &Call) -> bool {
+    call.route.action != Action::Create
 }
 
 /// The write and its events, in one transaction (see `store::outbox`).
