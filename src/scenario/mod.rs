@@ -10,6 +10,7 @@
 
 pub mod diagnostic;
 pub mod model;
+pub mod placeholders;
 pub mod raw;
 pub mod span;
 mod structure;

@@ -116,6 +116,11 @@ impl<'a> SourceMap<'a> {
         Self { text, line_starts }
     }
 
+    /// The text the offsets point into.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
     /// The line and column of byte `offset` (clamped to the text).
     pub fn line_col(&self, offset: usize) -> LineCol {
         let mut offset = offset.min(self.text.len());

@@ -58,9 +58,10 @@ pub struct RawStage {
     pub kind: Sp<StageKind>,
     /// Title shown in the graph.
     pub title: String,
-    /// Two or three sentences a learner understands.
+    /// Two or three sentences a learner understands. `{{rate_limit.burst}}` and the other
+    /// placeholders (see the scenario README) render the scenario's configured values.
     #[serde(default)]
-    pub explain: String,
+    pub explain: Sp<String>,
     /// Modelled latency added to the request at this stage.
     #[serde(default)]
     pub latency: Option<Sp<RawDistribution>>,

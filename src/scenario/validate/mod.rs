@@ -42,6 +42,11 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// The scenario file's text.
+    pub(crate) fn source_text(&self) -> &'a str {
+        self.source.text()
+    }
+
     /// Reports an error at `span`.
     pub(crate) fn error(
         &mut self,
@@ -170,7 +175,7 @@ pub fn validate(raw: RawScenario, source: &str) -> Result<Scenario, Vec<Diagnost
     if !cx.diagnostics.is_empty() {
         return Err(cx.diagnostics);
     }
-    Ok(Scenario {
+    let mut scenario = Scenario {
         meta,
         auth,
         edge,
@@ -190,5 +195,7 @@ pub fn validate(raw: RawScenario, source: &str) -> Result<Scenario, Vec<Diagnost
         traffic,
         faults,
         tours,
-    })
+    };
+    stages::render_explains(&mut scenario);
+    Ok(scenario)
 }

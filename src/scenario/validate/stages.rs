@@ -23,8 +23,56 @@ use std::ops::Range;
 use super::Cx;
 use super::dist::validate_distribution;
 use crate::scenario::model::*;
+use crate::scenario::placeholders;
 use crate::scenario::raw::{RawRoute, RawStage};
 use crate::scenario::span::Sp;
+
+/// The explain text, trimmed, after reporting each placeholder nobody can fill (at its own
+/// position when the file spells it plainly). Known ones are filled in once the whole
+/// scenario is known (`render_explains`).
+fn checked_explain(cx: &mut Cx, explain: &Sp<String>) -> String {
+    for (_, name) in placeholders::find(explain) {
+        if placeholders::is_known(name) {
+            continue;
+        }
+        let span = explain.span();
+        let written = cx
+            .source_text()
+            .get(span.clone())
+            .and_then(|raw| raw.find(&format!("{{{{{name}")))
+            .map_or(span.clone(), |at| {
+                let start = span.start + at;
+                start..start + name.len() + 4
+            });
+        let names: Vec<&str> = placeholders::NAMES.iter().map(|(n, _)| *n).collect();
+        let nearest = names
+            .iter()
+            .min_by_key(|known| strsim::levenshtein(known, name))
+            .copied()
+            .unwrap_or_default();
+        cx.error(
+            written,
+            format!("unknown placeholder `{{{{{name}}}}}` in an explain text"),
+            format!(
+                "did you mean `{{{{{nearest}}}}}`? Placeholders: {}",
+                names.join(", ")
+            ),
+        );
+    }
+    explain.trim().to_string()
+}
+
+/// Fills the configured values into every stage's explain text.
+pub(crate) fn render_explains(scenario: &mut Scenario) {
+    let rendered: Vec<String> = scenario
+        .stages
+        .iter()
+        .map(|stage| placeholders::render(&stage.explain, scenario))
+        .collect();
+    for (stage, text) in scenario.stages.iter_mut().zip(rendered) {
+        stage.explain = text;
+    }
+}
 
 pub(crate) fn validate_stages(cx: &mut Cx, raw: &[RawStage]) -> Vec<Stage> {
     let mut stages = Vec::new();
@@ -37,7 +85,7 @@ pub(crate) fn validate_stages(cx: &mut Cx, raw: &[RawStage]) -> Vec<Stage> {
             id: stage.id.get().clone(),
             kind: *stage.kind,
             title: stage.title.clone(),
-            explain: stage.explain.trim().to_string(),
+            explain: checked_explain(cx, &stage.explain),
             latency,
             next: stage.next.iter().map(|n| n.get().clone()).collect(),
             on_hit: stage.on_hit.as_ref().map(|h| h.get().clone()),
