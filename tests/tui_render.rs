@@ -354,6 +354,30 @@ async fn every_theme_renders_every_view() {
     }
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_small_terminal_is_told_the_minimum_size_in_words_that_fit() {
+    let (app, _logs) = app().await;
+    for (columns, rows) in [(20, 5), (40, 10), (60, 15), (79, 40), (120, 23)] {
+        let screen = text(&app.render(columns, rows));
+        assert!(
+            screen.contains("80×24"),
+            "{columns}×{rows} does not name the minimum:\n{screen}"
+        );
+        // Whole lines only: nothing cut, no frames drawn around nothing.
+        for line in screen.lines() {
+            let line = line.trim_end();
+            assert!(!line.ends_with('…'), "{columns}×{rows}: cut line {line:?}");
+            assert!(
+                !line.contains('┌') && !line.contains('╭'),
+                "{columns}×{rows}: a frame"
+            );
+        }
+    }
+    let screen = text(&app.render(60, 15));
+    assert!(screen.contains("this one is 60×15"), "{screen}");
+    assert!(!text(&app.render(80, 24)).contains("needs"));
+}
+
 /// Not an assertion on time (DESIGN §6): prints the mean frame time of each view, and of a blank
 /// frame on the same terminal as the baseline, for the notes.
 #[tokio::test(start_paused = true)]

@@ -3,30 +3,47 @@
 use std::path::PathBuf;
 
 use crate::tui::ThemeName;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::export::{DiagramFormat, DiagramView};
 
 /// archsim — a real multi-tenant SaaS backend you can step through in your terminal.
 #[derive(Debug, Parser)]
 #[command(name = "archsim", version, about, long_about = None)]
+// `archsim --theme light` and `archsim my.toml` open the TUI like `archsim tui …` does: the
+// bare command takes the TUI's options, and a subcommand takes its own.
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// What to do; the TUI on the default scenario when left out.
+    /// What to do; the TUI when left out.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The TUI's options, for the bare command.
+    #[command(flatten)]
+    pub tui: TuiArgs,
+}
+
+impl Cli {
+    /// The command to run: the subcommand given, else the TUI with the bare command's options.
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Tui(self.tui))
+    }
+}
+
+/// Options of the TUI.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TuiArgs {
+    /// Scenario file (default: the built-in SaaS scenario).
+    pub file: Option<PathBuf>,
+    /// Colour theme.
+    #[arg(long, value_enum, default_value_t)]
+    pub theme: ThemeName,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Open the TUI on FILE or the built-in default scenario.
-    Tui {
-        /// Scenario file (default: the built-in SaaS scenario).
-        file: Option<PathBuf>,
-        /// Colour theme.
-        #[arg(long, value_enum, default_value_t)]
-        theme: ThemeName,
-    },
+    /// Open the TUI on FILE or the built-in default scenario (the default command).
+    Tui(TuiArgs),
     /// Validate scenario files; print each error as FILE:LINE:COL with a hint.
     Check {
         /// Scenario files to check.
@@ -117,15 +134,6 @@ pub enum Command {
     Schema,
 }
 
-impl Default for Command {
-    fn default() -> Self {
-        Command::Tui {
-            file: None,
-            theme: ThemeName::default(),
-        }
-    }
-}
-
 /// `[FILE] METHOD PATH` of `trace`, split: (file, method, path).
 pub fn split_trace_target(target: &[String]) -> Option<(Option<PathBuf>, String, String)> {
     match target {
@@ -139,7 +147,7 @@ impl Command {
     /// The subcommand's name.
     pub fn name(&self) -> &'static str {
         match self {
-            Command::Tui { .. } => "tui",
+            Command::Tui(_) => "tui",
             Command::Check { .. } => "check",
             Command::Trace { .. } => "trace",
             Command::Token { .. } => "token",
@@ -155,7 +163,7 @@ impl Command {
         match self {
             Command::Trace { .. } | Command::Token { .. } | Command::Serve { .. } => 3,
             Command::Run { .. } => 4,
-            Command::Tui { .. } => 5,
+            Command::Tui(_) => 5,
             Command::Check { .. } | Command::Export { .. } | Command::Schema => 2,
         }
     }
@@ -170,6 +178,28 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_bare_command_takes_the_tuis_options() {
+        let tui = |args: &[&str]| match Cli::try_parse_from(args).map(Cli::into_command) {
+            Ok(Command::Tui(options)) => options,
+            other => panic!("{args:?}: unexpected parse: {other:?}"),
+        };
+        assert_eq!(
+            tui(&["archsim", "--theme", "light"]).theme,
+            ThemeName::Light
+        );
+        assert_eq!(
+            tui(&["archsim", "tui", "--theme", "light"]).theme,
+            ThemeName::Light
+        );
+        let options = tui(&["archsim", "my.toml", "--theme", "high-contrast"]);
+        assert_eq!(options.file, Some(PathBuf::from("my.toml")));
+        assert_eq!(options.theme, ThemeName::HighContrast);
+        assert_eq!(tui(&["archsim"]).theme, ThemeName::Dark);
+        // A subcommand keeps its own options: the TUI's are refused after it.
+        assert!(Cli::try_parse_from(["archsim", "check", "x.toml", "--theme", "light"]).is_err());
     }
 
     #[test]

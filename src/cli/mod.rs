@@ -28,7 +28,7 @@ pub const EXIT_INVARIANT: u8 = 3;
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> u8 {
-    match cli.command.unwrap_or_default() {
+    match cli.into_command() {
         Command::Check { files } => check::run(&files),
         Command::Schema => {
             print_stdout(&scenario::json_schema_text());
@@ -87,8 +87,8 @@ pub fn run(cli: Cli) -> u8 {
             json,
             sabotage,
         }),
-        Command::Tui { file, theme } => match scenario::load_or_default(file.as_deref()) {
-            Ok(scenario) => match crate::tui::run(scenario, theme) {
+        Command::Tui(options) => match scenario::load_or_default(options.file.as_deref()) {
+            Ok(scenario) => match crate::tui::run(scenario, options.theme) {
                 Ok(()) => EXIT_OK,
                 Err(error) => {
                     eprintln!("archsim tui: {error}");

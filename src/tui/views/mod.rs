@@ -28,16 +28,55 @@ use super::widgets::{clock, fit};
 /// Below this width tabs use their short titles.
 const WIDE_TABS: u16 = 100;
 
+/// The smallest terminal every view is laid out for: below it panels would overlap, so the
+/// screen says so instead.
+pub const MIN_WIDTH: u16 = 80;
+/// See [`MIN_WIDTH`].
+pub const MIN_HEIGHT: u16 = 24;
+
+/// Says the terminal is too small, in the longest wording that fits (every line whole).
+fn draw_too_small(frame: &mut Frame, area: Rect, state: &AppState) {
+    let size = format!("{}×{}", area.width, area.height);
+    let need = format!("{MIN_WIDTH}×{MIN_HEIGHT}");
+    let wordings: [Vec<String>; 3] = [
+        vec![
+            format!("archsim needs a terminal of at least {need};"),
+            format!("this one is {size}."),
+            "Enlarge the window, or press q to quit.".to_string(),
+        ],
+        vec![
+            format!("archsim needs {need}"),
+            format!("(this is {size})"),
+            "q quits".to_string(),
+        ],
+        vec![format!("need {need}"), "q quits".to_string()],
+    ];
+    let fits = |lines: &Vec<String>| {
+        lines.len() <= usize::from(area.height)
+            && lines
+                .iter()
+                .all(|l| l.chars().count() <= usize::from(area.width))
+    };
+    let lines: Vec<Line> = wordings.iter().find(|lines| fits(lines)).map_or_else(
+        // Not even that fits: as much of the shortest as the space takes.
+        || {
+            vec![Line::raw(fit(
+                &format!("need {need}"),
+                usize::from(area.width),
+            ))]
+        },
+        |lines| lines.iter().map(|l| Line::raw(l.clone())).collect(),
+    );
+    frame.render_widget(Paragraph::new(lines).style(state.theme.text), area);
+}
+
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, state: &AppState) {
     let area = frame.area();
     let theme = &state.theme;
     frame.buffer_mut().set_style(area, theme.text);
-    if area.width < 20 || area.height < 6 {
-        frame.render_widget(
-            Paragraph::new("archsim: the terminal is too small (q quits)").style(theme.text),
-            area,
-        );
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        draw_too_small(frame, area, state);
         return;
     }
     let [tabs, body, status] = Layout::vertical([
