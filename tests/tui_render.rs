@@ -355,6 +355,79 @@ async fn every_theme_renders_every_view() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn z_gives_the_main_panel_the_whole_screen_and_back() {
+    let (mut app, _logs) = app().await;
+    send_sample(&mut app, "alice-pays-invoice").await;
+    app.press(Key::Char('z')).await;
+    for (columns, rows) in SIZES {
+        let screen = text(&app.render(columns, rows));
+        assert!(
+            !screen.contains("Sample requests"),
+            "{columns}×{rows}:\n{screen}"
+        );
+        assert!(
+            screen.contains("Stage graph") && screen.contains("Stage 1/"),
+            "{screen}"
+        );
+    }
+    insta::assert_snapshot!("lifecycle_zoomed_80x24", text(&app.render(80, 24)));
+    app.press(Key::Char('3')).await;
+    let screen = text(&app.render(120, 40));
+    assert!(
+        !screen.contains("Events"),
+        "only the topic panel:\n{screen}"
+    );
+    assert!(screen.contains("payments"), "{screen}");
+    app.press(Key::Char('z')).await;
+    assert!(text(&app.render(120, 40)).contains("Events"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_stage_detail_says_where_it_is_scrolled_and_stops_at_the_end() {
+    let (mut app, _logs) = app().await;
+    send_sample(&mut app, "alice-pays-invoice").await;
+    // The database stage: SQL, parameters and plan make a long detail.
+    let database = app
+        .state
+        .lifecycle
+        .sent
+        .as_ref()
+        .and_then(|s| s.trace())
+        .and_then(|t| t.stages.iter().position(|s| s.stage == "database"))
+        .expect("the payment reached the database");
+    for _ in 0..database {
+        app.press(Key::Right).await;
+    }
+    let screen = text(&app.render(80, 24));
+    assert!(
+        screen.contains("lines 1–"),
+        "a position when it does not fit:\n{screen}"
+    );
+    for _ in 0..50 {
+        app.press(Key::PageDown).await;
+        app.render(80, 24);
+    }
+    let bottom = text(&app.render(80, 24));
+    let position = bottom
+        .lines()
+        .find_map(|l| l.split("lines ").nth(1))
+        .expect("a position");
+    // At the end: the last line shown is the last line there is.
+    let (shown, total) = position
+        .split_once(" of ")
+        .map(|(range, rest)| {
+            let last = range.split('–').nth(1).unwrap_or_default().to_string();
+            let total: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            (last, total)
+        })
+        .expect("lines a–b of n");
+    assert_eq!(shown, total, "{bottom}");
+    // One PgUp moves back at once, not after working off the extra PgDn presses.
+    app.press(Key::PageUp).await;
+    assert_ne!(text(&app.render(80, 24)), bottom);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_small_terminal_is_told_the_minimum_size_in_words_that_fit() {
     let (app, _logs) = app().await;
     for (columns, rows) in [(20, 5), (40, 10), (60, 15), (79, 40), (120, 23)] {

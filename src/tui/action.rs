@@ -67,6 +67,8 @@ pub enum Action {
     Quit,
     /// Show or hide the key overlay.
     ToggleHelp,
+    /// Give the view's main panel the whole screen, or go back (`z`).
+    ToggleZoom,
     /// Close the overlay (Esc).
     CloseOverlay,
     /// Next tab.

@@ -141,13 +141,19 @@ fn scrub(update: EngineUpdate) -> EngineUpdate {
 }
 
 /// Renders `state` at `columns` × `rows` into a buffer.
-pub fn render(state: &AppState, columns: u16, rows: u16) -> Buffer {
-    let mut state = state.clone();
+pub fn render(original: &AppState, columns: u16, rows: u16) -> Buffer {
+    let mut state = original.clone();
     state.resize(columns, rows);
     let mut terminal = match Terminal::new(TestBackend::new(columns, rows)) {
         Ok(terminal) => terminal,
         Err(never) => match never {},
     };
     let _ = terminal.draw(|frame| views::draw(frame, &state));
+    // What the views learnt while laying out (how far a pane can scroll) goes back to the
+    // state that was drawn, as it does in the app's own loop.
+    original
+        .lifecycle
+        .detail_max_scroll
+        .set(state.lifecycle.detail_max_scroll.get());
     terminal.backend().buffer().clone()
 }

@@ -106,6 +106,7 @@ use Key::Char as C;
 pub const GLOBAL: &[Binding] = &[
     bind(&[C('q'), Key::CtrlC], "q  Ctrl-C", Action::Quit, "quit"),
     bind(&[C('?')], "?", Action::ToggleHelp, "show / hide this help"),
+    bind(&[C('z')], "z", Action::ToggleZoom, "zoom a panel / back"),
     bind(&[Key::Esc], "Esc", Action::CloseOverlay, "close the help"),
     bind(
         &[C('1')],
@@ -132,7 +133,7 @@ pub const GLOBAL: &[Binding] = &[
         &[C(' ')],
         "Space",
         Action::TogglePause,
-        "pause / resume traffic (rate ×0)",
+        "pause / resume traffic",
     ),
     bind(&[C('>')], ">", Action::Faster, "engine time ×2 (faster)"),
     bind(&[C('<')], "<", Action::Slower, "engine time ÷2 (slower)"),

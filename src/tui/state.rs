@@ -59,6 +59,9 @@ pub struct AppState {
     pub tab: Tab,
     /// The key overlay is open.
     pub help: bool,
+    /// The view's main panel has the whole screen (`z`): the stage graph and detail, the
+    /// selected topic, the table.
+    pub zoom: bool,
     /// The user asked to quit.
     pub quit: bool,
     /// Generated traffic is paused (rate ×0).
@@ -99,6 +102,7 @@ impl AppState {
             clock,
             tab: Tab::Lifecycle,
             help: false,
+            zoom: false,
             quit: false,
             paused: false,
             rate: 1.0,
@@ -137,6 +141,13 @@ impl AppState {
             }
             Action::ToggleHelp => {
                 self.help = !self.help;
+                Vec::new()
+            }
+            Action::ToggleZoom => {
+                self.zoom = !self.zoom;
+                if self.zoom {
+                    self.notice = Some("zoomed: z again to see every panel".into());
+                }
                 Vec::new()
             }
             // Esc closes what is on top: the help, else (Broker view) the pinned payment.

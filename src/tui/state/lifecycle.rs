@@ -1,5 +1,7 @@
 //! State of the Request lifecycle view: the sample-request picker and the trace being stepped.
 
+use std::sync::atomic::{AtomicU16, Ordering};
+
 use crate::engine::{Outcome, Trace};
 use crate::scenario::Scenario;
 
@@ -57,6 +59,33 @@ pub struct LifecycleState {
     pub error: Option<String>,
     /// Lines the detail pane is scrolled down.
     pub detail_scroll: u16,
+    /// The furthest the detail pane could scroll when it was last drawn (its lines less its
+    /// height): the view writes it, as ratatui's list state keeps its offset, so PgDn stops at
+    /// the last line instead of running into blank space.
+    pub detail_max_scroll: DrawnLimit,
+}
+
+/// A number the view learns while it draws (how far a pane can scroll) and keys read after:
+/// shared, because drawing only borrows the state; atomic, because the state crosses threads.
+#[derive(Debug, Default)]
+pub struct DrawnLimit(AtomicU16);
+
+impl DrawnLimit {
+    /// The value last drawn (0 before the first frame).
+    pub fn get(&self) -> u16 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Records what the view laid out.
+    pub fn set(&self, value: u16) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+}
+
+impl Clone for DrawnLimit {
+    fn clone(&self) -> Self {
+        Self(AtomicU16::new(self.get()))
+    }
 }
 
 /// Lines one PgUp/PgDn moves the details.
@@ -109,8 +138,18 @@ impl LifecycleState {
             Action::Right => self.step(|stage, last| (stage + 1).min(last)),
             Action::First => self.step(|_, _| 0),
             Action::Last => self.step(|_, last| last),
-            Action::PageUp => self.detail_scroll = self.detail_scroll.saturating_sub(PAGE),
-            Action::PageDown => self.detail_scroll = self.detail_scroll.saturating_add(PAGE),
+            Action::PageUp => {
+                self.detail_scroll = self
+                    .detail_scroll
+                    .min(self.detail_max_scroll.get())
+                    .saturating_sub(PAGE);
+            }
+            Action::PageDown => {
+                self.detail_scroll = self
+                    .detail_scroll
+                    .saturating_add(PAGE)
+                    .min(self.detail_max_scroll.get());
+            }
             Action::PrevCopy => self.pick_copy(|copy, _| copy.saturating_sub(1)),
             Action::NextCopy => self.pick_copy(|copy, last| (copy + 1).min(last)),
             _ => {}

@@ -47,7 +47,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
     let wide = area.width >= 120 && area.height >= 30;
     let [api, area] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     api_line::draw_api_line(frame, api, state);
-    if wide {
+    if state.zoom {
+        // `z`: the selected topic alone, its depth chart as tall as the screen allows.
+        draw_topic_panel(frame, area, state, state.broker.selected, true);
+    } else if wide {
         let area = draw_flow_strip(frame, area, state);
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])

@@ -19,14 +19,16 @@ use super::super::state::lifecycle::Sent;
 use super::super::theme::outcome_symbol;
 use super::super::widgets::stage_graph::{Node, NodeStatus, StageGraph};
 use super::super::widgets::waterfall::Waterfall;
-use super::super::widgets::{fit, hint, ms, pane};
+use super::super::widgets::{fit, hint, ms, pane, scroll_position, scrollbar};
 use super::stage_detail;
 use crate::engine::{Outcome, Trace};
 use crate::topology::EdgeKind;
 
 /// Draws the view into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
-    if area.width >= 120 && area.height >= 30 {
+    if state.zoom {
+        draw_zoomed(frame, area, state);
+    } else if area.width >= 120 && area.height >= 30 {
         draw_wide(frame, area, state);
     } else {
         draw_narrow(frame, area, state);
@@ -54,6 +56,20 @@ fn draw_wide(frame: &mut Frame, area: Rect, state: &AppState) {
     frame.render_widget(&graph, inner);
     draw_detail(frame, detail_area, state);
     draw_waterfall(frame, waterfall_area, state);
+}
+
+/// `z`: the stage graph across the whole width and the stage detail under it — what a class
+/// looks at on a projector.
+fn draw_zoomed(frame: &mut Frame, area: Rect, state: &AppState) {
+    let graph = graph(state);
+    let graph_h = (graph.height(area.width.saturating_sub(2)) + 2).min(area.height / 2);
+    let [graph_area, detail_area] =
+        Layout::vertical([Constraint::Length(graph_h), Constraint::Min(5)]).areas(area);
+    let block = pane(graph_title(state), false, &state.theme);
+    let inner = block.inner(graph_area);
+    frame.render_widget(block, graph_area);
+    frame.render_widget(&graph, inner);
+    draw_detail(frame, detail_area, state);
 }
 
 fn draw_narrow(frame: &mut Frame, area: Rect, state: &AppState) {
@@ -279,7 +295,6 @@ fn draw_detail(frame: &mut Frame, area: Rect, state: &AppState) {
         ),
         None => " Stage detail ".to_string(),
     };
-    let block = pane(title, false, theme);
     let mut lines: Vec<Line> = Vec::new();
     if let Some(error) = &lifecycle.error {
         lines.push(Line::styled(
@@ -331,13 +346,22 @@ fn draw_detail(frame: &mut Frame, area: Rect, state: &AppState) {
             ));
         }
     }
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false })
-            .scroll((lifecycle.detail_scroll, 0)),
-        area,
-    );
+    // Laid out first, so the pane knows how far it can scroll and says where it is.
+    let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let inner_w = area.width.saturating_sub(2);
+    let visible = usize::from(area.height.saturating_sub(2));
+    let total = paragraph.line_count(inner_w);
+    let max_scroll = u16::try_from(total.saturating_sub(visible)).unwrap_or(u16::MAX);
+    lifecycle.detail_max_scroll.set(max_scroll);
+    let scroll = lifecycle.detail_scroll.min(max_scroll);
+    let position = scroll_position(usize::from(scroll), visible, total);
+    let mut block = pane(title, false, theme);
+    if !position.is_empty() {
+        block =
+            block.title_bottom(Line::styled(format!(" {position} "), theme.dim).right_aligned());
+    }
+    frame.render_widget(paragraph.block(block).scroll((scroll, 0)), area);
+    scrollbar(frame, area, usize::from(scroll), visible, total, theme);
 }
 
 fn draw_waterfall(frame: &mut Frame, area: Rect, state: &AppState) {

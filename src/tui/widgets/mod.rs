@@ -80,6 +80,50 @@ pub fn usable(area: Rect) -> bool {
     area.width >= 3 && area.height >= 1
 }
 
+/// Where a scrolled panel is: which lines of how many it shows, e.g. `lines 9–26 of 58` (empty
+/// when everything fits, so a panel that does not scroll says nothing).
+pub fn scroll_position(offset: usize, visible: usize, total: usize) -> String {
+    if total <= visible {
+        return String::new();
+    }
+    let last = (offset + visible).min(total);
+    format!("lines {}–{last} of {total}", offset + 1)
+}
+
+/// A scrollbar on the right border of the pane at `area` when its `total` lines do not fit the
+/// `visible` ones: the thumb shows where `offset` is and how much is on screen.
+pub fn scrollbar(
+    frame: &mut ratatui::Frame,
+    area: Rect,
+    offset: usize,
+    visible: usize,
+    total: usize,
+    theme: &Theme,
+) {
+    use ratatui::widgets::{Scrollbar, ScrollbarOrientation, ScrollbarState};
+    if total <= visible || area.height < 3 {
+        return;
+    }
+    // The state counts positions the top line can take, so the thumb reaches the bottom when
+    // the last line is on screen.
+    let mut state = ScrollbarState::new(total.saturating_sub(visible) + 1)
+        .position(offset)
+        .viewport_content_length(visible);
+    let bar = Scrollbar::new(ScrollbarOrientation::VerticalRight)
+        .begin_symbol(Some("▲"))
+        .end_symbol(Some("▼"))
+        .track_style(theme.border)
+        .thumb_style(theme.accent);
+    frame.render_stateful_widget(
+        bar,
+        area.inner(ratatui::layout::Margin {
+            vertical: 1,
+            horizontal: 0,
+        }),
+        &mut state,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
