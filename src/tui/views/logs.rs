@@ -1,5 +1,7 @@
 //! The Logs view: the engine's `tracing` events (one `archsim::request` line per request, the
-//! middleware's debug lines, faults and controls), with a level filter and follow mode.
+//! middleware's debug lines, faults and controls), with a level filter, a `/` search and follow
+//! mode. The title says where the view is among the lines (`543–562 of 562`) and a scrollbar
+//! thumb rides the right border, so paging never runs on silently.
 
 use ratatui::Frame;
 use ratatui::layout::{Margin, Rect};
