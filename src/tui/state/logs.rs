@@ -172,6 +172,7 @@ impl LogsState {
     /// The search keys: `/` starts typing, letters and Backspace edit, Enter keeps the search,
     /// Esc clears it (also when no longer typing). Returns whether `action` was one of them.
     fn edit_search(&mut self, action: Action) -> bool {
+        let before = self.search.len();
         match action {
             Action::StartFilter => self.searching = true,
             Action::FilterChar(c) => self.search.push(c),
@@ -185,9 +186,12 @@ impl LogsState {
             }
             _ => return false,
         }
-        // The matches change: start again from the newest.
-        self.follow = true;
-        self.scroll = 0;
+        // New matches: start again from the newest. (Only then: Esc with no search, or Enter,
+        // leaves a paused view where it was.)
+        if self.search.len() != before {
+            self.follow = true;
+            self.scroll = 0;
+        }
         true
     }
 
@@ -251,6 +255,17 @@ mod tests {
         logs.update(Action::StartFilter, 20);
         logs.update(Action::FilterClear, 20);
         assert_eq!(texts(&logs).len(), 3, "Esc clears it");
+    }
+
+    #[test]
+    fn esc_without_a_search_leaves_a_paused_view_where_it_was() {
+        let mut logs = LogsState::default();
+        logs.push((0..100).map(|t| line(t, Level::INFO, "200 GET /")));
+        logs.update(Action::PageUp, 20);
+        let paused = logs.window(100, 20);
+        logs.update(Action::CloseOverlay, 20);
+        assert!(!logs.follow);
+        assert_eq!(logs.window(100, 20), paused);
     }
 
     #[test]
