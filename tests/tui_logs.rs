@@ -187,3 +187,18 @@ async fn paging_shows_where_the_view_is_and_stops_at_either_end() {
         "no blank rows after the last line:\n{bottom}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_status_bar_counts_one_error_in_the_singular() {
+    let (mut app, _logs) = headless_with_logs(0).await;
+    // Bob (viewer) tries to create a project: refused with a 403.
+    app.press_all(&[Key::Char('j'), Key::Char('j'), Key::Enter])
+        .await;
+    assert_eq!(app.state.error_count(), 1);
+    let screen = screen(&app, 120, 40);
+    let status = screen.lines().last().unwrap_or_default();
+    assert!(status.contains("│ 1 error "), "{status}");
+    // …and the Logs view's WARN filter shows that one.
+    app.press_all(&[Key::Char('4'), Key::Char('l')]).await;
+    assert_eq!(failed_request_lines(&app), 1);
+}
