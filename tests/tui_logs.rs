@@ -202,3 +202,32 @@ async fn the_status_bar_counts_one_error_in_the_singular() {
     app.press_all(&[Key::Char('4'), Key::Char('l')]).await;
     assert_eq!(failed_request_lines(&app), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn request_statuses_are_drawn_in_their_levels_colour() {
+    let (mut app, _logs) = headless_with_logs(20).await;
+    app.press(Key::Char('4')).await;
+    let theme = archsim::tui::theme::Theme::new(archsim::tui::ThemeName::Dark);
+    // The colour of the first character of `needle` on the screen.
+    let colour_of = |app: &Headless, needle: &str| {
+        let buffer = app.render(120, 40);
+        (0..buffer.area.height).find_map(|y| {
+            let row: String = (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect();
+            row.find(needle).map(|byte| {
+                let column = row[..byte].chars().count() as u16;
+                buffer[(column, y)].style().fg
+            })
+        })
+    };
+    assert_eq!(colour_of(&app, "200 GET "), Some(theme.pass.fg));
+    app.press(Key::Char('l')).await;
+    let failed = colour_of(&app, "403 GET ");
+    assert_eq!(failed, Some(theme.warn.fg));
+    assert_ne!(
+        failed,
+        Some(theme.text.fg),
+        "it stands out from the rest of the line"
+    );
+}

@@ -90,11 +90,23 @@ fn render_line<'a>(line: &LogLine, width: usize, theme: &Theme) -> Line<'a> {
         ));
     }
     let used: usize = spans.iter().map(|s| s.width()).sum();
+    let text = fit(&line.text, width.saturating_sub(used));
+    // A request line's status takes its level's colour: a 403 stands out among the 200s.
+    let status = status_len(&text);
     spans.push(Span::styled(
-        fit(&line.text, width.saturating_sub(used)),
-        theme.text,
+        text[..status].to_string(),
+        level_style(line.level, theme),
     ));
+    spans.push(Span::styled(text[status..].to_string(), theme.text));
     Line::from(spans)
+}
+
+/// Bytes of the HTTP status `text` starts with (`403 POST …`), or 0.
+fn status_len(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let is_status =
+        bytes.len() > 3 && bytes[..3].iter().all(u8::is_ascii_digit) && bytes[3] == b' ';
+    if is_status { 3 } else { 0 }
 }
 
 /// Draws the view into `area`.
