@@ -10,7 +10,8 @@
 //! - [`theory`]: queueing formulas the measurements are held against;
 //! - [`export`]: diagrams of the stage graph and the schema as Mermaid or Graphviz text;
 //! - [`cli`]: the headless commands;
-//! - [`tui`]: the terminal UI (`archsim` / `archsim tui`).
+//! - [`tui`]: the terminal UI (`archsim` / `archsim tui`);
+//! - [`units`]: durations and counts formatted for people, one rule everywhere.
 
 pub mod cli;
 pub mod engine;
@@ -20,3 +21,4 @@ pub mod scenario;
 pub mod theory;
 pub mod topology;
 pub mod tui;
+pub mod units;

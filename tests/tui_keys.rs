@@ -45,6 +45,7 @@ fn keys() -> Vec<Key> {
         keymap::BROKER,
         keymap::LOGS,
         keymap::FILTER,
+        keymap::SEARCH,
     ]
     .iter()
     .flat_map(|table| table.iter().flat_map(|b| b.keys.iter().copied()))

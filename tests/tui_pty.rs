@@ -91,7 +91,7 @@ fn the_binary_runs_the_four_tabs_in_a_terminal_and_restores_it_on_quit() {
     press(b"3");
     screen.wait_for("Events · payments", patience);
     press(b"4");
-    screen.wait_for("Logs · level", patience);
+    screen.wait_for("· level ≥ info (l)", patience);
     press(b"1");
     screen.wait_for("Sample requests", patience);
     press(b"q");

@@ -2,63 +2,25 @@
 //! deterministic engine (virtual time, the scenario's seed) driven by
 //! real keys through the headless app.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use archsim::scenario::{DEFAULT_SCENARIO, Scenario, load_str};
 use archsim::tui::ThemeName;
 use archsim::tui::headless::{Headless, render};
 use archsim::tui::keymap::Key;
-use archsim::tui::log_capture::{CaptureLayer, LogBuffer};
 use archsim::tui::theme::Theme;
 use ratatui::buffer::Buffer;
-use tracing_subscriber::prelude::*;
 
 const SIZES: [(u16, u16); 4] = [(80, 24), (120, 40), (160, 48), (250, 70)];
 
-fn scenario() -> Arc<Scenario> {
-    Arc::new(load_str("saas.toml", DEFAULT_SCENARIO).expect("the default scenario is valid"))
-}
-
-/// The screen as text, one line per row (styles left out; colour is covered by theme tests).
 fn text(buffer: &Buffer) -> String {
-    let area = buffer.area;
-    let mut out = String::new();
-    for y in 0..area.height {
-        let mut skip = 0;
-        for x in 0..area.width {
-            if skip > 0 {
-                skip -= 1;
-                continue;
-            }
-            let symbol = buffer[(x, y)].symbol();
-            skip = unicode_width(symbol).saturating_sub(1);
-            out.push_str(symbol);
-        }
-        out.push('\n');
-    }
-    out
-}
-
-fn unicode_width(symbol: &str) -> usize {
-    ratatui::text::Span::raw(symbol).width()
+    common::screen_text(buffer)
 }
 
 /// A headless app 20 engine seconds into the default scenario, with logs captured.
 async fn app() -> (Headless, tracing::subscriber::DefaultGuard) {
-    let buffer = LogBuffer::new();
-    let subscriber = tracing_subscriber::registry().with(
-        CaptureLayer::new(buffer.clone()).with_filter(
-            tracing_subscriber::filter::Targets::new()
-                .with_target("archsim", tracing::Level::DEBUG),
-        ),
-    );
-    let guard = tracing::subscriber::set_default(subscriber);
-    let mut app = Headless::start(scenario(), Theme::new(ThemeName::Dark))
-        .expect("engine starts")
-        .with_logs(buffer);
-    app.advance(Duration::from_secs(20)).await;
-    (app, guard)
+    common::headless_with_logs(20).await
 }
 
 fn snapshot_all(app: &Headless, name: &str) {

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::{EXIT_OK, EXIT_USAGE, report_load_error};
 use crate::engine::{ApiRequest, Clock, Command, Engine, Epoch, Options, Reply, Trace};
 use crate::scenario::{self, Scenario};
+use crate::units::{ms, us};
 
 /// The `trace` command's arguments.
 #[derive(Debug, Clone)]
@@ -114,17 +115,18 @@ pub fn render_text(trace: &Trace) -> String {
     ));
     for stage in &trace.stages {
         out.push_str(&format!(
-            "  {:<18} {:<8} {:>6.2} ms {:>6} µs  {}\n",
+            "  {:<18} {:<8} {:>9} {:>9}  {}\n",
             stage.stage,
             stage.outcome.as_str(),
-            stage.modelled_ms,
-            stage.measured_us,
+            ms(stage.modelled_ms),
+            us(stage.measured_us),
             stage.summary()
         ));
     }
     out.push_str(&format!(
-        "\n→ {}   total modelled {:.2} ms\n",
-        trace.status, trace.total_modelled_ms
+        "\n→ {}   total modelled {}\n",
+        trace.status,
+        ms(trace.total_modelled_ms)
     ));
     let body = match &trace.response {
         Value::Null => String::new(),

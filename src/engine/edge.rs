@@ -191,15 +191,91 @@ pub async fn root(State(core): State<Arc<Core>>, mut request: Request, next: Nex
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    tracing::info!(
-        target: "archsim::request",
+    log_request(&AccessLine {
+        status: response.status().as_u16(),
+        method: method.as_str(),
+        path: &path,
+        modelled_ms,
+        stopped_at: stopped_at.unwrap_or("-"),
         request_id,
-        %method,
-        path,
-        status = response.status().as_u16(),
-        modelled_ms = format!("{modelled_ms:.1}"),
-        stopped_at = stopped_at.unwrap_or("-"),
-        "request"
-    );
+    });
     response
+}
+
+/// What the access log says about one request.
+struct AccessLine<'a> {
+    status: u16,
+    method: &'a str,
+    path: &'a str,
+    modelled_ms: f64,
+    stopped_at: &'a str,
+    request_id: &'a str,
+}
+
+/// Logs one line per request on `archsim::request`: 2xx/3xx at INFO, 4xx at WARN (refused or
+/// mistaken requests a learner wants to find with the level filter), 5xx at ERROR.
+///
+/// The fields a reader scans for come first (status, method, path, latency) so a line cut at
+/// the terminal's edge loses only the request id.
+fn log_request(line: &AccessLine) {
+    macro_rules! access_log {
+        ($level:expr) => {
+            tracing::event!(
+                target: "archsim::request",
+                $level,
+                status = line.status,
+                method = line.method,
+                path = line.path,
+                // Two decimals: enough for three figures down to a tenth of a millisecond.
+                modelled_ms = format!("{:.2}", line.modelled_ms),
+                stopped_at = line.stopped_at,
+                request_id = line.request_id,
+                "request"
+            )
+        };
+    }
+    match line.status {
+        500.. => access_log!(tracing::Level::ERROR),
+        400..=499 => access_log!(tracing::Level::WARN),
+        _ => access_log!(tracing::Level::INFO),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::log_capture::{CaptureLayer, LogBuffer};
+    use tracing::Level;
+    use tracing_subscriber::prelude::*;
+
+    fn level_logged_for(status: u16) -> Level {
+        let buffer = LogBuffer::new();
+        let subscriber = tracing_subscriber::registry().with(CaptureLayer::new(buffer.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            log_request(&AccessLine {
+                status,
+                method: "GET",
+                path: "/api/v1/projects",
+                modelled_ms: 3.0,
+                stopped_at: "-",
+                request_id: "-",
+            });
+        });
+        let lines = buffer.drain();
+        assert_eq!(lines.len(), 1, "one line per request");
+        lines[0].level
+    }
+
+    #[test]
+    fn failed_requests_are_logged_at_warn_and_server_errors_at_error() {
+        for status in [200, 201, 304] {
+            assert_eq!(level_logged_for(status), Level::INFO, "{status}");
+        }
+        for status in [401, 403, 404, 422, 429] {
+            assert_eq!(level_logged_for(status), Level::WARN, "{status}");
+        }
+        for status in [500, 503] {
+            assert_eq!(level_logged_for(status), Level::ERROR, "{status}");
+        }
+    }
 }

@@ -18,6 +18,7 @@ use super::store::OutboxStats;
 use super::workers::EffectTally;
 use crate::scenario::Scenario;
 use crate::theory::mmck;
+use crate::units::{count, count_as, ms};
 
 /// The report of a run (the `run --json` contract).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -238,16 +239,12 @@ fn round(value: f64, digits: i32) -> f64 {
 
 /// A number as the JSON report writes it (`1.0`, not `1`; `null` for NaN), so the text and
 /// JSON forms show the same figures.
-fn json_number(value: f64) -> String {
-    serde_json::to_string(&value).unwrap_or_default()
-}
-
-/// Milliseconds with one decimal, or three below 1 ms, where one would read as 0.
-fn short_ms(value: f64) -> String {
-    if value.abs() < 1.0 {
-        format!("{value:.3}")
+/// A share (0–1) as a percentage with one decimal: `98.8%`.
+fn percent(share: f64) -> String {
+    if share.is_finite() {
+        format!("{:.1}%", share * 100.0)
     } else {
-        format!("{value:.1}")
+        "—".to_string()
     }
 }
 
@@ -406,22 +403,22 @@ impl Report {
         let r = &self.requests;
         let by_status = serde_json::to_string(&r.by_status).unwrap_or_default();
         out.push_str(&format!(
-            "requests  {} sent   by status {}   latency p50 {} ms  p95 {} ms  p99 {} ms\n",
+            "requests  {} sent   by status {}   latency p50 {}  p95 {}  p99 {}\n",
             r.sent,
             by_status,
-            json_number(r.latency_ms.p50),
-            json_number(r.latency_ms.p95),
-            json_number(r.latency_ms.p99)
+            ms(r.latency_ms.p50),
+            ms(r.latency_ms.p95),
+            ms(r.latency_ms.p99)
         ));
         out.push_str(&format!(
             "goodput   {} successes on time, {} late (answered after their route's deadline)\n",
             r.goodput, r.late
         ));
         out.push_str(&format!(
-            "cache     {} hits, {} misses (hit ratio {})\n",
-            self.cache.hits,
-            self.cache.misses,
-            json_number(self.cache.hit_ratio)
+            "cache     {}, {} (hit ratio {})\n",
+            count(self.cache.hits, "hit"),
+            count_as(self.cache.misses, "miss", "misses"),
+            percent(self.cache.hit_ratio)
         ));
         let b = &self.broker;
         out.push_str(&format!(
@@ -435,11 +432,11 @@ impl Report {
         out.push_str("\n\n");
         out.push_str(&format!(
             "  {:<14} {:>8} {:>8} {:>6} {:>3} {:>7} {:>5} {:>10} {:>10}  model\n",
-            "topic", "publ.", "acked", "DLQ", "c", "λ/s", "ρ", "wait ms", "theory ms"
+            "topic", "publ.", "acked", "DLQ", "c", "λ/s", "ρ", "wait", "theory"
         ));
         for t in &self.topics {
             out.push_str(&format!(
-                "  {:<14} {:>8} {:>8} {:>6} {:>3} {:>7.2} {:>5.2} {:>10.1} {:>10}  {}\n",
+                "  {:<14} {:>8} {:>8} {:>6} {:>3} {:>7.2} {:>5.2} {:>10} {:>10}  {}\n",
                 t.name,
                 t.published,
                 t.acked,
@@ -447,11 +444,11 @@ impl Report {
                 t.workers,
                 t.arrival_rate,
                 t.utilization,
-                t.wait_ms.mean,
+                ms(t.wait_ms.mean),
                 t.theory
                     .map(|p| p.wait_ms_mean)
                     .filter(|w| w.is_finite())
-                    .map_or_else(|| "—".to_string(), |w| format!("{w:.1}")),
+                    .map_or_else(|| "—".to_string(), ms),
                 t.theory.map_or("", |p| p.model)
             ));
         }
@@ -462,18 +459,9 @@ impl Report {
             let st = &t.steady_state;
             let wait = st.wait_ms.map_or_else(
                 || "—".to_string(),
-                |w| {
-                    format!(
-                        "{} ms [{}, {}]",
-                        short_ms(w.mean),
-                        short_ms(w.low),
-                        short_ms(w.high)
-                    )
-                },
+                |w| format!("{} [{}, {}]", ms(w.mean), ms(w.low), ms(w.high)),
             );
-            let theory = st
-                .theory_wait_ms
-                .map_or_else(|| "—".to_string(), |w| format!("{} ms", short_ms(w)));
+            let theory = st.theory_wait_ms.map_or_else(|| "—".to_string(), ms);
             out.push_str(&format!(
                 "  {:<14} {:>6} s used  λ {:>7.2}/s  wait {wait}  theory {theory}  {}\n",
                 t.name, st.used_s, st.arrival_rate, st.verdict
@@ -483,17 +471,19 @@ impl Report {
             }
         }
         out.push_str(&format!(
-            "\noutbox    {} pending, {} relayed, relay lag {} ms   orphaned writes {}\n",
+            "\noutbox    {} pending, {} relayed, relay lag {}   orphaned writes {}\n",
             self.outbox.pending,
             self.outbox.relayed,
-            self.outbox.relay_lag_ms,
+            ms(self.outbox.relay_lag_ms as f64),
             self.orphaned_writes
         ));
         let ledger = &self.invariants.ledger;
         let effects = &self.invariants.effects;
         out.push_str(&format!(
-            "effects   {} keys applied, {} of them more than once, {} duplicates skipped\n",
-            effects.keys, effects.repeated, effects.duplicates_skipped
+            "effects   {} applied, {} of them more than once, {} skipped\n",
+            count(effects.keys, "key"),
+            effects.repeated,
+            count(effects.duplicates_skipped, "duplicate")
         ));
         out.push_str(&format!(
             "\ninvariant: no message lost — {}   (ledger: {} open, {} settled, {} lost, {} \

@@ -111,6 +111,8 @@ pub enum Action {
     FilterBackspace,
     /// Stop typing the filter (it stays applied).
     FilterDone,
+    /// Stop typing the filter and clear it (the Logs search's Esc).
+    FilterClear,
     /// Switch between the schema and the rows of the table.
     ToggleRows,
     /// Show the rows of the next tenant (or all tenants).

@@ -90,10 +90,10 @@ pub fn run(scenario: Arc<Scenario>, theme: ThemeName) -> Result<(), TuiError> {
     let stats = result?;
     if std::env::var_os("ARCHSIM_FRAME_STATS").is_some() && stats.frames > 0 {
         eprintln!(
-            "frames: {}, mean {} µs, max {} µs",
+            "frames: {}, mean {}, max {}",
             stats.frames,
-            (stats.total / stats.frames as u32).as_micros(),
-            stats.max.as_micros()
+            crate::units::us(micros(stats.total / stats.frames as u32)),
+            crate::units::us(micros(stats.max))
         );
     }
     Ok(())
@@ -189,4 +189,9 @@ fn event_loop(
         }
     }
     Ok(stats)
+}
+
+/// Whole microseconds of `duration`, saturating (a frame never takes 584,000 years).
+fn micros(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }

@@ -333,7 +333,7 @@ pub const BROKER: &[Binding] = &[
     ),
 ];
 
-/// Keys of the Logs view.
+/// Keys of the Logs view. Their help texts stay within 31 characters, as the Broker's do.
 pub const LOGS: &[Binding] = &[
     bind(
         &[Key::Up, C('k')],
@@ -361,8 +361,17 @@ pub const LOGS: &[Binding] = &[
         &[C('l')],
         "l",
         Action::CycleLevel,
-        "level filter: debug → info → warn → error",
+        "level: debug, info, warn, error",
     ),
+    bind(
+        &[C('/')],
+        "/",
+        Action::StartFilter,
+        "search the lines (Enter keeps)",
+    ),
+    // Esc is a global key (close the help): with no help open, the app state gives it to this
+    // view, so this row only documents it.
+    bind(&[], "Esc", Action::CloseOverlay, "clear the search"),
 ];
 
 /// Keys while typing the ERD table filter.
@@ -383,6 +392,33 @@ pub const FILTER: &[Binding] = &[
     bind(&[Key::CtrlC], "Ctrl-C", Action::Quit, "quit"),
 ];
 
+/// Keys while typing the Logs search: unlike the table filter, Esc clears what was typed.
+pub const SEARCH: &[Binding] = &[
+    bind(&[], "letters", Action::FilterChar('a'), "type the search"),
+    bind(
+        &[Key::Backspace],
+        "Backspace",
+        Action::FilterBackspace,
+        "delete a character",
+    ),
+    bind(
+        &[Key::Enter],
+        "Enter",
+        Action::FilterDone,
+        "keep the search, stop typing",
+    ),
+    bind(&[Key::Esc], "Esc", Action::FilterClear, "clear the search"),
+    bind(&[Key::CtrlC], "Ctrl-C", Action::Quit, "quit"),
+];
+
+/// The table of keys while typing in `tab` (its filter or search).
+fn typing_bindings(tab: Tab) -> &'static [Binding] {
+    match tab {
+        Tab::Logs => SEARCH,
+        _ => FILTER,
+    }
+}
+
 /// The view's own table.
 pub fn view_bindings(tab: Tab) -> &'static [Binding] {
     match tab {
@@ -400,7 +436,7 @@ pub struct KeyContext {
     pub tab: Tab,
     /// The help overlay is open.
     pub help_open: bool,
-    /// The ERD filter is being typed.
+    /// A filter (ERD tables) or search (Logs) is being typed.
     pub filtering: bool,
 }
 
@@ -416,7 +452,7 @@ pub fn action_for(context: KeyContext, key: Key) -> Option<Action> {
     if context.filtering {
         return match key {
             Key::Char(c) if !c.is_control() => Some(Action::FilterChar(c)),
-            other => find(FILTER, other),
+            other => find(typing_bindings(context.tab), other),
         };
     }
     if context.help_open {
@@ -429,7 +465,11 @@ pub fn action_for(context: KeyContext, key: Key) -> Option<Action> {
 /// The help of the current context: (section title, bindings), the view's keys first.
 pub fn help_for(context: KeyContext) -> Vec<(&'static str, &'static [Binding])> {
     if context.filtering {
-        return vec![("Typing a filter", FILTER)];
+        let title = match context.tab {
+            Tab::Logs => "Typing a search",
+            _ => "Typing a filter",
+        };
+        return vec![(title, typing_bindings(context.tab))];
     }
     vec![
         (context.tab.title(), view_bindings(context.tab)),
@@ -468,8 +508,8 @@ mod tests {
     }
 
     #[test]
-    fn broker_help_fits_its_column_at_80_columns() {
-        for binding in BROKER {
+    fn broker_and_logs_help_fit_their_column_at_80_columns() {
+        for binding in BROKER.iter().chain(LOGS) {
             assert!(
                 binding.help.chars().count() <= 31,
                 "{:?} wraps in the 80×24 help",
@@ -504,6 +544,23 @@ mod tests {
         );
         assert_eq!(action_for(typing, Key::CtrlC), Some(Action::Quit));
         assert_eq!(action_for(typing, Key::Esc), Some(Action::FilterDone));
+    }
+
+    #[test]
+    fn the_logs_search_keeps_on_enter_and_clears_on_esc() {
+        let logs = ctx(Tab::Logs);
+        assert_eq!(action_for(logs, Key::Char('/')), Some(Action::StartFilter));
+        let typing = KeyContext {
+            filtering: true,
+            ..logs
+        };
+        assert_eq!(
+            action_for(typing, Key::Char('q')),
+            Some(Action::FilterChar('q'))
+        );
+        assert_eq!(action_for(typing, Key::Enter), Some(Action::FilterDone));
+        assert_eq!(action_for(typing, Key::Esc), Some(Action::FilterClear));
+        assert_eq!(help_for(typing)[0].0, "Typing a search");
     }
 
     #[test]

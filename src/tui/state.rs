@@ -119,7 +119,11 @@ impl AppState {
         KeyContext {
             tab: self.tab,
             help_open: self.help,
-            filtering: self.tab == Tab::Erd && self.erd.filtering,
+            filtering: match self.tab {
+                Tab::Erd => self.erd.filtering,
+                Tab::Logs => self.logs.searching,
+                _ => false,
+            },
         }
     }
 
@@ -150,8 +154,9 @@ impl AppState {
                 }
                 Vec::new()
             }
-            // Esc closes what is on top: the help, else (Broker view) the pinned payment.
-            Action::CloseOverlay if !self.help && self.tab == Tab::Broker => {
+            // Esc closes what is on top: the help, else the pinned payment (Broker view) or the
+            // search (Logs view).
+            Action::CloseOverlay if !self.help && matches!(self.tab, Tab::Broker | Tab::Logs) => {
                 self.update_view(action)
             }
             Action::CloseOverlay => {
@@ -242,8 +247,8 @@ impl AppState {
                 commands
             }
             Tab::Logs => {
-                let height = usize::from(self.size.1.saturating_sub(5));
-                self.logs.update(action, height);
+                self.logs
+                    .update(action, super::views::logs::body_height(self.size.1));
                 Vec::new()
             }
         }

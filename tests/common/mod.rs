@@ -26,3 +26,56 @@ signing_key = "0123456789abcdef0123456789abcdef"
 {body}"#
     )
 }
+
+/// The screen as text, one line per row (styles left out; colour is covered by theme tests).
+#[allow(dead_code)]
+pub fn screen_text(buffer: &ratatui::buffer::Buffer) -> String {
+    let area = buffer.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        let mut skip = 0;
+        for x in 0..area.width {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let symbol = buffer[(x, y)].symbol();
+            // A wide symbol covers the cells after it: print it once.
+            skip = ratatui::text::Span::raw(symbol).width().saturating_sub(1);
+            out.push_str(symbol);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A headless app `seconds` engine seconds into the default scenario, its log lines captured
+/// for the Logs view while the returned guard lives.
+#[allow(dead_code)]
+pub async fn headless_with_logs(
+    seconds: u64,
+) -> (
+    archsim::tui::headless::Headless,
+    tracing::subscriber::DefaultGuard,
+) {
+    use archsim::tui::log_capture::{CaptureLayer, LogBuffer};
+    use tracing_subscriber::prelude::*;
+    let buffer = LogBuffer::new();
+    let subscriber = tracing_subscriber::registry().with(
+        CaptureLayer::new(buffer.clone()).with_filter(
+            tracing_subscriber::filter::Targets::new()
+                .with_target("archsim", tracing::Level::DEBUG),
+        ),
+    );
+    let guard = tracing::subscriber::set_default(subscriber);
+    let scenario = load_str("saas.toml", archsim::scenario::DEFAULT_SCENARIO)
+        .expect("the default scenario is valid");
+    let mut app = archsim::tui::headless::Headless::start(
+        std::sync::Arc::new(scenario),
+        archsim::tui::theme::Theme::new(archsim::tui::ThemeName::Dark),
+    )
+    .expect("engine starts")
+    .with_logs(buffer);
+    app.advance(std::time::Duration::from_secs(seconds)).await;
+    (app, guard)
+}

@@ -681,7 +681,8 @@ pub fn event_text(event: &Event, theme: &Theme) -> (u64, String, Style) {
                     ..
                 } => (
                     format!(
-                        "{topic} #{id} failed attempt {attempt}: {error}; retry in {delay_ms} ms"
+                        "{topic} #{id} failed attempt {attempt}: {error}; retry in {}",
+                        ms(*delay_ms as f64)
                     ),
                     theme.warn,
                 ),

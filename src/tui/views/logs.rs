@@ -1,15 +1,25 @@
 //! The Logs view: the engine's `tracing` events (one `archsim::request` line per request, the
-//! middleware's debug lines, faults and controls), with a level filter and follow mode.
+//! middleware's debug lines, faults and controls), with a level filter, a `/` search and follow
+//! mode. The title says where the view is among the lines (`543–562 of 562`) and a scrollbar
+//! thumb rides the right border, so paging never runs on silently.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Margin, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState};
 use tracing::Level;
 
+use super::super::log_capture::LogLine;
 use super::super::state::AppState;
+use super::super::state::logs::{LogsState, Window};
 use super::super::theme::Theme;
 use super::super::widgets::{fit, pane};
+
+/// Rows of log lines on a terminal `rows` tall: all but the tab bar, the status bar and the
+/// pane's two borders. Paging in the state uses it, so a page is what the view shows.
+pub fn body_height(rows: u16) -> usize {
+    usize::from(rows.saturating_sub(4))
+}
 
 fn level_style(level: Level, theme: &Theme) -> ratatui::style::Style {
     match level {
@@ -20,74 +30,135 @@ fn level_style(level: Level, theme: &Theme) -> ratatui::style::Style {
     }
 }
 
+/// The pane title, most useful first (a narrow terminal cuts the end): where the view is among
+/// the lines, the search and its matches, the level filter, follow mode.
+fn title(logs: &LogsState, window: Window) -> String {
+    let position = if window.total == 0 {
+        "no lines".to_string()
+    } else {
+        format!("{}–{} of {}", window.start + 1, window.end, window.total)
+    };
+    let search = if logs.searching || !logs.search.is_empty() {
+        let cursor = if logs.searching { "▏" } else { "" };
+        format!(
+            " · /{}{cursor} {} (Esc clears)",
+            logs.search,
+            crate::units::count_as(window.total as u64, "match", "matches")
+        )
+    } else {
+        String::new()
+    };
+    let follow = if logs.follow {
+        "following (f)"
+    } else {
+        "paused (G follows)"
+    };
+    format!(
+        " Logs {position}{search} · level ≥ {} (l) · {follow} ",
+        logs.min_level.as_str().to_lowercase()
+    )
+}
+
+/// What the pane says when nothing passes the filters.
+fn empty_message(logs: &LogsState) -> String {
+    if logs.search.is_empty() {
+        "No log lines yet at this level: send a request (tab 1) or wait for traffic.".to_string()
+    } else {
+        format!(
+            "No line at level ≥ {} contains \"{}\" (Esc clears the search, l changes the level).",
+            logs.min_level.as_str().to_lowercase(),
+            logs.search
+        )
+    }
+}
+
+/// One log line cut to `width`: time, level, the target when there is room, then the text.
+fn render_line<'a>(line: &LogLine, width: usize, theme: &Theme) -> Line<'a> {
+    let target_w = if width >= 100 { 18 } else { 0 };
+    let secs = line.at_ms as f64 / 1000.0;
+    let mut spans = vec![
+        Span::styled(format!("{secs:>9.3}s "), theme.dim),
+        Span::styled(
+            format!("{:<5} ", line.level.as_str()),
+            level_style(line.level, theme),
+        ),
+    ];
+    if target_w > 0 {
+        spans.push(Span::styled(
+            format!("{:<target_w$} ", fit(&line.target, target_w)),
+            theme.accent,
+        ));
+    }
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let text = fit(&line.text, width.saturating_sub(used));
+    // A request line's status takes its level's colour: a 403 stands out among the 200s.
+    let status = status_len(&text);
+    spans.push(Span::styled(
+        text[..status].to_string(),
+        level_style(line.level, theme),
+    ));
+    spans.push(Span::styled(text[status..].to_string(), theme.text));
+    Line::from(spans)
+}
+
+/// Bytes of the HTTP status `text` starts with (`403 POST …`), or 0.
+fn status_len(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let is_status =
+        bytes.len() > 3 && bytes[..3].iter().all(u8::is_ascii_digit) && bytes[3] == b' ';
+    if is_status { 3 } else { 0 }
+}
+
 /// Draws the view into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
     let theme = &state.theme;
     let logs = &state.logs;
     let visible = logs.visible();
-    let follow = if logs.follow {
-        "following"
-    } else {
-        "paused (G follows)"
-    };
-    let title = format!(
-        " Logs · level ≥ {} (l) · {follow} (f) · {} of {} lines ",
-        logs.min_level.as_str().to_lowercase(),
-        visible.len(),
-        logs.lines.len()
-    );
+    let height = usize::from(area.height.saturating_sub(2));
+    let window = logs.window(visible.len(), height);
     let block = pane(
-        fit(&title, usize::from(area.width.saturating_sub(4))),
+        fit(
+            &title(logs, window),
+            usize::from(area.width.saturating_sub(4)),
+        ),
         true,
         theme,
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let height = usize::from(inner.height);
-    let width = usize::from(inner.width);
     if visible.is_empty() {
-        frame.render_widget(
-            Paragraph::new(
-                "No log lines yet at this level: send a request (tab 1) or wait for traffic.",
-            )
-            .style(theme.dim),
-            inner,
-        );
+        frame.render_widget(Paragraph::new(empty_message(logs)).style(theme.dim), inner);
         return;
     }
-    let bottom = visible.len().saturating_sub(height);
-    let start = if logs.follow {
-        bottom
-    } else {
-        logs.scroll.min(bottom)
-    };
-    let target_w = if width >= 100 { 18 } else { 0 };
-    let lines: Vec<Line> = visible
+    let width = usize::from(inner.width);
+    let lines: Vec<Line> = visible[window.start..window.end]
         .iter()
-        .skip(start)
-        .take(height)
-        .map(|line| {
-            let secs = line.at_ms as f64 / 1000.0;
-            let mut spans = vec![
-                Span::styled(format!("{secs:>9.3}s "), theme.dim),
-                Span::styled(
-                    format!("{:<5} ", line.level.as_str()),
-                    level_style(line.level, theme),
-                ),
-            ];
-            if target_w > 0 {
-                spans.push(Span::styled(
-                    format!("{:<target_w$} ", fit(&line.target, target_w)),
-                    theme.accent,
-                ));
-            }
-            let used: usize = spans.iter().map(|s| s.width()).sum();
-            spans.push(Span::styled(
-                fit(&line.text, width.saturating_sub(used)),
-                theme.text,
-            ));
-            Line::from(spans)
-        })
+        .map(|line| render_line(line, width, theme))
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
+    draw_scrollbar(frame, area, window, height);
+}
+
+/// A scrollbar on the pane's right border when the lines do not all fit, so paging never runs
+/// on without showing where it is.
+fn draw_scrollbar(frame: &mut Frame, area: Rect, window: Window, height: usize) {
+    if window.total <= height {
+        return;
+    }
+    let mut position = ScrollbarState::new(window.total.saturating_sub(height))
+        .position(window.start)
+        .viewport_content_length(height);
+    let scrollbar = Scrollbar::new(ScrollbarOrientation::VerticalRight)
+        .begin_symbol(None)
+        .end_symbol(None)
+        .track_symbol(Some("┃"))
+        .thumb_symbol("█");
+    frame.render_stateful_widget(
+        scrollbar,
+        area.inner(Margin {
+            vertical: 1,
+            horizontal: 0,
+        }),
+        &mut position,
+    );
 }

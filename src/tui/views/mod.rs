@@ -159,7 +159,10 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
             format!("│ {} req/s ", state.requests_per_second()),
             theme.status,
         ),
-        (format!("│ {errors} errors "), theme.status),
+        (
+            format!("│ {} ", crate::units::count(errors, "error")),
+            theme.status,
+        ),
     ];
     // The outbox only shows when it holds something: events waiting for room in their topic
     // (and how long the oldest has waited), or rows a dual-write route left without an event.

@@ -32,9 +32,9 @@ pub fn lines(
         ),
         Span::styled(
             format!(
-                "   modelled {} · measured {} µs",
+                "   modelled {} · measured {}",
                 ms(record.modelled_ms),
-                record.measured_us
+                crate::units::us(record.measured_us)
             ),
             theme.dim,
         ),

@@ -48,18 +48,8 @@ pub fn pad(text: &str, width: usize) -> String {
     format!("{:<width$}", fit(text, width))
 }
 
-/// Milliseconds for people: `0.05 ms`, `12.3 ms`, `1.20 s`.
-pub fn ms(value: f64) -> String {
-    if !value.is_finite() {
-        "∞".to_string()
-    } else if value >= 1000.0 {
-        format!("{:.2} s", value / 1000.0)
-    } else if value >= 10.0 {
-        format!("{value:.1} ms")
-    } else {
-        format!("{value:.2} ms")
-    }
-}
+/// Durations for people, on the crate-wide rule (see [`crate::units`]).
+pub use crate::units::ms;
 
 /// Engine time as `h:mm:ss`.
 pub fn clock(ms: u64) -> String {
@@ -137,10 +127,7 @@ mod tests {
     }
 
     #[test]
-    fn formats() {
-        assert_eq!(ms(0.05), "0.05 ms");
-        assert_eq!(ms(12.34), "12.3 ms");
-        assert_eq!(ms(1500.0), "1.50 s");
+    fn engine_clock_format() {
         assert_eq!(clock(3_723_000), "1:02:03");
     }
 }
