@@ -26,7 +26,7 @@ use super::super::state::AppState;
 use super::super::state::broker::{KindFilter, Panel, TopicFilter};
 use super::super::theme::Theme;
 use super::super::widgets::flow::FlowView;
-use super::super::widgets::{clock, fit, hint, ms, pad, pane};
+use super::super::widgets::{clock, fit, hint, ms, pad, pane, scrollbar};
 use crate::engine::{BrokerEvent, forecast_model_is_exact};
 use crate::engine::{Event, Level, Snapshot, TopicView};
 use crate::engine::{WorkerChange, WorkerState};
@@ -894,4 +894,6 @@ fn draw_events(frame: &mut Frame, area: Rect, state: &AppState) {
     );
     frame.render_widget(block, area);
     frame.render_widget(Paragraph::new(lines), inner);
+    // Where the stream is: the thumb leaves the bottom as PgUp scrolls back.
+    scrollbar(frame, area, start, end - start, shown.len(), theme);
 }
