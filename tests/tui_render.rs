@@ -11,37 +11,15 @@ use archsim::tui::headless::{Headless, render};
 use archsim::tui::keymap::Key;
 use archsim::tui::log_capture::{CaptureLayer, LogBuffer};
 use archsim::tui::theme::Theme;
-use ratatui::buffer::Buffer;
 use tracing_subscriber::prelude::*;
+
+mod common;
+use common::text;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
 fn scenario() -> Arc<Scenario> {
     Arc::new(load_str("saas.toml", DEFAULT_SCENARIO).expect("the default scenario is valid"))
-}
-
-/// The screen as text, one line per row (styles left out; colour is covered by theme tests).
-fn text(buffer: &Buffer) -> String {
-    let area = buffer.area;
-    let mut out = String::new();
-    for y in 0..area.height {
-        let mut skip = 0;
-        for x in 0..area.width {
-            if skip > 0 {
-                skip -= 1;
-                continue;
-            }
-            let symbol = buffer[(x, y)].symbol();
-            skip = unicode_width(symbol).saturating_sub(1);
-            out.push_str(symbol);
-        }
-        out.push('\n');
-    }
-    out
-}
-
-fn unicode_width(symbol: &str) -> usize {
-    ratatui::text::Span::raw(symbol).width()
 }
 
 /// A headless app 20 engine seconds into the default scenario, with logs captured.

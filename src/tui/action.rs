@@ -109,6 +109,8 @@ pub enum Action {
     FilterBackspace,
     /// Stop typing the filter (it stays applied).
     FilterDone,
+    /// Stop typing the filter and drop it: the whole table list again.
+    FilterCancel,
     /// Switch between the schema and the rows of the table.
     ToggleRows,
     /// Show the rows of the next tenant (or all tenants).

@@ -139,8 +139,9 @@ impl AppState {
                 self.help = !self.help;
                 Vec::new()
             }
-            // Esc closes what is on top: the help, else (Broker view) the pinned payment.
-            Action::CloseOverlay if !self.help && self.tab == Tab::Broker => {
+            // Esc closes what is on top: the help, else the view's own thing (Broker: the
+            // pinned payment; Schema: the filter, or the rows).
+            Action::CloseOverlay if !self.help && matches!(self.tab, Tab::Broker | Tab::Erd) => {
                 self.update_view(action)
             }
             Action::CloseOverlay => {

@@ -1,6 +1,7 @@
 //! What the integration tests share: a scenario built from a few TOML tables.
 
 use archsim::scenario::{Scenario, load_str};
+use ratatui::buffer::Buffer;
 
 /// `body` (topics, workers, traffic, faults…) under the smallest valid scenario header, with
 /// `seed`; panics with the positioned diagnostics if the result does not validate.
@@ -25,4 +26,25 @@ audience = "test"
 signing_key = "0123456789abcdef0123456789abcdef"
 {body}"#
     )
+}
+
+/// The screen as text, one line per row (styles left out; colour is covered by theme tests).
+#[allow(dead_code)] // Only the TUI test crates draw screens.
+pub fn text(buffer: &Buffer) -> String {
+    let area = buffer.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        let mut skip = 0;
+        for x in 0..area.width {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let symbol = buffer[(x, y)].symbol();
+            skip = ratatui::text::Span::raw(symbol).width().saturating_sub(1);
+            out.push_str(symbol);
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -3,12 +3,15 @@
 
 pub mod flow;
 pub mod json_lines;
+pub mod lines;
+pub mod neighbourhood;
 pub mod stage_graph;
 pub mod waterfall;
 
-use ratatui::layout::Rect;
+use ratatui::Frame;
+use ratatui::layout::{Margin, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType};
+use ratatui::widgets::{Block, BorderType, Scrollbar, ScrollbarOrientation, ScrollbarState};
 
 use super::theme::Theme;
 
@@ -73,6 +76,32 @@ pub fn hint<'a>(key: &'a str, text: &'a str, theme: &Theme) -> Vec<Span<'a>> {
         Span::styled(key, theme.accent),
         Span::styled(format!(" {text}  "), theme.dim),
     ]
+}
+
+/// A scrollbar on the right border of `pane` (a bordered pane) when its `total` lines do not
+/// fit the `shown` ones, the thumb where lines `offset..offset + shown` are; nothing when they
+/// fit, so a list that does not scroll does not pretend to.
+pub fn scrollbar(frame: &mut Frame, pane: Rect, total: usize, offset: usize, shown: usize) {
+    if total <= shown || shown == 0 {
+        return;
+    }
+    // Positions run over the first lines a screen can start at, so the thumb reaches the end
+    // of the track on the last screen.
+    let mut state = ScrollbarState::new(total - shown + 1)
+        .position(offset)
+        .viewport_content_length(shown);
+    let bar = Scrollbar::new(ScrollbarOrientation::VerticalRight)
+        .begin_symbol(None)
+        .end_symbol(None)
+        .track_symbol(Some("│"));
+    frame.render_stateful_widget(
+        bar,
+        pane.inner(Margin {
+            vertical: 1,
+            horizontal: 0,
+        }),
+        &mut state,
+    );
 }
 
 /// Whether `area` can hold anything at all.
