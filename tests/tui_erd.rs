@@ -162,6 +162,15 @@ async fn rows_view_has_an_obvious_way_back_and_home_end_keys() {
     app.press(Key::Char('r')).await;
     app.press(Key::Backspace).await;
     assert_eq!(app.state.erd.mode, ErdMode::Schema);
+    // The help lists the keys, Esc included.
+    app.press(Key::Char('?')).await;
+    let help = screen(&app, 80, 24);
+    assert!(
+        help.contains("Esc       clear the filter / leave rows"),
+        "{help}"
+    );
+    insta::assert_snapshot!("erd_help_80x24", help);
+    app.press(Key::Char('?')).await;
     // In the schema, Home and End jump in the table list.
     app.press(Key::End).await;
     assert_eq!(app.state.erd.current_name(), "audit_log");

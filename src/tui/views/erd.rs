@@ -306,7 +306,14 @@ fn draw_columns(frame: &mut Frame, area: Rect, state: &AppState, table: &Table, 
         lines.push(Line::styled(pad(&text, width), style));
     }
     frame.render_widget(Paragraph::new(lines), inner);
-    scrollbar(frame, area, table.columns.len(), offset, height);
+    // Beside the columns, below the heading line.
+    let beside_columns = Rect::new(
+        area.x,
+        area.y + 1,
+        area.width,
+        area.height.saturating_sub(1),
+    );
+    scrollbar(frame, beside_columns, table.columns.len(), offset, height);
 }
 
 fn item_style(erd: &ErdState, index: usize, focused: bool, theme: &Theme, tenant: bool) -> Style {

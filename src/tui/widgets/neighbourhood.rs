@@ -17,6 +17,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Widget};
 
@@ -158,12 +159,14 @@ impl<'a> Neighbourhood<'a> {
         };
         let least = in_w + box_w + out_w;
         let spare = width.checked_sub(least)?;
-        // Room to spare lengthens the arrows a little, the rest centres the graph.
+        // Room to spare lengthens the arrows a little; the box goes to the middle when both
+        // sides leave room for it, else as near as they let it.
         let stretch = (spare / 4).min(MAX_STRETCH);
         let in_w = if in_w > 0 { in_w + stretch } else { 0 };
         let out_w = if out_w > 0 { out_w + stretch } else { 0 };
-        let left = width.saturating_sub(in_w + box_w + out_w) / 2;
-        let box_x = left + in_w;
+        let box_x =
+            ((width - box_w) / 2).clamp(in_w, width.saturating_sub(box_w + out_w).max(in_w));
+        let left = box_x - in_w;
         let out_x = box_x + box_w + out_w - out_name_w;
         Some(Geometry {
             left,
@@ -174,12 +177,15 @@ impl<'a> Neighbourhood<'a> {
         })
     }
 
-    fn edge_styles(&self, pick: Pick) -> (ratatui::style::Style, ratatui::style::Style) {
-        if self.pick == Some(pick) {
+    /// Styles of an edge's table name and column label. They start from a reset: written over
+    /// the dim arrow line, a style without its own colour would take the line's.
+    fn edge_styles(&self, pick: Pick) -> (Style, Style) {
+        let (name, label) = if self.pick == Some(pick) {
             (self.theme.selected, self.theme.selected)
         } else {
             (self.theme.accent, self.theme.text)
-        }
+        };
+        (Style::reset().patch(name), Style::reset().patch(label))
     }
 
     fn render_graph(&self, g: Geometry, area: Rect, buf: &mut Buffer) {
@@ -250,7 +256,10 @@ impl<'a> Neighbourhood<'a> {
         let mut lines: Vec<(Pick, Line)> = Vec::new();
         for (i, edge) in self.incoming.iter().enumerate() {
             let (_, style) = self.edge_styles(Pick::Incoming(i));
-            let text = format!("← {}.{}", edge.table, edge.column);
+            let text = fit(
+                &format!("← {}.{}", edge.table, edge.column),
+                usize::from(area.width),
+            );
             lines.push((Pick::Incoming(i), Line::styled(text, style)));
         }
         for (i, edge) in self.outgoing.iter().enumerate() {
@@ -344,6 +353,23 @@ mod tests {
                 " audit_log ─user_id────▶┃          ┃",
                 "                        ┗━━━━━━━━━━┛",
             ]
+        );
+    }
+
+    #[test]
+    fn the_selected_key_stands_out() {
+        let theme = Theme::new(ThemeName::Dark);
+        let area = Rect::new(0, 0, 60, 4);
+        let mut buf = Buffer::empty(area);
+        (&users(&theme).pick(Some(Pick::Outgoing(0)))).render(area, &mut buf);
+        let label: String = (37..46).map(|x| buf[(x, 1)].symbol()).collect();
+        assert_eq!(label, "tenant_id");
+        assert_eq!(buf[(37, 1)].style().fg, theme.selected.fg);
+        let other = buf[(12, 1)].style().fg;
+        assert_ne!(other, theme.selected.fg, "owner_id is not picked");
+        assert_ne!(
+            other, theme.dim.fg,
+            "a label reads as text, not as the dim line"
         );
     }
 
