@@ -213,6 +213,9 @@ async fn shared_tables_say_so_and_tenant_rows_say_whose() {
     // The tenants table is filtered to the tenant's own row: its name is right there.
     app.press_all(&[Key::Esc, Key::Up]).await;
     assert_eq!(app.state.erd.current_name(), "tenants");
+    let schema = screen(&app, 120, 40);
+    assert!(schema.contains("(one row per tenant)"), "{schema}");
+    assert!(!schema.contains("shared by all tenants"), "{schema}");
     app.press(Key::Char('r')).await;
     let tenants = screen(&app, 120, 40);
     assert!(

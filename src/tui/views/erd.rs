@@ -25,7 +25,7 @@ use super::super::widgets::json_lines::scalar;
 use super::super::widgets::neighbourhood::{Edge, Neighbourhood, Pick};
 use super::super::widgets::{fit, pad, pane, scrollbar};
 use crate::engine::QueryRecord;
-use crate::scenario::{Column, TENANT_COLUMN, Table};
+use crate::scenario::{Column, FillFrom, TENANT_COLUMN, Table};
 
 /// Widest a rows column gets; longer values are cut.
 const MAX_CELL_W: usize = 28;
@@ -173,7 +173,7 @@ fn draw_header(frame: &mut Frame, area: Rect, state: &AppState, table: &Table) {
     let scope = if table.tenant_scoped {
         "tenant-scoped: every row has a tenant_id and every query filters on it"
     } else {
-        "shared by all tenants"
+        sharing(table)
     };
     let lines = vec![
         Line::from(crumbs),
@@ -183,6 +183,16 @@ fn draw_header(frame: &mut Frame, area: Rect, state: &AppState, table: &Table) {
         ]),
     ];
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
+}
+
+/// How a table without a tenant column is shared: the tenants table holds one row per tenant
+/// (a tenant's rows view shows its own), any other is the same for every tenant.
+fn sharing(table: &Table) -> &'static str {
+    if table.fill == Some(FillFrom::Tenants) {
+        "one row per tenant"
+    } else {
+        "shared by all tenants"
+    }
 }
 
 fn tab_style(active: bool, theme: &Theme) -> Style {
@@ -386,7 +396,7 @@ fn neighbourhood<'a>(erd: &ErdState, table: &'a Table, theme: &'a Theme) -> Neig
         if table.tenant_scoped {
             "tenant-scoped".to_string()
         } else {
-            "shared by all tenants".to_string()
+            sharing(table).to_string()
         },
     ];
     Neighbourhood::new(&table.name, facts, incoming, outgoing, theme).pick(pick)
