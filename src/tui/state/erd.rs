@@ -63,8 +63,9 @@ pub enum RowScope {
     Shared,
 }
 
-/// Why a column of `table` is left out of the rows the store reads, if it is: the store never
-/// selects the password hash outside login (see `store::sql::select_list`).
+/// Why the store leaves `column` out of the rows it reads, if it does: it never selects the
+/// password hash outside login (see `store::sql::select_list`), so the rows view shows the
+/// column as hidden rather than dropping it without a word.
 pub fn hidden_reason(column: &str) -> Option<&'static str> {
     (column == SECRET_COLUMN).then_some("secret (Argon2id hash; only login reads it)")
 }

@@ -45,12 +45,15 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
         draw_no_match(frame, right, state);
         return;
     };
-    let [header, body] = Layout::vertical([
-        Constraint::Length(if wide { 3 } else { 2 }),
-        Constraint::Min(3),
-    ])
-    .areas(right);
-    draw_header(frame, header, state, table);
+    // The table's explanation gets the lines it needs (up to a limit), not a fixed one or two
+    // that cut it mid-sentence.
+    let most = if wide { 3 } else { 2 };
+    let explain_h =
+        wrapped_lines(&explain_text(table, wide), usize::from(right.width)).clamp(1, most);
+    let [header, body] =
+        Layout::vertical([Constraint::Length(1 + explain_h as u16), Constraint::Min(3)])
+            .areas(right);
+    draw_header(frame, header, state, table, wide);
     match erd.mode {
         ErdMode::Schema => draw_schema(frame, body, state, table, wide),
         ErdMode::Rows => draw_rows(frame, body, state, table),
@@ -147,7 +150,7 @@ fn draw_tables(frame: &mut Frame, area: Rect, state: &AppState) {
     scrollbar(frame, area, visible.len(), offset, room);
 }
 
-fn draw_header(frame: &mut Frame, area: Rect, state: &AppState, table: &Table) {
+fn draw_header(frame: &mut Frame, area: Rect, state: &AppState, table: &Table, wide: bool) {
     let theme = &state.theme;
     let erd = &state.erd;
     let mut crumbs = vec![Span::styled(" ", theme.text)];
@@ -170,19 +173,50 @@ fn draw_header(frame: &mut Frame, area: Rect, state: &AppState, table: &Table) {
     if erd.trail.len() > 1 {
         crumbs.push(Span::styled("  Backspace: back", theme.dim));
     }
-    let scope = if table.tenant_scoped {
-        "tenant-scoped: every row has a tenant_id and every query filters on it"
-    } else {
-        sharing(table)
-    };
     let lines = vec![
         Line::from(crumbs),
         Line::from(vec![
             Span::styled(format!(" {} ", table.explain), theme.text),
-            Span::styled(format!("({scope})"), theme.dim),
+            Span::styled(format!("({})", scope_note(table, wide)), theme.dim),
         ]),
     ];
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
+}
+
+/// Whether the table's rows belong to tenants, for the header: a sentence where there is
+/// room, a word where there is not (the table list's ◆ legend says the rest).
+fn scope_note(table: &Table, wide: bool) -> &'static str {
+    match (table.tenant_scoped, wide) {
+        (true, true) => "tenant-scoped: every row has a tenant_id and every query filters on it",
+        (true, false) => "tenant-scoped",
+        (false, _) => sharing(table),
+    }
+}
+
+/// The header's second line as plain text (for its height).
+fn explain_text(table: &Table, wide: bool) -> String {
+    format!(" {} ({})", table.explain, scope_note(table, wide))
+}
+
+/// Lines `text` takes wrapped at spaces into `width` columns (as the header's word wrap does).
+fn wrapped_lines(text: &str, width: usize) -> usize {
+    let width = width.max(1);
+    let mut lines = 1;
+    let mut used = 0;
+    for word in text.split_whitespace() {
+        let w = word.chars().count().max(1);
+        if used > 0 && used + 1 + w <= width {
+            used += 1 + w;
+            continue;
+        }
+        if used > 0 {
+            lines += 1;
+        }
+        // The word starts a line; one longer than a line takes several.
+        lines += (w - 1) / width;
+        used = (w - 1) % width + 1;
+    }
+    lines
 }
 
 /// How a table without a tenant column is shared: the tenants table holds one row per tenant
@@ -429,6 +463,11 @@ fn draw_references(
     let inner = block.inner(area);
     frame.render_widget(block, area);
     frame.render_widget(hood, inner);
+    if !hood.fits_as_graph(inner.width, inner.height) {
+        let shown = usize::from(inner.height);
+        let total = usize::from(hood.list_height());
+        scrollbar(frame, area, total, hood.list_offset(shown), shown);
+    }
 }
 
 fn draw_indexes(frame: &mut Frame, area: Rect, state: &AppState, table: &Table) {
@@ -664,4 +703,18 @@ fn draw_record(
         table_area.height + 1,
     );
     scrollbar(frame, beside_rows, record.rows.len(), scroll, rows_shown);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_lines_count_as_the_word_wrap_breaks_them() {
+        assert_eq!(wrapped_lines("", 10), 1);
+        assert_eq!(wrapped_lines("one two", 7), 1);
+        assert_eq!(wrapped_lines("one two", 6), 2);
+        assert_eq!(wrapped_lines("abcdefghijkl", 5), 3);
+        assert_eq!(wrapped_lines("ab abcdefghijkl", 5), 4);
+    }
 }

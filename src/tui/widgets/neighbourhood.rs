@@ -118,6 +118,18 @@ impl<'a> Neighbourhood<'a> {
         self.geometry(width).is_some() && self.graph_height() <= height
     }
 
+    /// First line the list form shows in `height` lines: the picked key stays in view.
+    pub fn list_offset(&self, height: usize) -> usize {
+        let at = match self.pick {
+            Some(Pick::Incoming(i)) => i,
+            Some(Pick::Outgoing(i)) => self.incoming.len() + i,
+            None => 0,
+        };
+        let total = usize::from(self.list_height());
+        at.saturating_sub(height.saturating_sub(1))
+            .min(total.saturating_sub(height))
+    }
+
     fn widest(names: impl Iterator<Item = usize>) -> u16 {
         u16::try_from(names.max().unwrap_or(0)).unwrap_or(u16::MAX)
     }
@@ -277,11 +289,7 @@ impl<'a> Neighbourhood<'a> {
             return;
         }
         let height = usize::from(area.height);
-        let at = lines
-            .iter()
-            .position(|(pick, _)| Some(*pick) == self.pick)
-            .unwrap_or(0);
-        let offset = at.saturating_sub(height.saturating_sub(1));
+        let offset = self.list_offset(height);
         let shown: Vec<Line> = lines
             .into_iter()
             .skip(offset)
