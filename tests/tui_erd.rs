@@ -223,6 +223,9 @@ async fn shared_tables_say_so_and_tenant_rows_say_whose() {
         "{tenants}"
     );
     assert_eq!(app.state.erd.row_count(), 1);
+    // The SQL wraps rather than losing its WHERE off the edge of a narrow screen.
+    let narrow = screen(&app, 80, 24);
+    assert!(narrow.contains(r#"WHERE "id" = ?1"#), "{narrow}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -67,7 +67,8 @@ pub enum Action {
     Quit,
     /// Show or hide the key overlay.
     ToggleHelp,
-    /// Close the overlay (Esc).
+    /// Close the overlay (Esc); with none open, the view's own Esc (unpin a payment, clear the
+    /// schema filter, leave the rows).
     CloseOverlay,
     /// Next tab.
     NextTab,

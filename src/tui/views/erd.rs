@@ -62,10 +62,14 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
 
 /// A filter that matches nothing: say so, and how to get out, instead of a stale table.
 fn draw_no_match(frame: &mut Frame, area: Rect, state: &AppState) {
-    let text = format!(
-        "No table matches “{}”. Backspace edits the filter, Esc clears it.",
-        state.erd.filter
-    );
+    let text = if state.erd.filter.is_empty() {
+        "This scenario has no tables.".to_string()
+    } else {
+        format!(
+            "No table matches “{}”. Backspace edits the filter, Esc clears it.",
+            state.erd.filter
+        )
+    };
     frame.render_widget(
         Paragraph::new(text)
             .style(state.theme.dim)
@@ -629,7 +633,8 @@ fn draw_record(
         .collect::<Vec<_>>()
         .join(" ");
     let mut lines = vec![
-        Line::styled(fit(&format!("{}  {params}", record.sql), width), theme.hit),
+        // Wrapped, not cut: the WHERE on tenant_id at its end is the point of the view.
+        Line::styled(format!("{}  {params}", record.sql), theme.hit),
         Line::styled(format!("{} row(s)", record.rows.len()), theme.dim),
     ];
     // A column the store never reads back is shown as hidden, with the reason, not left out.
@@ -641,10 +646,17 @@ fn draw_record(
             ]));
         }
     }
-    let notes_h: u16 = lines
+    let notes_h: usize = lines
         .iter()
-        .map(|l| u16::try_from(l.width().div_ceil(width.max(1)).max(1)).unwrap_or(1))
+        .map(|line| {
+            let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+            wrapped_lines(&text, width)
+        })
         .sum();
+    // The rows keep at least their header and a few lines.
+    let notes_h = u16::try_from(notes_h)
+        .unwrap_or(u16::MAX)
+        .min(area.height.saturating_sub(4).max(2));
     let [notes_area, table_area] =
         Layout::vertical([Constraint::Length(notes_h), Constraint::Min(1)]).areas(area);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), notes_area);
