@@ -550,15 +550,17 @@ fn rows_columns<'t>(
         .filter(|c| c.primary_key)
         .map(|c| (c, width_of(c)))
         .collect();
-    let mut used: u16 = shown.iter().map(|(_, w)| w + CELL_GAP).sum();
+    let mut used: u16 = shown
+        .iter()
+        .fold(0, |sum, (_, w)| sum.saturating_add(w + CELL_GAP));
     let mut scrolled = 0;
     for column in table.columns.iter().filter(|c| !c.primary_key).skip(offset) {
         let w = width_of(column);
-        if scrolled > 0 && used + w > width {
+        if scrolled > 0 && used.saturating_add(w) > width {
             break;
         }
         shown.push((column, w));
-        used += w + CELL_GAP;
+        used = used.saturating_add(w + CELL_GAP);
         scrolled += 1;
     }
     (shown, scrolled)
