@@ -87,7 +87,7 @@ fn the_binary_runs_the_four_tabs_in_a_terminal_and_restores_it_on_quit() {
     press(b"\r");
     screen.wait_for("Stage 1/", patience);
     press(b"2");
-    screen.wait_for("Tables (/ filter)", patience);
+    screen.wait_for("Tables 1/10", patience);
     press(b"3");
     screen.wait_for("Events · payments", patience);
     press(b"4");

@@ -85,7 +85,7 @@ pub use self::request::{ApiRequest, Exchange};
 pub use self::serve::serve;
 pub use self::sim::{READY_MESSAGE, Snapshot, TopicView};
 pub use self::steady::{SteadyState, WaitInterval};
-pub use self::store::{OutboxStats, QueryRecord};
+pub use self::store::{OutboxStats, QueryRecord, SECRET_COLUMN};
 pub use self::trace::{Outcome, StageDetail, StageRecord, Trace, TracedRequest, detail};
 pub use self::window::{WINDOW, WindowView};
 pub use self::workers::{EffectTally, WorkerChange, WorkerState};

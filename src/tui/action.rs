@@ -69,7 +69,8 @@ pub enum Action {
     ToggleHelp,
     /// Give the view's main panel the whole screen, or go back (`z`).
     ToggleZoom,
-    /// Close the overlay (Esc).
+    /// Close the overlay (Esc); with none open, the view's own Esc (unpin a payment, clear the
+    /// schema filter, leave the rows).
     CloseOverlay,
     /// Next tab.
     NextTab,
@@ -111,8 +112,8 @@ pub enum Action {
     FilterBackspace,
     /// Stop typing the filter (it stays applied).
     FilterDone,
-    /// Stop typing the filter and clear it (the Logs search's Esc).
-    FilterClear,
+    /// Stop typing the filter and drop it: the whole table list again.
+    FilterCancel,
     /// Switch between the schema and the rows of the table.
     ToggleRows,
     /// Show the rows of the next tenant (or all tenants).

@@ -189,7 +189,8 @@ pub const LIFECYCLE: &[Binding] = &[
     ),
 ];
 
-/// Keys of the Tenant schema view.
+/// Keys of the Tenant schema view. Their help texts stay within 31 characters, like the
+/// broker's: at 80×24 the help shows this table beside the global one.
 pub const ERD: &[Binding] = &[
     bind(&[Key::Up, C('k')], "↑ k", Action::Up, "move up"),
     bind(&[Key::Down, C('j')], "↓ j", Action::Down, "move down"),
@@ -197,41 +198,61 @@ pub const ERD: &[Binding] = &[
         &[Key::Left, C('h')],
         "← h",
         Action::Left,
-        "focus tables (rows: scroll left)",
+        "tables (rows: scroll left)",
     ),
     bind(
         &[Key::Right, C('l')],
         "→ l",
         Action::Right,
-        "focus columns (rows: scroll right)",
+        "columns (rows: scroll right)",
     ),
+    bind(
+        &[Key::Home, C('g')],
+        "Home g",
+        Action::First,
+        "first table/column/row",
+    ),
+    bind(
+        &[Key::End, C('G')],
+        "End G",
+        Action::Last,
+        "last table/column/row",
+    ),
+    bind(&[Key::PageUp], "PgUp", Action::PageUp, "page up"),
+    bind(&[Key::PageDown], "PgDn", Action::PageDown, "page down"),
     bind(
         &[Key::Enter],
         "Enter",
         Action::Enter,
-        "open the table / follow the foreign key",
+        "open table / follow the key",
     ),
     bind(
         &[Key::Backspace],
         "Backspace",
         Action::Back,
-        "go back (breadcrumb)",
+        "back (breadcrumb, rows)",
     ),
     bind(
         &[C('/')],
         "/",
         Action::StartFilter,
-        "filter tables (type, then Enter or Esc)",
+        "filter the tables afresh",
+    ),
+    // Esc is a global key (close the help): with no help open, the app state gives it to this
+    // view, so this row only documents it.
+    bind(
+        &[],
+        "Esc",
+        Action::CloseOverlay,
+        "clear the filter / leave rows",
     ),
     bind(&[C('r')], "r", Action::ToggleRows, "schema ⇄ real rows"),
     bind(
         &[C('t')],
         "t",
         Action::CycleTenant,
-        "rows of tenant 1, 2, … or of all tenants",
+        "rows of tenant 1, 2, … or all",
     ),
-    bind(&[Key::PageUp], "PgUp", Action::PageUp, "page up"),
-    bind(&[Key::PageDown], "PgDn", Action::PageDown, "page down"),
 ];
 
 /// Keys of the Broker queue view. Their help texts stay within 31 characters: at 80×24 the
@@ -384,10 +405,16 @@ pub const FILTER: &[Binding] = &[
         "delete a character",
     ),
     bind(
-        &[Key::Enter, Key::Esc],
-        "Enter Esc",
+        &[Key::Enter],
+        "Enter",
         Action::FilterDone,
-        "stop typing",
+        "keep the filter, stop typing",
+    ),
+    bind(
+        &[Key::Esc],
+        "Esc",
+        Action::FilterCancel,
+        "clear the filter, whole list",
     ),
     bind(&[Key::CtrlC], "Ctrl-C", Action::Quit, "quit"),
 ];
@@ -407,7 +434,7 @@ pub const SEARCH: &[Binding] = &[
         Action::FilterDone,
         "keep the search, stop typing",
     ),
-    bind(&[Key::Esc], "Esc", Action::FilterClear, "clear the search"),
+    bind(&[Key::Esc], "Esc", Action::FilterCancel, "clear the search"),
     bind(&[Key::CtrlC], "Ctrl-C", Action::Quit, "quit"),
 ];
 
@@ -508,8 +535,8 @@ mod tests {
     }
 
     #[test]
-    fn broker_and_logs_help_fit_their_column_at_80_columns() {
-        for binding in BROKER.iter().chain(LOGS) {
+    fn broker_logs_and_schema_help_fit_their_column_at_80_columns() {
+        for binding in BROKER.iter().chain(LOGS).chain(ERD) {
             assert!(
                 binding.help.chars().count() <= 31,
                 "{:?} wraps in the 80×24 help",
@@ -543,7 +570,8 @@ mod tests {
             Some(Action::FilterChar('q'))
         );
         assert_eq!(action_for(typing, Key::CtrlC), Some(Action::Quit));
-        assert_eq!(action_for(typing, Key::Esc), Some(Action::FilterDone));
+        assert_eq!(action_for(typing, Key::Enter), Some(Action::FilterDone));
+        assert_eq!(action_for(typing, Key::Esc), Some(Action::FilterCancel));
     }
 
     #[test]
@@ -559,7 +587,7 @@ mod tests {
             Some(Action::FilterChar('q'))
         );
         assert_eq!(action_for(typing, Key::Enter), Some(Action::FilterDone));
-        assert_eq!(action_for(typing, Key::Esc), Some(Action::FilterClear));
+        assert_eq!(action_for(typing, Key::Esc), Some(Action::FilterCancel));
         assert_eq!(help_for(typing)[0].0, "Typing a search");
     }
 

@@ -154,9 +154,11 @@ impl AppState {
                 }
                 Vec::new()
             }
-            // Esc closes what is on top: the help, else the pinned payment (Broker view) or the
-            // search (Logs view).
-            Action::CloseOverlay if !self.help && matches!(self.tab, Tab::Broker | Tab::Logs) => {
+            // Esc closes what is on top: the help, else the view's own thing (Broker: the
+            // pinned payment; Schema: the filter, or the rows; Logs: the search).
+            Action::CloseOverlay
+                if !self.help && matches!(self.tab, Tab::Broker | Tab::Erd | Tab::Logs) =>
+            {
                 self.update_view(action)
             }
             Action::CloseOverlay => {

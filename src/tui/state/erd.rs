@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::engine::QueryRecord;
-use crate::scenario::{Scenario, Table};
+use crate::engine::{QueryRecord, SECRET_COLUMN};
+use crate::scenario::{FillFrom, Scenario, Table};
 
 use super::super::action::Action;
 use super::super::engine_link::{Origin, Outgoing};
@@ -52,6 +52,33 @@ pub struct RowsView {
     pub result: Result<QueryRecord, String>,
 }
 
+/// Whose rows a rows query returns, decided the way the store decides it (`Store::rows`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowScope {
+    /// Every tenant's rows (no tenant picked).
+    AllTenants,
+    /// Only this tenant's rows: a tenant-scoped table, or the tenants table itself.
+    Tenant(i64),
+    /// The table has no tenant column: every tenant sees all its rows.
+    Shared,
+}
+
+/// Why the store leaves `column` out of the rows it reads, if it does: it never selects the
+/// password hash outside login (see `store::sql::select_list`), so the rows view shows the
+/// column as hidden rather than dropping it without a word.
+pub fn hidden_reason(column: &str) -> Option<&'static str> {
+    (column == SECRET_COLUMN).then_some("secret (Argon2id hash; only login reads it)")
+}
+
+/// Where the user was on a table when a followed key took them away: restored by Back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Place {
+    item: usize,
+    focus: ErdFocus,
+    row: usize,
+    column_offset: usize,
+}
+
 /// How often the rows shown are read again while they are on screen (engine ms).
 const ROWS_REFRESH_MS: u64 = 1_000;
 
@@ -69,6 +96,11 @@ pub struct ErdState {
     pub mode: ErdMode,
     /// Tables visited by following keys; the last is the one shown.
     pub trail: Vec<String>,
+    /// Where the user was on each table of the trail but the last (same order).
+    places: Vec<Place>,
+    /// The trail, its places and the place on its last table when `/` was pressed: Esc while
+    /// typing puts them back, since typing moves the selection to the first match.
+    before_filter: Option<(Vec<String>, Vec<Place>, Place)>,
     /// Selected column (or incoming key, after the columns).
     pub item: usize,
     /// Tenant whose rows are shown, or `None` for all.
@@ -80,9 +112,9 @@ pub struct ErdState {
     /// Engine time (ms) the rows shown were first seen by a snapshot: they are read again a
     /// second later (see [`ErdState::refresh_rows`]).
     rows_seen_at_ms: Option<u64>,
-    /// First row shown.
-    pub row_scroll: usize,
-    /// First column shown (rows view).
+    /// Selected row (rows view); the view scrolls to keep it on screen.
+    pub row: usize,
+    /// First non-key column shown (rows view): key columns stay frozen on the left.
     pub column_offset: usize,
 }
 
@@ -103,12 +135,14 @@ impl ErdState {
             focus: ErdFocus::Tables,
             mode: ErdMode::Schema,
             trail: vec![first],
+            places: Vec::new(),
+            before_filter: None,
             item: 0,
             tenant: None,
             rows: None,
             rows_pending: None,
             rows_seen_at_ms: None,
-            row_scroll: 0,
+            row: 0,
             column_offset: 0,
         }
     }
@@ -155,7 +189,33 @@ impl ErdState {
         self.current().map_or(0, |t| t.columns.len()) + self.incoming(self.current_name()).len()
     }
 
+    /// Whose rows the rows view shows for the table shown, as the store filters them.
+    pub fn row_scope(&self) -> RowScope {
+        let filtered = self
+            .current()
+            .is_some_and(|t| t.tenant_scoped || t.fill == Some(FillFrom::Tenants));
+        match self.tenant {
+            None => RowScope::AllTenants,
+            Some(id) if filtered => RowScope::Tenant(id),
+            Some(_) => RowScope::Shared,
+        }
+    }
+
+    /// The number of rows read for the table shown (0 until they arrive, or on an error).
+    pub fn row_count(&self) -> usize {
+        self.shown_rows()
+            .and_then(|r| r.result.as_ref().ok())
+            .map_or(0, |record| record.rows.len())
+    }
+
+    /// The columns the rows view can scroll through: all but the (frozen) primary key.
+    pub fn scrolling_columns(&self) -> usize {
+        self.current()
+            .map_or(0, |t| t.columns.iter().filter(|c| !c.primary_key).count())
+    }
+
     /// Shows `table` (following a key or picking it in the list), selecting `column` if given.
+    /// A followed key (`remember`) keeps where the user was, for Back.
     fn open(&mut self, table: &str, column: Option<&str>, remember: bool) {
         let Some(target) = self.scenario.table(table) else {
             return;
@@ -163,19 +223,50 @@ impl ErdState {
         let item = column
             .and_then(|c| target.columns.iter().position(|col| col.name == c))
             .unwrap_or(0);
-        if remember {
-            if self.current_name() != table {
-                self.trail.push(table.to_string());
-            }
-        } else {
+        if !remember {
             self.trail = vec![table.to_string()];
+            self.places.clear();
+        } else if self.current_name() != table {
+            self.places.push(self.place());
+            self.trail.push(table.to_string());
         }
         if !self.visible_tables().iter().any(|t| t.name == table) {
             self.filter.clear();
         }
         self.item = item;
-        self.row_scroll = 0;
+        self.row = 0;
         self.column_offset = 0;
+    }
+
+    fn place(&self) -> Place {
+        Place {
+            item: self.item,
+            focus: self.focus,
+            row: self.row,
+            column_offset: self.column_offset,
+        }
+    }
+
+    /// Back along the trail: the previous table, with its column, focus and rows position.
+    fn back(&mut self) {
+        if self.trail.len() < 2 {
+            return;
+        }
+        self.trail.pop();
+        let place = self.places.pop().unwrap_or(Place {
+            item: 0,
+            focus: self.focus,
+            row: 0,
+            column_offset: 0,
+        });
+        self.restore(place);
+    }
+
+    fn restore(&mut self, place: Place) {
+        self.item = place.item;
+        self.focus = place.focus;
+        self.row = place.row;
+        self.column_offset = place.column_offset;
     }
 
     fn list_position(&self) -> usize {
@@ -183,6 +274,11 @@ impl ErdState {
             .iter()
             .position(|t| t.name == self.current_name())
             .unwrap_or(0)
+    }
+
+    /// Where the table shown is in the (filtered) list, and how many the list holds.
+    pub fn list_index(&self) -> (usize, usize) {
+        (self.list_position(), self.visible_tables().len())
     }
 
     fn move_in_list(&mut self, to: impl Fn(usize, usize) -> usize) {
@@ -203,6 +299,11 @@ impl ErdState {
         self.item = to(self.item, last).min(last);
     }
 
+    fn move_row(&mut self, to: impl Fn(usize, usize) -> usize) {
+        let last = self.row_count().saturating_sub(1);
+        self.row = to(self.row, last).min(last);
+    }
+
     fn follow(&mut self) {
         let Some(table) = self.current() else { return };
         let columns = table.columns.len();
@@ -221,78 +322,124 @@ impl ErdState {
 
     /// Applies an action; returns the engine commands it needs.
     pub fn update(&mut self, action: Action) -> Vec<Outgoing> {
-        match (action, self.mode, self.focus) {
-            (Action::StartFilter, _, _) => {
+        match action {
+            Action::StartFilter
+            | Action::FilterChar(_)
+            | Action::FilterBackspace
+            | Action::FilterDone
+            | Action::FilterCancel => self.update_filter(action),
+            Action::ToggleRows => self.toggle_rows(),
+            Action::CycleTenant => self.cycle_tenant(),
+            _ => match self.mode {
+                ErdMode::Rows => self.update_rows(action),
+                ErdMode::Schema => self.update_schema(action),
+            },
+        }
+        self.rows_request().into_iter().collect()
+    }
+
+    fn update_filter(&mut self, action: Action) {
+        match action {
+            // A fresh filter each time: a second `/` must not append to the last one.
+            Action::StartFilter => {
+                self.before_filter = Some((self.trail.clone(), self.places.clone(), self.place()));
+                self.filter.clear();
                 self.filtering = true;
                 self.focus = ErdFocus::Tables;
             }
-            (Action::FilterChar(c), _, _) => {
+            Action::FilterChar(c) => {
                 self.filter.push(c);
                 self.snap_to_filter();
             }
-            (Action::FilterBackspace, _, _) => {
+            Action::FilterBackspace => {
                 self.filter.pop();
                 self.snap_to_filter();
             }
-            (Action::FilterDone, _, _) => self.filtering = false,
-            (Action::ToggleRows, mode, _) => {
-                self.mode = match mode {
-                    ErdMode::Schema => ErdMode::Rows,
-                    ErdMode::Rows => ErdMode::Schema,
-                };
-                // Traffic writes rows all the time: read them afresh each time the tab opens.
-                self.rows = None;
-                self.row_scroll = 0;
+            Action::FilterDone => {
+                self.filtering = false;
+                self.before_filter = None;
             }
-            (Action::CycleTenant, _, _) => {
-                let ids: Vec<i64> = self.scenario.tenants.iter().map(|t| t.id).collect();
-                self.tenant = match self.tenant {
-                    None => ids.first().copied(),
-                    Some(id) => ids.iter().skip_while(|&&t| t != id).nth(1).copied(),
-                };
-                self.mode = ErdMode::Rows;
-                self.row_scroll = 0;
+            Action::FilterCancel => {
+                self.clear_filter();
+                if let Some((trail, places, place)) = self.before_filter.take() {
+                    self.trail = trail;
+                    self.places = places;
+                    self.restore(place);
+                }
             }
-            (Action::Back, _, _) if self.trail.len() > 1 => {
-                self.trail.pop();
-                self.item = 0;
-                self.row_scroll = 0;
-                self.column_offset = 0;
-            }
-            (Action::Up, ErdMode::Rows, _) => self.row_scroll = self.row_scroll.saturating_sub(1),
-            (Action::Down, ErdMode::Rows, _) => self.row_scroll = self.row_scroll.saturating_add(1),
-            (Action::PageUp, ErdMode::Rows, _) => {
-                self.row_scroll = self.row_scroll.saturating_sub(PAGE)
-            }
-            (Action::PageDown, ErdMode::Rows, _) => {
-                self.row_scroll = self.row_scroll.saturating_add(PAGE)
-            }
-            (Action::Left, ErdMode::Rows, _) => {
-                self.column_offset = self.column_offset.saturating_sub(1)
-            }
-            (Action::Right, ErdMode::Rows, _) => {
-                let columns = self.current().map_or(0, |t| t.columns.len());
-                self.column_offset = (self.column_offset + 1).min(columns.saturating_sub(1));
-            }
-            (Action::Enter, ErdMode::Rows, _) => self.mode = ErdMode::Schema,
-            (Action::Up, _, ErdFocus::Tables) => self.move_in_list(|p, _| p.saturating_sub(1)),
-            (Action::Down, _, ErdFocus::Tables) => self.move_in_list(|p, last| (p + 1).min(last)),
-            (Action::PageUp, _, ErdFocus::Tables) => {
-                self.move_in_list(|p, _| p.saturating_sub(PAGE))
-            }
-            (Action::PageDown, _, ErdFocus::Tables) => {
-                self.move_in_list(|p, last| (p + PAGE).min(last))
-            }
-            (Action::Right | Action::Enter, _, ErdFocus::Tables) => self.focus = ErdFocus::Columns,
-            (Action::Left, _, ErdFocus::Columns) => self.focus = ErdFocus::Tables,
-            (Action::Up, _, ErdFocus::Columns) => self.move_item(|i, _| i.saturating_sub(1)),
-            (Action::Down, _, ErdFocus::Columns) => self.move_item(|i, _| i + 1),
-            (Action::PageUp, _, ErdFocus::Columns) => self.move_item(|i, _| i.saturating_sub(PAGE)),
-            (Action::PageDown, _, ErdFocus::Columns) => self.move_item(|i, _| i + PAGE),
-            (Action::Enter, _, ErdFocus::Columns) => self.follow(),
             _ => {}
         }
-        self.rows_request().into_iter().collect()
+    }
+
+    /// Drops the filter: the whole list again, the table shown stays selected.
+    fn clear_filter(&mut self) {
+        self.filter.clear();
+        self.filtering = false;
+    }
+
+    fn toggle_rows(&mut self) {
+        self.mode = match self.mode {
+            ErdMode::Schema => ErdMode::Rows,
+            ErdMode::Rows => ErdMode::Schema,
+        };
+        // Traffic writes rows all the time: read them afresh each time the tab opens. The
+        // selected row stays (clamped when they arrive): `r` twice comes back to it.
+        self.rows = None;
+    }
+
+    fn cycle_tenant(&mut self) {
+        let ids: Vec<i64> = self.scenario.tenants.iter().map(|t| t.id).collect();
+        self.tenant = match self.tenant {
+            None => ids.first().copied(),
+            Some(id) => ids.iter().skip_while(|&&t| t != id).nth(1).copied(),
+        };
+        self.mode = ErdMode::Rows;
+        self.row = 0;
+    }
+
+    /// Keys in the rows view: ↑↓ PgUp PgDn Home End move the selected row, ←→ scroll the
+    /// columns; Enter, Backspace and Esc go back to the schema (as `r` does).
+    fn update_rows(&mut self, action: Action) {
+        match action {
+            Action::Up => self.move_row(|r, _| r.saturating_sub(1)),
+            Action::Down => self.move_row(|r, _| r + 1),
+            Action::PageUp => self.move_row(|r, _| r.saturating_sub(PAGE)),
+            Action::PageDown => self.move_row(|r, _| r + PAGE),
+            Action::First => self.row = 0,
+            Action::Last => self.move_row(|_, last| last),
+            Action::Left => self.column_offset = self.column_offset.saturating_sub(1),
+            Action::Right => {
+                let last = self.scrolling_columns().saturating_sub(1);
+                self.column_offset = (self.column_offset + 1).min(last);
+            }
+            Action::Enter | Action::Back | Action::CloseOverlay => self.mode = ErdMode::Schema,
+            _ => {}
+        }
+    }
+
+    fn update_schema(&mut self, action: Action) {
+        match (action, self.focus) {
+            (Action::Back, _) => self.back(),
+            (Action::CloseOverlay, _) => self.clear_filter(),
+            (Action::Up, ErdFocus::Tables) => self.move_in_list(|p, _| p.saturating_sub(1)),
+            (Action::Down, ErdFocus::Tables) => self.move_in_list(|p, last| (p + 1).min(last)),
+            (Action::PageUp, ErdFocus::Tables) => self.move_in_list(|p, _| p.saturating_sub(PAGE)),
+            (Action::PageDown, ErdFocus::Tables) => {
+                self.move_in_list(|p, last| (p + PAGE).min(last))
+            }
+            (Action::First, ErdFocus::Tables) => self.move_in_list(|_, _| 0),
+            (Action::Last, ErdFocus::Tables) => self.move_in_list(|_, last| last),
+            (Action::Right | Action::Enter, ErdFocus::Tables) => self.focus = ErdFocus::Columns,
+            (Action::Left, ErdFocus::Columns) => self.focus = ErdFocus::Tables,
+            (Action::Up, ErdFocus::Columns) => self.move_item(|i, _| i.saturating_sub(1)),
+            (Action::Down, ErdFocus::Columns) => self.move_item(|i, _| i + 1),
+            (Action::PageUp, ErdFocus::Columns) => self.move_item(|i, _| i.saturating_sub(PAGE)),
+            (Action::PageDown, ErdFocus::Columns) => self.move_item(|i, _| i + PAGE),
+            (Action::First, ErdFocus::Columns) => self.item = 0,
+            (Action::Last, ErdFocus::Columns) => self.move_item(|_, last| last),
+            (Action::Enter, ErdFocus::Columns) => self.follow(),
+            _ => {}
+        }
     }
 
     fn snap_to_filter(&mut self) {
@@ -340,6 +487,8 @@ impl ErdState {
             self.rows_pending = None;
         }
         self.rows = Some(rows);
+        // Rows can go (a tenant's view, a delete): keep the selection on one that is there.
+        self.row = self.row.min(self.row_count().saturating_sub(1));
     }
 
     /// The rows of the table shown, if they are the ones read.

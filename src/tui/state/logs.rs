@@ -180,7 +180,7 @@ impl LogsState {
                 self.search.pop();
             }
             Action::FilterDone => self.searching = false,
-            Action::FilterClear | Action::CloseOverlay => {
+            Action::FilterCancel | Action::CloseOverlay => {
                 self.searching = false;
                 self.search.clear();
             }
@@ -253,7 +253,7 @@ mod tests {
         assert!(!logs.searching);
         assert_eq!(texts(&logs).len(), 1, "Enter keeps the search");
         logs.update(Action::StartFilter, 20);
-        logs.update(Action::FilterClear, 20);
+        logs.update(Action::FilterCancel, 20);
         assert_eq!(texts(&logs).len(), 3, "Esc clears it");
     }
 

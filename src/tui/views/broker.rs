@@ -895,5 +895,5 @@ fn draw_events(frame: &mut Frame, area: Rect, state: &AppState) {
     frame.render_widget(block, area);
     frame.render_widget(Paragraph::new(lines), inner);
     // Where the stream is: the thumb leaves the bottom as PgUp scrolls back.
-    scrollbar(frame, area, start, end - start, shown.len(), theme);
+    scrollbar(frame, area, shown.len(), start, end - start, theme);
 }

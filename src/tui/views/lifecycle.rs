@@ -361,7 +361,7 @@ fn draw_detail(frame: &mut Frame, area: Rect, state: &AppState) {
             block.title_bottom(Line::styled(format!(" {position} "), theme.dim).right_aligned());
     }
     frame.render_widget(paragraph.block(block).scroll((scroll, 0)), area);
-    scrollbar(frame, area, usize::from(scroll), visible, total, theme);
+    scrollbar(frame, area, total, usize::from(scroll), visible, theme);
 }
 
 fn draw_waterfall(frame: &mut Frame, area: Rect, state: &AppState) {

@@ -4,16 +4,16 @@
 //! thumb rides the right border, so paging never runs on silently.
 
 use ratatui::Frame;
-use ratatui::layout::{Margin, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState};
+use ratatui::widgets::Paragraph;
 use tracing::Level;
 
 use super::super::log_capture::LogLine;
 use super::super::state::AppState;
 use super::super::state::logs::{LogsState, Window};
 use super::super::theme::Theme;
-use super::super::widgets::{fit, pane};
+use super::super::widgets::{fit, pane, scrollbar};
 
 /// Rows of log lines on a terminal `rows` tall: all but the tab bar, the status bar and the
 /// pane's two borders. Paging in the state uses it, so a page is what the view shows.
@@ -136,29 +136,5 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
         .map(|line| render_line(line, width, theme))
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
-    draw_scrollbar(frame, area, window, height);
-}
-
-/// A scrollbar on the pane's right border when the lines do not all fit, so paging never runs
-/// on without showing where it is.
-fn draw_scrollbar(frame: &mut Frame, area: Rect, window: Window, height: usize) {
-    if window.total <= height {
-        return;
-    }
-    let mut position = ScrollbarState::new(window.total.saturating_sub(height))
-        .position(window.start)
-        .viewport_content_length(height);
-    let scrollbar = Scrollbar::new(ScrollbarOrientation::VerticalRight)
-        .begin_symbol(None)
-        .end_symbol(None)
-        .track_symbol(Some("┃"))
-        .thumb_symbol("█");
-    frame.render_stateful_widget(
-        scrollbar,
-        area.inner(Margin {
-            vertical: 1,
-            horizontal: 0,
-        }),
-        &mut position,
-    );
+    scrollbar(frame, area, window.total, window.start, height, theme);
 }

@@ -3,12 +3,15 @@
 
 pub mod flow;
 pub mod json_lines;
+pub mod lines;
+pub mod neighbourhood;
 pub mod stage_graph;
 pub mod waterfall;
 
-use ratatui::layout::Rect;
+use ratatui::Frame;
+use ratatui::layout::{Margin, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType};
+use ratatui::widgets::{Block, BorderType, Scrollbar, ScrollbarOrientation, ScrollbarState};
 
 use super::theme::Theme;
 
@@ -65,6 +68,42 @@ pub fn hint<'a>(key: &'a str, text: &'a str, theme: &Theme) -> Vec<Span<'a>> {
     ]
 }
 
+/// A scrollbar on the right border of `pane` (a bordered pane) when its `total` lines do not
+/// fit the `shown` ones, the thumb where lines `offset..offset + shown` are; nothing when they
+/// fit, so a list that does not scroll does not pretend to. Every scrolled panel uses it, so
+/// position reads the same everywhere.
+pub fn scrollbar(
+    frame: &mut Frame,
+    pane: Rect,
+    total: usize,
+    offset: usize,
+    shown: usize,
+    theme: &Theme,
+) {
+    if total <= shown || shown == 0 || pane.height < 3 {
+        return;
+    }
+    // Positions run over the first lines a screen can start at, so the thumb reaches the end
+    // of the track on the last screen.
+    let mut state = ScrollbarState::new(total - shown + 1)
+        .position(offset)
+        .viewport_content_length(shown);
+    let bar = Scrollbar::new(ScrollbarOrientation::VerticalRight)
+        .begin_symbol(None)
+        .end_symbol(None)
+        .track_symbol(Some("│"))
+        .track_style(theme.border)
+        .thumb_style(theme.accent);
+    frame.render_stateful_widget(
+        bar,
+        pane.inner(Margin {
+            vertical: 1,
+            horizontal: 0,
+        }),
+        &mut state,
+    );
+}
+
 /// Whether `area` can hold anything at all.
 pub fn usable(area: Rect) -> bool {
     area.width >= 3 && area.height >= 1
@@ -78,40 +117,6 @@ pub fn scroll_position(offset: usize, visible: usize, total: usize) -> String {
     }
     let last = (offset + visible).min(total);
     format!("lines {}–{last} of {total}", offset + 1)
-}
-
-/// A scrollbar on the right border of the pane at `area` when its `total` lines do not fit the
-/// `visible` ones: the thumb shows where `offset` is and how much is on screen.
-pub fn scrollbar(
-    frame: &mut ratatui::Frame,
-    area: Rect,
-    offset: usize,
-    visible: usize,
-    total: usize,
-    theme: &Theme,
-) {
-    use ratatui::widgets::{Scrollbar, ScrollbarOrientation, ScrollbarState};
-    if total <= visible || area.height < 3 {
-        return;
-    }
-    // The state counts positions the top line can take, so the thumb reaches the bottom when
-    // the last line is on screen.
-    let mut state = ScrollbarState::new(total.saturating_sub(visible) + 1)
-        .position(offset)
-        .viewport_content_length(visible);
-    let bar = Scrollbar::new(ScrollbarOrientation::VerticalRight)
-        .begin_symbol(Some("▲"))
-        .end_symbol(Some("▼"))
-        .track_style(theme.border)
-        .thumb_style(theme.accent);
-    frame.render_stateful_widget(
-        bar,
-        area.inner(ratatui::layout::Margin {
-            vertical: 1,
-            horizontal: 0,
-        }),
-        &mut state,
-    );
 }
 
 #[cfg(test)]
