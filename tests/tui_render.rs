@@ -342,6 +342,11 @@ async fn z_gives_the_main_panel_the_whole_screen_and_back() {
     assert!(screen.contains("payments"), "{screen}");
     app.press(Key::Char('z')).await;
     assert!(text(&app.render(120, 40)).contains("Events"));
+    // The schema: the table without the list of tables.
+    app.press_all(&[Key::Char('2'), Key::Char('z')]).await;
+    let screen = text(&app.render(120, 40));
+    assert!(!screen.contains("Tables"), "{screen}");
+    assert!(screen.contains("tenants"), "{screen}");
 }
 
 #[tokio::test(start_paused = true)]

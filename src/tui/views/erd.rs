@@ -35,10 +35,17 @@ const CELL_GAP: u16 = 2;
 /// Draws the view into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
     let wide = area.width >= 120 && area.height >= 30;
-    let left_w = if wide { 28 } else { 20 };
+    // `z`: the table alone, without the list of tables beside it.
+    let left_w = match (state.zoom, wide) {
+        (true, _) => 0,
+        (false, true) => 28,
+        (false, false) => 20,
+    };
     let [left, right] =
         Layout::horizontal([Constraint::Length(left_w), Constraint::Min(20)]).areas(area);
-    draw_tables(frame, left, state);
+    if !state.zoom {
+        draw_tables(frame, left, state);
+    }
     let erd = &state.erd;
     let table = erd.current().filter(|_| !erd.visible_tables().is_empty());
     let Some(table) = table else {
