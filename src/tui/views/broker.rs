@@ -388,10 +388,16 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
         inner.width / 4
     }
     .max(8);
-    let [spark_area, stats_area] =
+    let [spark_area, stats_area] = if state.zoom && inner.height >= 16 {
+        // Zoomed: the figures on top, the depth chart across the whole width under them.
+        let [stats, chart] =
+            Layout::vertical([Constraint::Length(7), Constraint::Min(8)]).areas(inner);
+        [chart, stats]
+    } else {
         Layout::horizontal([Constraint::Length(spark_w), Constraint::Min(10)])
             .spacing(1)
-            .areas(inner);
+            .areas(inner)
+    };
     // Exact only while nothing the model leaves out (retries) has happened.
     let exact = forecast_model_is_exact(&state.scenario, &view.topic.name)
         && view.topic.sum(|g| g.counters.retried) == 0;
