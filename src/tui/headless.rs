@@ -155,5 +155,9 @@ pub fn render(original: &AppState, columns: u16, rows: u16) -> Buffer {
         .lifecycle
         .detail_max_scroll
         .set(state.lifecycle.detail_max_scroll.get());
+    original
+        .erd
+        .column_offset_max
+        .set(state.erd.column_offset_max.get());
     terminal.backend().buffer().clone()
 }

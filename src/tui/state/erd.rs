@@ -8,6 +8,7 @@ use crate::scenario::{FillFrom, Scenario, Table};
 
 use super::super::action::Action;
 use super::super::engine_link::{Origin, Outgoing};
+use super::lifecycle::DrawnLimit;
 use crate::engine::Command;
 
 /// Which pane has the keyboard.
@@ -116,6 +117,9 @@ pub struct ErdState {
     pub row: usize,
     /// First non-key column shown (rows view): key columns stay frozen on the left.
     pub column_offset: usize,
+    /// The furthest `column_offset` that shows anything new at the width last drawn (the view
+    /// writes it): → stops once the last column is on screen.
+    pub column_offset_max: DrawnLimit,
 }
 
 const PAGE: usize = 10;
@@ -144,6 +148,7 @@ impl ErdState {
             rows_seen_at_ms: None,
             row: 0,
             column_offset: 0,
+            column_offset_max: DrawnLimit::default(),
         }
     }
 
@@ -410,7 +415,8 @@ impl ErdState {
             Action::Left => self.column_offset = self.column_offset.saturating_sub(1),
             Action::Right => {
                 let last = self.scrolling_columns().saturating_sub(1);
-                self.column_offset = (self.column_offset + 1).min(last);
+                let useful = usize::from(self.column_offset_max.get());
+                self.column_offset = (self.column_offset + 1).min(last).min(useful);
             }
             Action::Enter | Action::Back | Action::CloseOverlay => self.mode = ErdMode::Schema,
             _ => {}

@@ -603,11 +603,17 @@ fn draw_rows(frame: &mut Frame, area: Rect, state: &AppState, table: &Table) {
             format!(" Rows {rows_at} "),
         ],
     );
-    let offset = erd
-        .column_offset
-        .min(erd.scrolling_columns().saturating_sub(1));
-    let (columns, scrolled) = rows_columns(table, record, offset, area.width.saturating_sub(2));
     let scrolling = erd.scrolling_columns();
+    let inner_w = area.width.saturating_sub(2);
+    // The first offset from which every remaining column fits: scrolling further would only
+    // hide columns on the left.
+    let useful = (0..scrolling)
+        .find(|&o| rows_columns(table, record, o, inner_w).1 >= scrolling - o)
+        .unwrap_or(scrolling.saturating_sub(1));
+    erd.column_offset_max
+        .set(u16::try_from(useful).unwrap_or(u16::MAX));
+    let offset = erd.column_offset.min(useful);
+    let (columns, scrolled) = rows_columns(table, record, offset, inner_w);
     let columns_at = if scrolled < scrolling {
         format!(
             "cols {}–{}/{scrolling} ←→ · ",
