@@ -130,6 +130,18 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: DiagramFormat,
     },
+    /// List the scenario's guided tours, or play them headless to check every step holds.
+    Tour {
+        /// Scenario file (default: the built-in scenario).
+        file: Option<PathBuf>,
+        /// Play every tour in virtual time; fail with the step's FILE:LINE:COL when a step's
+        /// stage or `expect` does not hold.
+        #[arg(long, conflicts_with = "list")]
+        check: bool,
+        /// Print each tour and its steps (the default).
+        #[arg(long)]
+        list: bool,
+    },
     /// Print the JSON Schema of scenario files.
     Schema,
 }
@@ -154,6 +166,7 @@ impl Command {
             Command::Run { .. } => "run",
             Command::Serve { .. } => "serve",
             Command::Export { .. } => "export",
+            Command::Tour { .. } => "tour",
             Command::Schema => "schema",
         }
     }
@@ -165,6 +178,7 @@ impl Command {
             Command::Run { .. } => 4,
             Command::Tui(_) => 5,
             Command::Check { .. } | Command::Export { .. } | Command::Schema => 2,
+            Command::Tour { .. } => 12,
         }
     }
 }

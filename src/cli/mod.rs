@@ -8,6 +8,7 @@ mod check;
 pub mod run;
 mod serve;
 mod token;
+mod tour;
 pub mod trace;
 
 use std::io::Write;
@@ -87,6 +88,7 @@ pub fn run(cli: Cli) -> u8 {
             json,
             sabotage,
         }),
+        Command::Tour { file, check, .. } => tour::run(file, check),
         Command::Tui(options) => match scenario::load_or_default(options.file.as_deref()) {
             Ok(scenario) => match crate::tui::run(scenario, options.theme) {
                 Ok(()) => EXIT_OK,

@@ -19,7 +19,24 @@ pub struct TourStep {
     pub topic: Option<String>,
     /// Text.
     pub say: String,
+    /// What the step's request must show (lifecycle steps).
+    pub expect: Option<Expect>,
+    /// Where the step is written in its file (byte offsets), for `tour --check` to point at.
+    #[serde(skip)]
+    pub at: std::ops::Range<usize>,
 }
+
+/// What a lifecycle step's request must show.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Expect {
+    /// The response's HTTP status.
+    pub status: Option<u16>,
+    /// The outcome at the step's stage (`pass`, `hit`, `miss`, `reject`, `error`, `skip`).
+    pub outcome: Option<String>,
+}
+
+/// The outcomes a step may expect at its stage, as traces name them.
+pub const STAGE_OUTCOMES: [&str; 6] = ["pass", "hit", "miss", "reject", "error", "skip"];
 
 /// A guided tour.
 #[derive(Debug, Clone, Serialize)]

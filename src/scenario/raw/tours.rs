@@ -37,6 +37,22 @@ pub struct RawTourStep {
     pub topic: Option<Sp<String>>,
     /// What to say at this step.
     pub say: String,
+    /// Lifecycle: what the request must show, checked by `archsim tour --check` so the
+    /// narration cannot drift from what the code does.
+    #[serde(default)]
+    pub expect: Option<RawExpect>,
+}
+
+/// What a lifecycle step's request must show.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    /// The HTTP status of the response, e.g. 404.
+    #[serde(default)]
+    pub status: Option<Sp<u16>>,
+    /// The outcome at the step's `stage`: `pass`, `hit`, `miss`, `reject`, `error` or `skip`.
+    #[serde(default)]
+    pub outcome: Option<Sp<String>>,
 }
 
 /// A guided tour.

@@ -2,7 +2,9 @@
 
 use super::{Cx, secs};
 use crate::scenario::model::*;
-use crate::scenario::raw::{FaultKind, RawFault, RawRequest, RawTour, RawTraffic};
+use crate::scenario::raw::{
+    FaultKind, RawExpect, RawFault, RawRequest, RawTour, RawTourStep, RawTraffic,
+};
 use crate::scenario::span::Sp;
 
 pub(crate) fn validate_requests(
@@ -411,6 +413,43 @@ pub(crate) fn validate_faults(
     faults
 }
 
+/// An `expect` needs a request to look at, an `outcome` a stage, and both real values.
+fn check_expect(cx: &mut Cx, who: &str, step: &RawTourStep, expect: &RawExpect) {
+    let at = step.view.span();
+    if step.request.is_none() {
+        cx.error(
+            at.clone(),
+            format!("{who}: a step with `expect` sends no request"),
+            "add `request = \"…\"` (a lifecycle step), or remove `expect`",
+        );
+    }
+    if let Some(status) = &expect.status
+        && !(100..=599).contains(status.get())
+    {
+        cx.error(
+            status.span(),
+            format!("{who}: `expect.status` {status} is not an HTTP status"),
+            "use a status between 100 and 599, e.g. 404",
+        );
+    }
+    if let Some(outcome) = &expect.outcome {
+        if !STAGE_OUTCOMES.contains(&outcome.get().as_str()) {
+            cx.error(
+                outcome.span(),
+                format!("{who}: `expect.outcome` `{outcome}` is not a stage outcome"),
+                format!("use one of {}", STAGE_OUTCOMES.join(", ")),
+            );
+        }
+        if step.stage.is_none() {
+            cx.error(
+                outcome.span(),
+                format!("{who}: `expect.outcome` needs the step's `stage`"),
+                "add `stage = \"…\"`: the outcome is the one at that stage",
+            );
+        }
+    }
+}
+
 pub(crate) fn validate_tours(cx: &mut Cx, raw: &[RawTour]) -> Vec<Tour> {
     let mut tours = Vec::new();
     for tour in raw {
@@ -431,6 +470,9 @@ pub(crate) fn validate_tours(cx: &mut Cx, raw: &[RawTour]) -> Vec<Tour> {
                 ("table", &step.table, "table", view == View::Erd),
                 ("topic", &step.topic, "topic", view == View::Broker),
             ];
+            if let Some(expect) = &step.expect {
+                check_expect(cx, &who, step, expect);
+            }
             for (key, value, namespace, applies) in fields {
                 let Some(value) = value else { continue };
                 if applies {
@@ -457,6 +499,11 @@ pub(crate) fn validate_tours(cx: &mut Cx, raw: &[RawTour]) -> Vec<Tour> {
                     table: s.table.as_ref().map(|r| r.get().clone()),
                     topic: s.topic.as_ref().map(|r| r.get().clone()),
                     say: s.say.clone(),
+                    expect: s.expect.as_ref().map(|e| Expect {
+                        status: e.status.as_ref().map(|v| *v.get()),
+                        outcome: e.outcome.as_ref().map(|v| v.get().clone()),
+                    }),
+                    at: s.view.span(),
                 })
                 .collect(),
         });

@@ -1,0 +1,84 @@
+//! `archsim tour`: the shipped scenarios' tours hold against the engine, and a tour whose
+//! narration drifts from what the code does fails at the step's line and column.
+
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_archsim");
+
+fn tour(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(BIN)
+        .arg("tour")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("archsim runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_shipped_scenarios_tours_hold() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("scenarios/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|ext| ext != "toml") {
+            continue;
+        }
+        let file = path.to_string_lossy().into_owned();
+        let (code, out, err) = tour(&["--check", &file]);
+        assert_eq!(code, 0, "{file}:\n{out}{err}");
+        assert!(out.contains("step(s) played against the engine"), "{out}");
+        checked += 1;
+    }
+    assert!(checked >= 2, "the shipped scenarios were found");
+}
+
+#[test]
+fn a_step_that_says_what_the_code_does_not_do_fails_at_its_position() {
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/saas.toml"))
+            .expect("saas.toml");
+    // The narration blames the controller's pass for Carol's 404: the database refuses it.
+    let needle = r#"expect = { status = 404, outcome = "reject" }"#;
+    assert!(shipped.contains(needle), "the tour step to break is there");
+    let drifted = shipped.replace(needle, r#"expect = { status = 404, outcome = "pass" }"#);
+    let file = std::env::temp_dir().join(format!("archsim-drift-{}.toml", std::process::id()));
+    std::fs::write(&file, &drifted).expect("temp file");
+    let (code, _, err) = tour(&["--check", &file.to_string_lossy()]);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(code, 1, "{err}");
+    let line = drifted
+        .lines()
+        .position(|l| l.contains(r#"outcome = "pass" }, say = "On her own host"#))
+        .map(|i| i + 1)
+        .expect("the drifted step");
+    assert!(
+        err.contains(&format!(".toml:{line}:")),
+        "names the step's line {line}:\n{err}"
+    );
+    assert!(
+        err.contains(
+            "tour `tenant-isolation` step 4: expects `pass` at `database`, it was `reject`"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn list_prints_each_tour_and_its_steps() {
+    let (code, out, _) = tour(&[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("tenant-isolation  How tenants are kept apart (4 steps)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("   4. On her own host, Acme's id simply isn't found"),
+        "{out}"
+    );
+}
