@@ -650,3 +650,90 @@ async fn broker_flow_graph_at_every_size() {
         app.render(columns, rows);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_guided_tour_drives_the_views_step_by_step() {
+    let (mut app, _logs) = app().await;
+    app.press(Key::Char('T')).await;
+    let picker = text(&app.render(120, 40));
+    assert!(picker.contains("Guided tours"), "{picker}");
+    assert!(
+        picker.contains("How tenants are kept apart (4 steps)"),
+        "{picker}"
+    );
+    // The second tour: tenants kept apart. It opens on the schema, at the tenants table.
+    app.press_all(&[Key::Down, Key::Enter]).await;
+    assert_eq!(app.state.tab, archsim::tui::action::Tab::Erd);
+    assert_eq!(app.state.erd.current_name(), "tenants");
+    let screen = text(&app.render(120, 40));
+    assert!(
+        screen.contains("Tour · How tenants are kept apart · step 1/4"),
+        "{screen}"
+    );
+    assert!(screen.contains("Every tenant is a row here"), "{screen}");
+    app.press(Key::Char('n')).await;
+    assert_eq!(app.state.erd.current_name(), "projects");
+    // Step 3 sends Mallory's request and opens the stage that refuses it.
+    app.press(Key::Char('n')).await;
+    assert_eq!(app.state.tab, archsim::tui::action::Tab::Lifecycle);
+    let stage = |app: &Headless| {
+        let sent = app.state.lifecycle.sent.as_ref().expect("a trace");
+        let trace = sent.trace().expect("a copy");
+        (
+            sent.id.clone(),
+            trace.stages[sent.stage].stage.clone(),
+            trace.status,
+        )
+    };
+    assert_eq!(
+        stage(&app),
+        ("mallory-reads-acme".into(), "tenant".into(), 403)
+    );
+    app.press(Key::Char('n')).await;
+    assert_eq!(
+        stage(&app),
+        ("carol-guesses-an-id".into(), "database".into(), 404)
+    );
+    for (columns, rows) in SIZES {
+        let screen = text(&app.render(columns, rows));
+        assert!(screen.contains("step 4/4"), "{columns}×{rows}:\n{screen}");
+        insta::assert_snapshot!(format!("tour_last_step_{columns}x{rows}"), screen);
+    }
+    // Past the end nothing moves; back one step is Mallory again; T ends the tour.
+    app.press(Key::Char('n')).await;
+    assert_eq!(stage(&app).1, "database");
+    app.press(Key::Char('p')).await;
+    assert_eq!(stage(&app).0, "mallory-reads-acme");
+    app.press(Key::Char('T')).await;
+    assert!(!text(&app.render(120, 40)).contains("Tour ·"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn steps_on_one_request_walk_one_trace() {
+    let (mut app, _logs) = app().await;
+    let commands = app.state.start_tour("first-request").expect("a tour");
+    assert_eq!(commands.len(), 1, "the first step sends its request");
+    app.press_all(&[Key::Char('T'), Key::Char('T')]).await; // end it, open the picker
+    app.press(Key::Enter).await; // the first tour, through the keys this time
+    let sent = |app: &Headless| {
+        let sent = app.state.lifecycle.sent.as_ref().expect("a trace");
+        let trace = sent.trace().expect("a copy");
+        (
+            trace.request.request_id.clone(),
+            trace.stages[sent.stage].stage.clone(),
+        )
+    };
+    let (first_id, stage) = sent(&app);
+    assert_eq!(stage, "dns");
+    app.press_all(&[Key::Char('n'), Key::Char('n')]).await;
+    let (same_id, stage) = sent(&app);
+    assert_eq!(stage, "rbac");
+    assert_eq!(same_id, first_id, "the same trace, not a new request");
+    // Twenty seconds of traffic warmed the cache: this run never reached the database, and
+    // the view says so instead of pretending.
+    app.press(Key::Char('n')).await;
+    let note = app.state.lifecycle.tour_note.clone().unwrap_or_default();
+    assert!(note.contains("never reached `database`"), "{note}");
+    assert!(note.contains("`cache` answered it"), "{note}");
+    assert!(text(&app.render(120, 40)).contains("never reached `database`"));
+}

@@ -37,6 +37,9 @@ pub struct TuiArgs {
     /// Colour theme.
     #[arg(long, value_enum, default_value_t)]
     pub theme: ThemeName,
+    /// Start on this guided tour (`archsim tour` lists them).
+    #[arg(long, value_name = "ID")]
+    pub tour: Option<String>,
 }
 
 /// The subcommands.

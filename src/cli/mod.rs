@@ -90,7 +90,26 @@ pub fn run(cli: Cli) -> u8 {
         }),
         Command::Tour { file, check, .. } => tour::run(file, check),
         Command::Tui(options) => match scenario::load_or_default(options.file.as_deref()) {
-            Ok(scenario) => match crate::tui::run(scenario, options.theme) {
+            Ok(scenario)
+                if options
+                    .tour
+                    .as_ref()
+                    .is_some_and(|id| !scenario.tours.iter().any(|t| &t.id == id)) =>
+            {
+                let known: Vec<&str> = scenario.tours.iter().map(|t| t.id.as_str()).collect();
+                eprintln!(
+                    "archsim tui: no tour `{}` in this scenario; its tours: {}",
+                    options.tour.unwrap_or_default(),
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+                EXIT_USAGE
+            }
+            Ok(scenario) => match crate::tui::run(scenario, options.theme, options.tour.as_deref())
+            {
                 Ok(()) => EXIT_OK,
                 Err(error) => {
                     eprintln!("archsim tui: {error}");

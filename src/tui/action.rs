@@ -69,6 +69,12 @@ pub enum Action {
     ToggleHelp,
     /// Give the view's main panel the whole screen, or go back (`z`).
     ToggleZoom,
+    /// Open the tour picker, or stop the tour playing (`T`).
+    ToggleTours,
+    /// The tour's next step (`n`).
+    NextStep,
+    /// The tour's previous step (`p`).
+    PrevStep,
     /// Close the overlay (Esc); with none open, the view's own Esc (unpin a payment, clear the
     /// schema filter, leave the rows).
     CloseOverlay,

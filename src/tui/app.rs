@@ -67,8 +67,9 @@ pub enum TuiError {
     Draw(#[from] std::io::Error),
 }
 
-/// Runs the TUI on `scenario` until the user quits. The terminal is restored on every path.
-pub fn run(scenario: Arc<Scenario>, theme: ThemeName) -> Result<(), TuiError> {
+/// Runs the TUI on `scenario` until the user quits, starting on guided tour `tour` when one is
+/// named (the caller checks it exists). The terminal is restored on every path.
+pub fn run(scenario: Arc<Scenario>, theme: ThemeName, tour: Option<&str>) -> Result<(), TuiError> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(TerminalError::NotATerminal.into());
@@ -82,6 +83,9 @@ pub fn run(scenario: Arc<Scenario>, theme: ThemeName) -> Result<(), TuiError> {
     let stop = Arc::new(AtomicBool::new(false));
     let input = spawn_input(inbox, stop.clone());
     let mut state = AppState::new(scenario, Theme::new(theme), Clock::Paced(1.0));
+    for command in tour.and_then(|id| state.start_tour(id)).unwrap_or_default() {
+        link.send(command);
+    }
     let result = event_loop(&mut guard.terminal, &mut state, &receiver, &link);
     stop.store(true, Ordering::Relaxed);
     drop(guard);

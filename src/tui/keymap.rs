@@ -107,6 +107,14 @@ pub const GLOBAL: &[Binding] = &[
     bind(&[C('q'), Key::CtrlC], "q  Ctrl-C", Action::Quit, "quit"),
     bind(&[C('?')], "?", Action::ToggleHelp, "show / hide this help"),
     bind(&[C('z')], "z", Action::ToggleZoom, "zoom a panel / back"),
+    bind(
+        &[C('T')],
+        "T",
+        Action::ToggleTours,
+        "guided tours / end one",
+    ),
+    bind(&[C('n')], "n", Action::NextStep, "tour: next step"),
+    bind(&[C('p')], "p", Action::PrevStep, "tour: previous step"),
     bind(&[Key::Esc], "Esc", Action::CloseOverlay, "close the help"),
     bind(
         &[C('1')],
@@ -438,6 +446,20 @@ pub const SEARCH: &[Binding] = &[
     bind(&[Key::CtrlC], "Ctrl-C", Action::Quit, "quit"),
 ];
 
+/// Keys while the tour picker is open.
+pub const TOUR_PICKER: &[Binding] = &[
+    bind(&[Key::Up, C('k')], "↑ k", Action::Up, "previous tour"),
+    bind(&[Key::Down, C('j')], "↓ j", Action::Down, "next tour"),
+    bind(&[Key::Enter], "Enter", Action::Enter, "start the tour"),
+    bind(
+        &[Key::Esc, C('T')],
+        "Esc T",
+        Action::CloseOverlay,
+        "close the list",
+    ),
+    bind(&[C('q'), Key::CtrlC], "q  Ctrl-C", Action::Quit, "quit"),
+];
+
 /// The table of keys while typing in `tab` (its filter or search).
 fn typing_bindings(tab: Tab) -> &'static [Binding] {
     match tab {
@@ -465,6 +487,8 @@ pub struct KeyContext {
     pub help_open: bool,
     /// A filter (ERD tables) or search (Logs) is being typed.
     pub filtering: bool,
+    /// The tour picker is open.
+    pub picking_tour: bool,
 }
 
 fn find(table: &[Binding], key: Key) -> Option<Action> {
@@ -481,6 +505,9 @@ pub fn action_for(context: KeyContext, key: Key) -> Option<Action> {
             Key::Char(c) if !c.is_control() => Some(Action::FilterChar(c)),
             other => find(typing_bindings(context.tab), other),
         };
+    }
+    if context.picking_tour {
+        return find(TOUR_PICKER, key);
     }
     if context.help_open {
         // Any key closes the overlay; the global keys still work.
@@ -513,6 +540,7 @@ mod tests {
             tab,
             help_open: false,
             filtering: false,
+            picking_tour: false,
         }
     }
 
@@ -531,6 +559,17 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn global_help_fits_its_column_at_80_columns() {
+        for binding in GLOBAL {
+            assert!(
+                binding.help.chars().count() <= 23,
+                "{:?} wraps in the 80×24 help",
+                binding.help
+            );
         }
     }
 

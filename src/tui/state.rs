@@ -14,6 +14,7 @@ pub mod broker;
 pub mod erd;
 pub mod lifecycle;
 pub mod logs;
+pub mod tour;
 
 use std::sync::Arc;
 
@@ -86,6 +87,8 @@ pub struct AppState {
     pub broker: BrokerState,
     /// Logs view.
     pub logs: LogsState,
+    /// The guided tour picked or playing.
+    pub tour: tour::TourState,
 }
 
 impl AppState {
@@ -97,6 +100,7 @@ impl AppState {
             erd: ErdState::new(scenario.clone()),
             broker: BrokerState::default(),
             logs: LogsState::default(),
+            tour: tour::TourState::default(),
             scenario,
             theme,
             clock,
@@ -124,6 +128,7 @@ impl AppState {
                 Tab::Logs => self.logs.searching,
                 _ => false,
             },
+            picking_tour: self.tour.picking,
         }
     }
 
@@ -146,6 +151,28 @@ impl AppState {
             Action::ToggleHelp => {
                 self.help = !self.help;
                 Vec::new()
+            }
+            Action::ToggleTours => self.toggle_tours(),
+            Action::Up | Action::Down | Action::Enter | Action::CloseOverlay
+                if self.tour.picking =>
+            {
+                self.pick_tour(action)
+            }
+            Action::NextStep | Action::PrevStep => {
+                let delta = if action == Action::NextStep { 1 } else { -1 };
+                if self.tour.playing.is_none() {
+                    self.notice = Some("no tour is playing: T lists the tours".into());
+                    Vec::new()
+                } else if self.tour.advance(&self.scenario, delta) {
+                    self.apply_step()
+                } else {
+                    self.notice = Some(if delta > 0 {
+                        "the last step: T ends the tour".into()
+                    } else {
+                        "the first step".into()
+                    });
+                    Vec::new()
+                }
             }
             Action::ToggleZoom => {
                 self.zoom = !self.zoom;
@@ -216,6 +243,70 @@ impl AppState {
             }
             other => self.update_view(other),
         }
+    }
+
+    /// Starts the tour called `id` at its first step (`--tour`); false if there is none.
+    pub fn start_tour(&mut self, id: &str) -> Option<Vec<Outgoing>> {
+        let index = self.scenario.tours.iter().position(|t| t.id == id)?;
+        self.tour
+            .start(&self.scenario, index)
+            .then(|| self.apply_step())
+    }
+
+    fn toggle_tours(&mut self) -> Vec<Outgoing> {
+        if self.tour.playing.take().is_some() {
+            self.notice = Some("tour ended".into());
+        } else if self.scenario.tours.is_empty() {
+            self.notice = Some("this scenario has no tours".into());
+        } else {
+            self.tour.picking = !self.tour.picking;
+            self.help = false;
+        }
+        Vec::new()
+    }
+
+    fn pick_tour(&mut self, action: Action) -> Vec<Outgoing> {
+        let last = self.scenario.tours.len().saturating_sub(1);
+        match action {
+            Action::Up => self.tour.selected = self.tour.selected.saturating_sub(1),
+            Action::Down => self.tour.selected = (self.tour.selected + 1).min(last),
+            Action::Enter => {
+                if self.tour.start(&self.scenario, self.tour.selected) {
+                    return self.apply_step();
+                }
+            }
+            _ => self.tour.picking = false,
+        }
+        Vec::new()
+    }
+
+    /// Shows the tour's current step: its view, and there its request and stage, table or
+    /// topic — the moves a learner would make with the keys.
+    fn apply_step(&mut self) -> Vec<Outgoing> {
+        let Some((_, _, step)) = self.tour.current(&self.scenario) else {
+            return Vec::new();
+        };
+        let step = step.clone();
+        self.help = false;
+        let tab = match step.view {
+            crate::scenario::View::Lifecycle => Tab::Lifecycle,
+            crate::scenario::View::Erd => Tab::Erd,
+            crate::scenario::View::Broker => Tab::Broker,
+        };
+        let mut commands = self.go_to(tab);
+        if let Some(request) = &step.request {
+            commands.extend(self.lifecycle.show(request, step.stage.as_deref()));
+        }
+        if let Some(table) = &step.table {
+            self.erd.show(table);
+            commands.extend(self.erd.rows_request());
+        }
+        if let Some(topic) = &step.topic
+            && let Some(index) = self.scenario.topics.iter().position(|t| &t.name == topic)
+        {
+            self.broker.selected = index;
+        }
+        commands
     }
 
     fn effective_rate(&self) -> f64 {

@@ -221,6 +221,12 @@ impl ErdState {
 
     /// Shows `table` (following a key or picking it in the list), selecting `column` if given.
     /// A followed key (`remember`) keeps where the user was, for Back.
+    /// A tour step: the schema of `table`, as if picked from the list.
+    pub fn show(&mut self, table: &str) {
+        self.mode = ErdMode::Schema;
+        self.open(table, None, false);
+    }
+
     fn open(&mut self, table: &str, column: Option<&str>, remember: bool) {
         let Some(target) = self.scenario.table(table) else {
             return;

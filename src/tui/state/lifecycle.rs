@@ -59,6 +59,11 @@ pub struct LifecycleState {
     pub error: Option<String>,
     /// Lines the detail pane is scrolled down.
     pub detail_scroll: u16,
+    /// A tour step's stage to open when its request's trace arrives.
+    pub pending_stage: Option<String>,
+    /// Why a tour step's stage is not shown: this run of the request never reached it (the
+    /// live system differs from a fresh one, e.g. a warm cache answered).
+    pub tour_note: Option<String>,
     /// The furthest the detail pane could scroll when it was last drawn (its lines less its
     /// height): the view writes it, as ratatui's list state keeps its offset, so PgDn stops at
     /// the last line instead of running into blank space.
@@ -86,6 +91,23 @@ impl Clone for DrawnLimit {
     fn clone(&self) -> Self {
         Self(AtomicU16::new(self.get()))
     }
+}
+
+/// A tour's note when this run of a request skipped the step's stage.
+fn not_reached(trace: &Trace, stage: &str) -> String {
+    let hit = trace
+        .stages
+        .iter()
+        .find(|s| s.outcome == Outcome::Hit)
+        .map(|s| format!(" — `{}` answered it (a hit: the system is warm)", s.stage));
+    let refused = trace
+        .rejected_at()
+        .map(|s| format!(" — it was refused at `{}`", s.stage));
+    format!(
+        "This run of the request never reached `{stage}`{}. A fresh system would; the tour's \
+         words describe that path.",
+        hit.or(refused).unwrap_or_default()
+    )
 }
 
 /// Lines one PgUp/PgDn moves the details.
@@ -193,6 +215,36 @@ impl LifecycleState {
         self.detail_scroll = 0;
     }
 
+    /// A tour step: shows request `id` at `stage` — the trace already shown when it is that
+    /// request's, else the request sent again (the stage opens when its trace arrives).
+    pub fn show(&mut self, id: &str, stage: Option<&str>) -> Vec<Outgoing> {
+        if let Some(index) = self.samples.iter().position(|s| s.id == id) {
+            self.selected = index;
+        }
+        self.tour_note = None;
+        let shown = self.sent.as_mut().filter(|sent| sent.id == id);
+        if let Some(sent) = shown {
+            if let Some(want) = stage {
+                match sent
+                    .trace()
+                    .and_then(|t| t.stages.iter().position(|s| s.stage == want))
+                {
+                    Some(index) => sent.stage = index,
+                    None => self.tour_note = sent.trace().map(|t| not_reached(t, want)),
+                }
+                self.detail_scroll = 0;
+            }
+            return Vec::new();
+        }
+        self.pending = Some(id.to_string());
+        self.pending_stage = stage.map(str::to_string);
+        self.error = None;
+        vec![Outgoing {
+            origin: Origin::Lifecycle,
+            command: Command::SendNamed { id: id.to_string() },
+        }]
+    }
+
     /// Takes the traces of a request sent from the picker. Of a repeated request it shows the
     /// first copy that was refused (the interesting one), else the last; it starts at the first
     /// stage, so the learner walks the request from the edge in.
@@ -206,11 +258,21 @@ impl LifecycleState {
                     .iter()
                     .position(|t| t.rejected_at().is_some() || t.status >= 400)
                     .unwrap_or(traces.len() - 1);
+                let stage = match self.pending_stage.take() {
+                    Some(want) => {
+                        let found = traces[copy].stages.iter().position(|s| s.stage == want);
+                        if found.is_none() {
+                            self.tour_note = Some(not_reached(&traces[copy], &want));
+                        }
+                        found.unwrap_or(0)
+                    }
+                    None => 0,
+                };
                 self.sent = Some(Sent {
                     id,
                     traces,
                     copy,
-                    stage: 0,
+                    stage,
                 });
                 self.error = None;
                 self.detail_scroll = 0;

@@ -296,6 +296,10 @@ fn draw_detail(frame: &mut Frame, area: Rect, state: &AppState) {
         None => " Stage detail ".to_string(),
     };
     let mut lines: Vec<Line> = Vec::new();
+    if let Some(note) = &lifecycle.tour_note {
+        lines.push(Line::styled(note.clone(), theme.warn));
+        lines.push(Line::raw(""));
+    }
     if let Some(error) = &lifecycle.error {
         lines.push(Line::styled(
             format!("Could not send: {error}"),

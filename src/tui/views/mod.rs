@@ -14,6 +14,7 @@ pub mod help;
 pub mod lifecycle;
 pub mod logs;
 pub mod stage_detail;
+pub mod tour;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -86,14 +87,20 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
     ])
     .areas(area);
     draw_tabs(frame, tabs, state);
+    let (view, narration) = tour::split(body, state);
     match state.tab {
-        Tab::Lifecycle => lifecycle::draw(frame, body, state),
-        Tab::Erd => erd::draw(frame, body, state),
-        Tab::Broker => broker::draw(frame, body, state),
-        Tab::Logs => logs::draw(frame, body, state),
+        Tab::Lifecycle => lifecycle::draw(frame, view, state),
+        Tab::Erd => erd::draw(frame, view, state),
+        Tab::Broker => broker::draw(frame, view, state),
+        Tab::Logs => logs::draw(frame, view, state),
+    }
+    if let Some(narration) = narration {
+        tour::draw_narration(frame, narration, state);
     }
     draw_status(frame, status, state);
-    if state.help {
+    if state.tour.picking {
+        tour::draw_picker(frame, body, state);
+    } else if state.help {
         help::draw(frame, body, state);
     }
 }
