@@ -46,6 +46,14 @@ fn rejected_at(exchange: &Exchange) -> Option<StageKind> {
     exchange.trace.rejected_at().map(|s| s.kind)
 }
 
+/// The stage that decides is the stage that rejects: the query found no row, so the database
+/// refused, and the controller that asked it passed.
+fn assert_decided_by_the_database(exchange: &Exchange) {
+    assert_eq!(rejected_at(exchange), Some(StageKind::Database));
+    let controller = exchange.trace.stage(StageKind::Controller);
+    assert_eq!(controller.map(|s| s.outcome), Some(Outcome::Pass));
+}
+
 #[tokio::test]
 async fn alice_lists_only_acme_projects_through_every_stage() {
     let engine = engine();
@@ -204,14 +212,7 @@ async fn another_tenants_row_id_is_not_found_without_a_leak() {
     assert_eq!(database.detail_json()["params"], json!([2, 1]));
     assert_eq!(database.detail_json()["rows"], 0);
     // The query decided, so the database stage refuses — not the controller that asked it.
-    assert_eq!(rejected_at(&exchange), Some(StageKind::Database));
-    assert_eq!(
-        exchange
-            .trace
-            .stage(StageKind::Controller)
-            .map(|s| s.outcome),
-        Some(Outcome::Pass)
-    );
+    assert_decided_by_the_database(&exchange);
     // The same answer as for an id that exists nowhere.
     let nowhere = as_persona(&engine, "carol", "GET", "/api/v1/projects/999").await;
     assert_eq!(
@@ -511,14 +512,7 @@ async fn deleting_a_row_that_is_not_in_this_tenant_is_refused_by_the_database() 
     let engine = engine();
     let exchange = as_persona(&engine, "alice", "DELETE", "/api/v1/projects/999").await;
     assert_eq!(exchange.status, 404);
-    assert_eq!(rejected_at(&exchange), Some(StageKind::Database));
-    assert_eq!(
-        exchange
-            .trace
-            .stage(StageKind::Controller)
-            .map(|s| s.outcome),
-        Some(Outcome::Pass)
-    );
+    assert_decided_by_the_database(&exchange);
 }
 
 /// Alice's (acme's) payments, as the database holds them.

@@ -9,7 +9,7 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 use super::super::keymap::{self, Binding};
 use super::super::state::AppState;
 use super::super::theme::Theme;
-use super::super::widgets::pane;
+use super::super::widgets::{centered, pane};
 
 fn section(title: &'static str, bindings: &[Binding], theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::styled(title, theme.accent)];
@@ -37,12 +37,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
     } else {
         (area.width.min(84), (stacked as u16 + 1).min(area.height))
     };
-    let popup = Rect::new(
-        area.x + (area.width - width) / 2,
-        area.y + (area.height - height) / 2,
-        width,
-        height,
-    );
+    let popup = centered(area, width, height);
     frame.render_widget(Clear, popup);
     let block = pane(" Keys · any key closes ", true, theme);
     let inner = block.inner(popup);

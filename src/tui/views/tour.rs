@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::super::state::AppState;
-use super::super::widgets::{fit, hint, pane};
+use super::super::widgets::{centered, fit, hint, pane};
 
 /// Lines the narration panel takes, borders included.
 const NARRATION_H: u16 = 5;
@@ -60,12 +60,7 @@ pub fn draw_picker(frame: &mut Frame, area: Rect, state: &AppState) {
     let tours = &state.scenario.tours;
     let width = area.width.min(72);
     let height = (tours.len() as u16 + 4).min(area.height);
-    let popup = Rect::new(
-        area.x + (area.width - width) / 2,
-        area.y + (area.height - height) / 2,
-        width,
-        height,
-    );
+    let popup = centered(area, width, height);
     frame.render_widget(Clear, popup);
     let block = pane(" Guided tours (↑↓ Enter, Esc) ", true, theme);
     let inner = block.inner(popup);

@@ -104,6 +104,17 @@ pub fn scrollbar(
     );
 }
 
+/// A `width` × `height` rectangle centred in `area` (clamped to it), for overlays.
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let (width, height) = (width.min(area.width), height.min(area.height));
+    Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    )
+}
+
 /// Whether `area` can hold anything at all.
 pub fn usable(area: Rect) -> bool {
     area.width >= 3 && area.height >= 1
