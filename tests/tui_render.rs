@@ -737,3 +737,27 @@ async fn steps_on_one_request_walk_one_trace() {
     assert!(note.contains("`cache` answered it"), "{note}");
     assert!(text(&app.render(120, 40)).contains("never reached `database`"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn presenter_mode_zooms_and_shows_the_keys_pressed() {
+    let (mut app, _logs) = app().await;
+    app.press(Key::Char('P')).await;
+    assert!(app.state.presenter && app.state.zoom);
+    app.press_all(&[Key::Char('j'), Key::Enter, Key::Right])
+        .await;
+    let screen = text(&app.render(120, 40));
+    assert!(screen.contains("keys: j Enter →"), "{screen}");
+    assert!(!screen.contains("Sample requests"), "zoomed:\n{screen}");
+    // Only the last six keys stay on screen.
+    for _ in 0..8 {
+        app.press(Key::Left).await;
+    }
+    let status = text(&app.render(120, 40));
+    assert!(status.contains("keys: ← ← ← ← ← ←"), "{status}");
+    app.press(Key::Char('P')).await;
+    let back = text(&app.render(120, 40));
+    assert!(
+        !back.contains("keys:") && back.contains("Sample requests"),
+        "{back}"
+    );
+}

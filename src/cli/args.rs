@@ -40,6 +40,9 @@ pub struct TuiArgs {
     /// Start on this guided tour (`archsim tour` lists them).
     #[arg(long, value_name = "ID")]
     pub tour: Option<String>,
+    /// Start in presenter mode: the main panel zoomed, the keys pressed shown (`P` toggles).
+    #[arg(long)]
+    pub present: bool,
 }
 
 /// The subcommands.

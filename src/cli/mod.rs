@@ -108,8 +108,12 @@ pub fn run(cli: Cli) -> u8 {
                 );
                 EXIT_USAGE
             }
-            Ok(scenario) => match crate::tui::run(scenario, options.theme, options.tour.as_deref())
-            {
+            Ok(scenario) => match crate::tui::run(
+                scenario,
+                options.theme,
+                options.tour.as_deref(),
+                options.present,
+            ) {
                 Ok(()) => EXIT_OK,
                 Err(error) => {
                     eprintln!("archsim tui: {error}");

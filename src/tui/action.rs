@@ -71,6 +71,8 @@ pub enum Action {
     ToggleZoom,
     /// Open the tour picker, or stop the tour playing (`T`).
     ToggleTours,
+    /// Presenter mode on or off (`P`): the main panel zoomed, the keys pressed shown.
+    TogglePresenter,
     /// The tour's next step (`n`).
     NextStep,
     /// The tour's previous step (`p`).

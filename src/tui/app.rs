@@ -68,8 +68,14 @@ pub enum TuiError {
 }
 
 /// Runs the TUI on `scenario` until the user quits, starting on guided tour `tour` when one is
-/// named (the caller checks it exists). The terminal is restored on every path.
-pub fn run(scenario: Arc<Scenario>, theme: ThemeName, tour: Option<&str>) -> Result<(), TuiError> {
+/// named (the caller checks it exists), in presenter mode when `present`. The terminal is
+/// restored on every path.
+pub fn run(
+    scenario: Arc<Scenario>,
+    theme: ThemeName,
+    tour: Option<&str>,
+    present: bool,
+) -> Result<(), TuiError> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(TerminalError::NotATerminal.into());
@@ -83,6 +89,9 @@ pub fn run(scenario: Arc<Scenario>, theme: ThemeName, tour: Option<&str>) -> Res
     let stop = Arc::new(AtomicBool::new(false));
     let input = spawn_input(inbox, stop.clone());
     let mut state = AppState::new(scenario, Theme::new(theme), Clock::Paced(1.0));
+    if present {
+        state.set_presenter(true);
+    }
     for command in tour.and_then(|id| state.start_tour(id)).unwrap_or_default() {
         link.send(command);
     }

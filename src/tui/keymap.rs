@@ -113,6 +113,12 @@ pub const GLOBAL: &[Binding] = &[
         Action::ToggleTours,
         "guided tours / end one",
     ),
+    bind(
+        &[C('P')],
+        "P",
+        Action::TogglePresenter,
+        "presenter mode / back",
+    ),
     bind(&[C('n')], "n", Action::NextStep, "tour: next step"),
     bind(&[C('p')], "p", Action::PrevStep, "tour: previous step"),
     bind(&[Key::Esc], "Esc", Action::CloseOverlay, "close the help"),
@@ -475,6 +481,30 @@ pub fn view_bindings(tab: Tab) -> &'static [Binding] {
         Tab::Erd => ERD,
         Tab::Broker => BROKER,
         Tab::Logs => LOGS,
+    }
+}
+
+impl Key {
+    /// The key as a presenter's key-cast shows it: `j`, `Enter`, `←`, `Space`.
+    pub fn label(self) -> String {
+        match self {
+            Key::Char(' ') => "Space".into(),
+            Key::Char(c) => c.to_string(),
+            Key::Enter => "Enter".into(),
+            Key::Esc => "Esc".into(),
+            Key::Backspace => "Bksp".into(),
+            Key::Tab => "Tab".into(),
+            Key::BackTab => "S-Tab".into(),
+            Key::Left => "←".into(),
+            Key::Right => "→".into(),
+            Key::Up => "↑".into(),
+            Key::Down => "↓".into(),
+            Key::PageUp => "PgUp".into(),
+            Key::PageDown => "PgDn".into(),
+            Key::Home => "Home".into(),
+            Key::End => "End".into(),
+            Key::CtrlC => "C-c".into(),
+        }
     }
 }
 

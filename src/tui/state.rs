@@ -45,6 +45,9 @@ pub fn format_scale(scale: f64) -> String {
     }
 }
 
+/// Keys the presenter's key-cast keeps.
+const KEYCAST_LEN: usize = 6;
+
 /// Everything the screen shows.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -63,6 +66,11 @@ pub struct AppState {
     /// The view's main panel has the whole screen (`z`): the stage graph and detail, the
     /// selected topic, the table.
     pub zoom: bool,
+    /// Presenter mode (`P`, `--present`): zoomed, and the last keys pressed shown in the status
+    /// bar so a class can follow what the presenter does.
+    pub presenter: bool,
+    /// The last keys pressed (presenter mode), oldest first.
+    pub keycast: std::collections::VecDeque<String>,
     /// The user asked to quit.
     pub quit: bool,
     /// Generated traffic is paused (rate ×0).
@@ -107,6 +115,8 @@ impl AppState {
             tab: Tab::Lifecycle,
             help: false,
             zoom: false,
+            presenter: false,
+            keycast: std::collections::VecDeque::new(),
             quit: false,
             paused: false,
             rate: 1.0,
@@ -134,6 +144,12 @@ impl AppState {
 
     /// Reads a key: looks it up in the keymap and applies its action.
     pub fn handle_key(&mut self, key: Key) -> Vec<Outgoing> {
+        if self.presenter {
+            if self.keycast.len() == KEYCAST_LEN {
+                self.keycast.pop_front();
+            }
+            self.keycast.push_back(key.label());
+        }
         match keymap::action_for(self.key_context(), key) {
             Some(action) => self.update(action),
             None => Vec::new(),
@@ -173,6 +189,10 @@ impl AppState {
                     });
                     Vec::new()
                 }
+            }
+            Action::TogglePresenter => {
+                self.set_presenter(!self.presenter);
+                Vec::new()
             }
             Action::ToggleZoom => {
                 self.zoom = !self.zoom;
@@ -243,6 +263,14 @@ impl AppState {
             }
             other => self.update_view(other),
         }
+    }
+
+    /// Presenter mode on (zoomed, key-cast) or off (every panel again).
+    pub fn set_presenter(&mut self, on: bool) {
+        self.presenter = on;
+        self.zoom = on;
+        self.keycast.clear();
+        self.notice = on.then(|| "presenter mode: P again to leave".into());
     }
 
     /// Starts the tour called `id` at its first step (`--tour`); false if there is none.

@@ -203,6 +203,17 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
         used += text.chars().count();
         spans.push(Span::styled(text, style));
     }
+    if state.presenter && !state.keycast.is_empty() {
+        let keys = state
+            .keycast
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let cast = format!("│ keys: {keys} ");
+        used += cast.chars().count();
+        spans.push(Span::styled(cast, theme.accent));
+    }
     let message = match (&state.engine_stopped, &state.notice) {
         (Some(reason), _) => Some(format!("│ engine stopped: {reason}")),
         (None, Some(notice)) => Some(format!("│ {notice}")),
