@@ -106,7 +106,7 @@ impl AppState {
             topology: Arc::new(Topology::new(&scenario)),
             lifecycle: LifecycleState::new(&scenario),
             erd: ErdState::new(scenario.clone()),
-            broker: BrokerState::default(),
+            broker: BrokerState::new(&scenario),
             logs: LogsState::default(),
             tour: tour::TourState::default(),
             scenario,

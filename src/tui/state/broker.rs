@@ -192,6 +192,10 @@ pub struct Followed {
 pub struct BrokerState {
     /// Selected topic (scenario order).
     pub selected: usize,
+    /// Per topic (scenario order): whether the transient forecast is the exact model of what
+    /// runs (see `engine::forecast_model_is_exact`). It depends on the scenario alone, so it is
+    /// worked out once, not on every frame.
+    pub exact_forecast: Vec<bool>,
     /// The event stream, oldest first.
     pub events: VecDeque<Event>,
     /// A payment request on its way.
@@ -221,6 +225,18 @@ pub struct BrokerState {
 }
 
 impl BrokerState {
+    /// The state at start for `scenario`.
+    pub fn new(scenario: &Scenario) -> Self {
+        Self {
+            exact_forecast: scenario
+                .topics
+                .iter()
+                .map(|t| crate::engine::forecast_model_is_exact(scenario, &t.name))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
     /// Applies an action; returns the engine commands it needs. Rate keys are handled by the
     /// app state (they share the pause). `snapshot` (the latest, if any) says which dead-letter
     /// topics hold messages.

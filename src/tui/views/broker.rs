@@ -27,7 +27,7 @@ use super::super::state::broker::{KindFilter, Panel, TopicFilter};
 use super::super::theme::Theme;
 use super::super::widgets::flow::FlowView;
 use super::super::widgets::{clock, fit, hint, ms, pad, pane, scrollbar};
-use crate::engine::{BrokerEvent, forecast_model_is_exact};
+use crate::engine::BrokerEvent;
 use crate::engine::{Event, Level, Snapshot, TopicView};
 use crate::engine::{WorkerChange, WorkerState};
 
@@ -399,7 +399,12 @@ fn draw_topic_panel(frame: &mut Frame, area: Rect, state: &AppState, index: usiz
             .areas(inner)
     };
     // Exact only while nothing the model leaves out (retries) has happened.
-    let exact = forecast_model_is_exact(&state.scenario, &view.topic.name)
+    let exact = state
+        .broker
+        .exact_forecast
+        .get(index)
+        .copied()
+        .unwrap_or(false)
         && view.topic.sum(|g| g.counters.retried) == 0;
     draw_depth_chart(frame, spark_area, snapshot, index, exact, theme);
 
