@@ -62,6 +62,24 @@ fn three_figures(value: f64) -> String {
     }
 }
 
+/// A plain figure for people, as a condition shows it: whole numbers without decimals (`137`),
+/// others to at most three decimals without trailing zeros (`0.3`, `0.853`); `∞` when not finite.
+pub fn figure(value: f64) -> String {
+    if !value.is_finite() {
+        return "∞".to_string();
+    }
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        return format!("{value:.0}");
+    }
+    let text = format!("{value:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" || text.is_empty() {
+        "0".to_string()
+    } else {
+        text.to_string()
+    }
+}
+
 /// `n` and its noun, singular for one: `1 error`, `41 errors`, `0 errors`. For nouns whose
 /// plural is not `+s`, use [`count_as`].
 pub fn count(n: u64, singular: &str) -> String {
@@ -80,6 +98,15 @@ pub fn count_as(n: u64, singular: &str, plural: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_drop_what_adds_nothing() {
+        assert_eq!(figure(137.0), "137");
+        assert_eq!(figure(0.3), "0.3");
+        assert_eq!(figure(0.85349), "0.853");
+        assert_eq!(figure(-0.0001), "0");
+        assert_eq!(figure(f64::INFINITY), "∞");
+    }
 
     #[test]
     fn durations_keep_about_three_significant_figures() {

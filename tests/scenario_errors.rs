@@ -273,7 +273,7 @@ fn independent_semantic_errors_are_all_reported_in_file_order() {
         ),
         (
             line_of(&text, "stage = \"caching\""),
-            "tour `basics` refers to unknown stage `caching`".to_string(),
+            "tour `basics` step 1 refers to unknown stage `caching`".to_string(),
         ),
     ];
     assert_eq!(found, expected, "\n{diagnostics}");

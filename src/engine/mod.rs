@@ -46,6 +46,7 @@ mod metrics;
 mod options;
 mod pacer;
 mod pipeline;
+pub mod probe;
 mod relay;
 mod report;
 mod request;

@@ -26,8 +26,8 @@ use super::action::{Action, Tab};
 use super::engine_link::{EngineUpdate, Origin, Outgoing};
 use super::keymap::{self, Key, KeyContext};
 use super::theme::Theme;
-use crate::engine::{Clock, Command, Snapshot};
-use crate::scenario::Scenario;
+use crate::engine::{Clock, Command, Snapshot, probe};
+use crate::scenario::{Scenario, TourAction};
 use crate::topology::Topology;
 
 /// Lowest and highest traffic-rate multiplier the `+`/`-` keys reach.
@@ -315,6 +315,9 @@ impl AppState {
             return Vec::new();
         };
         let step = step.clone();
+        let first_time = self
+            .tour
+            .enter(self.snapshot.as_ref().map(|s| s.elapsed_ms));
         self.help = false;
         let tab = match step.view {
             crate::scenario::View::Lifecycle => Tab::Lifecycle,
@@ -334,7 +337,25 @@ impl AppState {
         {
             self.broker.selected = index;
         }
+        if first_time {
+            for action in &step.actions {
+                self.mirror(action);
+                commands.extend(probe::commands(action).into_iter().map(Outgoing::control));
+            }
+        }
         commands
+    }
+
+    /// Keeps the status bar's rate and time scale true when a tour step sets them.
+    fn mirror(&mut self, action: &TourAction) {
+        match action {
+            TourAction::SetRate { multiplier } => {
+                self.rate = *multiplier;
+                self.paused = false;
+            }
+            TourAction::TimeScale { scale } => self.time_scale = *scale,
+            _ => {}
+        }
     }
 
     fn effective_rate(&self) -> f64 {
@@ -384,6 +405,7 @@ impl AppState {
                 if self.tab == Tab::Erd {
                     follow_ups.extend(self.erd.refresh_rows(snapshot.elapsed_ms));
                 }
+                self.tour.observe(&self.scenario, &snapshot);
                 self.snapshot = Some(snapshot);
             }
             EngineUpdate::Events(events) => {

@@ -9,6 +9,7 @@
 //! and `tours`; this module holds the [`Scenario`] that ties them together.
 
 mod broker;
+mod conditions;
 mod dist;
 mod effects;
 mod faults;
@@ -27,6 +28,7 @@ pub use super::raw::{
     PublishMode, StageKind, TokenKind, View,
 };
 pub use broker::*;
+pub use conditions::*;
 pub use dist::*;
 pub use effects::*;
 pub use faults::*;

@@ -7,6 +7,7 @@
 //! declared before it.
 
 mod broker;
+mod conditions;
 mod dist;
 mod effects;
 mod identity;
@@ -15,6 +16,7 @@ mod rfc3339;
 mod routes;
 mod stages;
 mod tables;
+mod tours;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -73,6 +75,14 @@ impl<'a> Cx<'a> {
         true
     }
 
+    /// The names declared in namespace `what`, in order.
+    pub(crate) fn declared_names(&self, what: &str) -> Vec<String> {
+        self.declared
+            .get(what)
+            .map(|names| names.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default()
+    }
+
     /// Whether `name` was declared in namespace `what`.
     pub(crate) fn is_declared(&self, what: &str, name: &str) -> bool {
         self.declared
@@ -90,11 +100,7 @@ impl<'a> Cx<'a> {
         if self.is_declared(what, name) {
             return true;
         }
-        let candidates: Vec<String> = self
-            .declared
-            .get(what)
-            .map(|names| names.iter().map(|(n, _)| n.clone()).collect())
-            .unwrap_or_default();
+        let candidates = self.declared_names(what);
         let help = unknown_name_help(what, name, candidates.iter().map(String::as_str));
         self.diagnostics.push(Diagnostic::new(
             name.span(),
@@ -170,7 +176,7 @@ pub fn validate(raw: RawScenario, source: &str) -> Result<Scenario, Vec<Diagnost
     let requests = requests::validate_requests(&mut cx, &raw.requests, &personas, &routes);
     let traffic = requests::validate_traffic(&mut cx, &raw.traffic, &requests);
     let faults = requests::validate_faults(&mut cx, &raw.faults, &workers, &topics);
-    let tours = requests::validate_tours(&mut cx, &raw.tours);
+    let tours = tours::validate_tours(&mut cx, &raw.tours, &workers, &topics);
 
     if !cx.diagnostics.is_empty() {
         return Err(cx.diagnostics);

@@ -1,10 +1,8 @@
-//! Named requests, traffic generators, scheduled faults and guided tours.
+//! Named requests, traffic generators and scheduled faults.
 
 use super::{Cx, secs};
 use crate::scenario::model::*;
-use crate::scenario::raw::{
-    FaultKind, RawExpect, RawFault, RawRequest, RawTour, RawTourStep, RawTraffic,
-};
+use crate::scenario::raw::{FaultKind, RawFault, RawRequest, RawTraffic};
 use crate::scenario::span::Sp;
 
 pub(crate) fn validate_requests(
@@ -119,7 +117,7 @@ fn is_toml_datetime(value: &serde_json::Value) -> bool {
         .is_some_and(|map| map.contains_key("$__toml_private_datetime"))
 }
 
-fn positive(cx: &mut Cx, value: &Sp<f64>, what: &str, help: &str) {
+pub(super) fn positive(cx: &mut Cx, value: &Sp<f64>, what: &str, help: &str) {
     if !(value.is_finite() && **value > 0.0) {
         cx.error(
             value.span(),
@@ -129,7 +127,7 @@ fn positive(cx: &mut Cx, value: &Sp<f64>, what: &str, help: &str) {
     }
 }
 
-fn not_negative(cx: &mut Cx, value: &Sp<f64>, what: &str, help: &str) {
+pub(super) fn not_negative(cx: &mut Cx, value: &Sp<f64>, what: &str, help: &str) {
     if !(value.is_finite() && **value >= 0.0) {
         cx.error(
             value.span(),
@@ -298,111 +296,7 @@ pub(crate) fn validate_faults(
             "seconds from the start of the run",
         );
         let who = format!("the fault at {} s", fault.at_s);
-        let kind = *fault.kind;
-        use FaultKind as K;
-        let needs_pool = matches!(kind, K::KillWorkers | K::SlowWorkers);
-        let needs_topic = matches!(kind, K::PoisonMessage | K::PauseTopic | K::Redrive);
-        let needs_extra = matches!(kind, K::SlowWorkers | K::SlowDatabase);
-        let takes_duration = matches!(
-            kind,
-            K::SlowWorkers | K::SlowDatabase | K::TrafficSpike | K::PauseTopic | K::KillWorkers
-        );
-        let pool = fault_field(cx, fault, &fault.pool, "pool", needs_pool);
-        let topic = fault_field(cx, fault, &fault.topic, "topic", needs_topic);
-        let count = fault_field(cx, fault, &fault.count, "count", kind == K::KillWorkers);
-        let extra_ms = fault_field(cx, fault, &fault.extra_ms, "extra_ms", needs_extra);
-        let multiplier = fault_field(
-            cx,
-            fault,
-            &fault.multiplier,
-            "multiplier",
-            kind == K::TrafficSpike,
-        );
-        match &fault.duration_s {
-            Some(d) if !takes_duration => cx.error(
-                d.span(),
-                "`duration_s` does not apply to this fault",
-                "it happens once; remove `duration_s`",
-            ),
-            Some(d) => positive(
-                cx,
-                d,
-                "fault `duration_s`",
-                "leave it out for a fault that lasts until the end of the run",
-            ),
-            None => {}
-        }
-        let pool_size = match &fault.pool {
-            Some(p) if needs_pool && cx.expect_declared("worker pool", p, &who) => workers
-                .iter()
-                .find(|w| w.name == **p)
-                .map(|w| w.concurrency),
-            _ => None,
-        };
-        if let Some(c) = fault.count.as_ref().filter(|_| kind == K::KillWorkers) {
-            check_kill_count(cx, c, fault.pool.as_ref(), pool_size);
-        }
-        if let Some(t) = &fault.topic
-            && needs_topic
-            && cx.expect_declared("topic", t, &who)
-            && kind == K::Redrive
-            && !topics
-                .iter()
-                .any(|s| s.dead_letter.as_deref() == Some(t.as_str()))
-        {
-            cx.error(
-                t.span(),
-                format!("{who} redrives `{t}`, which is not a dead-letter topic"),
-                "name a topic that another topic's `dead_letter` points to, e.g. `payments.dlq`",
-            );
-        }
-        if let Some(extra) = fault.extra_ms.as_ref().filter(|_| needs_extra) {
-            not_negative(
-                cx,
-                extra,
-                "fault `extra_ms`",
-                "the delay added, in milliseconds, e.g. 50",
-            );
-        }
-        if let Some(multiplier) = fault
-            .multiplier
-            .as_ref()
-            .filter(|_| kind == K::TrafficSpike)
-        {
-            positive(
-                cx,
-                multiplier,
-                "fault `multiplier`",
-                "a multiplier of 0 stops the traffic: use e.g. 3 for three times the rate (below \
-                 1 slows it)",
-            );
-        }
-        let action = match kind {
-            K::KillWorkers => FaultAction::KillWorkers {
-                pool: pool.unwrap_or_default(),
-                count: count.unwrap_or(1),
-            },
-            K::SlowWorkers => FaultAction::SlowWorkers {
-                pool: pool.unwrap_or_default(),
-                extra_ms: extra_ms.unwrap_or_default(),
-            },
-            K::SlowDatabase => FaultAction::SlowDatabase {
-                extra_ms: extra_ms.unwrap_or_default(),
-            },
-            K::FlushCache => FaultAction::FlushCache,
-            K::TrafficSpike => FaultAction::TrafficSpike {
-                multiplier: multiplier.unwrap_or(1.0),
-            },
-            K::PoisonMessage => FaultAction::PoisonMessage {
-                topic: topic.unwrap_or_default(),
-            },
-            K::PauseTopic => FaultAction::PauseTopic {
-                topic: topic.unwrap_or_default(),
-            },
-            K::Redrive => FaultAction::Redrive {
-                topic: topic.unwrap_or_default(),
-            },
-        };
+        let action = validate_fault(cx, fault, &who, workers, topics);
         faults.push(Fault {
             at: secs(*fault.at_s),
             duration: fault.duration_s.as_ref().map(|d| secs(**d)),
@@ -413,100 +307,118 @@ pub(crate) fn validate_faults(
     faults
 }
 
-/// An `expect` needs a request to look at, an `outcome` a stage, and both real values.
-fn check_expect(cx: &mut Cx, who: &str, step: &RawTourStep, expect: &RawExpect) {
-    let at = step.view.span();
-    if step.request.is_none() {
-        cx.error(
-            at.clone(),
-            format!("{who}: a step with `expect` sends no request"),
-            "add `request = \"…\"` (a lifecycle step), or remove `expect`",
-        );
+/// Checks one fault (scheduled, or a tour step's action) and builds what it does; `who` names
+/// it in messages.
+pub(crate) fn validate_fault(
+    cx: &mut Cx,
+    fault: &RawFault,
+    who: &str,
+    workers: &[WorkerPool],
+    topics: &[Topic],
+) -> FaultAction {
+    let kind = *fault.kind;
+    use FaultKind as K;
+    let needs_pool = matches!(kind, K::KillWorkers | K::SlowWorkers);
+    let needs_topic = matches!(kind, K::PoisonMessage | K::PauseTopic | K::Redrive);
+    let needs_extra = matches!(kind, K::SlowWorkers | K::SlowDatabase);
+    let takes_duration = matches!(
+        kind,
+        K::SlowWorkers | K::SlowDatabase | K::TrafficSpike | K::PauseTopic | K::KillWorkers
+    );
+    let pool = fault_field(cx, fault, &fault.pool, "pool", needs_pool);
+    let topic = fault_field(cx, fault, &fault.topic, "topic", needs_topic);
+    let count = fault_field(cx, fault, &fault.count, "count", kind == K::KillWorkers);
+    let extra_ms = fault_field(cx, fault, &fault.extra_ms, "extra_ms", needs_extra);
+    let multiplier = fault_field(
+        cx,
+        fault,
+        &fault.multiplier,
+        "multiplier",
+        kind == K::TrafficSpike,
+    );
+    match &fault.duration_s {
+        Some(d) if !takes_duration => cx.error(
+            d.span(),
+            "`duration_s` does not apply to this fault",
+            "it happens once; remove `duration_s`",
+        ),
+        Some(d) => positive(
+            cx,
+            d,
+            "fault `duration_s`",
+            "leave it out for a fault that lasts until the end of the run",
+        ),
+        None => {}
     }
-    if let Some(status) = &expect.status
-        && !(100..=599).contains(status.get())
+    let pool_size = match &fault.pool {
+        Some(p) if needs_pool && cx.expect_declared("worker pool", p, who) => workers
+            .iter()
+            .find(|w| w.name == **p)
+            .map(|w| w.concurrency),
+        _ => None,
+    };
+    if let Some(c) = fault.count.as_ref().filter(|_| kind == K::KillWorkers) {
+        check_kill_count(cx, c, fault.pool.as_ref(), pool_size);
+    }
+    if let Some(t) = &fault.topic
+        && needs_topic
+        && cx.expect_declared("topic", t, who)
+        && kind == K::Redrive
+        && !topics
+            .iter()
+            .any(|s| s.dead_letter.as_deref() == Some(t.as_str()))
     {
         cx.error(
-            status.span(),
-            format!("{who}: `expect.status` {status} is not an HTTP status"),
-            "use a status between 100 and 599, e.g. 404",
+            t.span(),
+            format!("{who} redrives `{t}`, which is not a dead-letter topic"),
+            "name a topic that another topic's `dead_letter` points to, e.g. `payments.dlq`",
         );
     }
-    if let Some(outcome) = &expect.outcome {
-        if !STAGE_OUTCOMES.contains(&outcome.get().as_str()) {
-            cx.error(
-                outcome.span(),
-                format!("{who}: `expect.outcome` `{outcome}` is not a stage outcome"),
-                format!("use one of {}", STAGE_OUTCOMES.join(", ")),
-            );
-        }
-        if step.stage.is_none() {
-            cx.error(
-                outcome.span(),
-                format!("{who}: `expect.outcome` needs the step's `stage`"),
-                "add `stage = \"…\"`: the outcome is the one at that stage",
-            );
-        }
+    if let Some(extra) = fault.extra_ms.as_ref().filter(|_| needs_extra) {
+        not_negative(
+            cx,
+            extra,
+            "fault `extra_ms`",
+            "the delay added, in milliseconds, e.g. 50",
+        );
     }
-}
-
-pub(crate) fn validate_tours(cx: &mut Cx, raw: &[RawTour]) -> Vec<Tour> {
-    let mut tours = Vec::new();
-    for tour in raw {
-        let who = format!("tour `{}`", tour.id);
-        cx.declare("tour", &tour.id);
-        if tour.steps.is_empty() {
-            cx.error(
-                tour.id.span(),
-                format!("{who} has no steps"),
-                "add `[[tours.steps]]` entries",
-            );
-        }
-        for step in &tour.steps {
-            let view = *step.view;
-            let fields: [(&str, &Option<Sp<String>>, &'static str, bool); 4] = [
-                ("request", &step.request, "request", view == View::Lifecycle),
-                ("stage", &step.stage, "stage", view == View::Lifecycle),
-                ("table", &step.table, "table", view == View::Erd),
-                ("topic", &step.topic, "topic", view == View::Broker),
-            ];
-            if let Some(expect) = &step.expect {
-                check_expect(cx, &who, step, expect);
-            }
-            for (key, value, namespace, applies) in fields {
-                let Some(value) = value else { continue };
-                if applies {
-                    cx.expect_declared(namespace, value, &who);
-                } else {
-                    cx.error(
-                        value.span(),
-                        format!("{who}: `{key}` does not apply to this view"),
-                        "remove it, or change `view`",
-                    );
-                }
-            }
-        }
-        tours.push(Tour {
-            id: tour.id.get().clone(),
-            title: tour.title.clone(),
-            steps: tour
-                .steps
-                .iter()
-                .map(|s| TourStep {
-                    view: *s.view,
-                    request: s.request.as_ref().map(|r| r.get().clone()),
-                    stage: s.stage.as_ref().map(|r| r.get().clone()),
-                    table: s.table.as_ref().map(|r| r.get().clone()),
-                    topic: s.topic.as_ref().map(|r| r.get().clone()),
-                    say: s.say.clone(),
-                    expect: s.expect.as_ref().map(|e| Expect {
-                        status: e.status.as_ref().map(|v| *v.get()),
-                        outcome: e.outcome.as_ref().map(|v| v.get().clone()),
-                    }),
-                    at: s.view.span(),
-                })
-                .collect(),
-        });
+    if let Some(multiplier) = fault
+        .multiplier
+        .as_ref()
+        .filter(|_| kind == K::TrafficSpike)
+    {
+        positive(
+            cx,
+            multiplier,
+            "fault `multiplier`",
+            "a multiplier of 0 stops the traffic: use e.g. 3 for three times the rate (below \
+                 1 slows it)",
+        );
     }
-    tours
+    match kind {
+        K::KillWorkers => FaultAction::KillWorkers {
+            pool: pool.unwrap_or_default(),
+            count: count.unwrap_or(1),
+        },
+        K::SlowWorkers => FaultAction::SlowWorkers {
+            pool: pool.unwrap_or_default(),
+            extra_ms: extra_ms.unwrap_or_default(),
+        },
+        K::SlowDatabase => FaultAction::SlowDatabase {
+            extra_ms: extra_ms.unwrap_or_default(),
+        },
+        K::FlushCache => FaultAction::FlushCache,
+        K::TrafficSpike => FaultAction::TrafficSpike {
+            multiplier: multiplier.unwrap_or(1.0),
+        },
+        K::PoisonMessage => FaultAction::PoisonMessage {
+            topic: topic.unwrap_or_default(),
+        },
+        K::PauseTopic => FaultAction::PauseTopic {
+            topic: topic.unwrap_or_default(),
+        },
+        K::Redrive => FaultAction::Redrive {
+            topic: topic.unwrap_or_default(),
+        },
+    }
 }

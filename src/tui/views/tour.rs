@@ -3,30 +3,76 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::super::state::AppState;
+use super::super::state::tour::Mark;
 use super::super::widgets::{centered, fit, hint, pane};
 
-/// Lines the narration panel takes, borders included.
-const NARRATION_H: u16 = 5;
+/// Rows the view keeps, at least, under a narration panel: the narration talks about the view
+/// and must never hide it.
+const VIEW_MIN_H: u16 = 10;
 
 /// Splits `body` into the view's area and the narration's when a tour plays (the narration
-/// below); the whole body otherwise.
+/// below, as tall as its words and progress need, within what the view can spare); the whole
+/// body otherwise.
 pub fn split(body: Rect, state: &AppState) -> (Rect, Option<Rect>) {
-    if state.tour.playing.is_none() || body.height < NARRATION_H + 10 {
+    if state.tour.playing.is_none() || body.height < VIEW_MIN_H + 5 {
         return (body, None);
     }
+    let wanted = narration(state, body.width.saturating_sub(2))
+        .map_or(0, |p| p.line_count(body.width.saturating_sub(2)) as u16 + 2);
+    let height = wanted.clamp(5, body.height - VIEW_MIN_H);
     let [view, narration] =
-        Layout::vertical([Constraint::Min(10), Constraint::Length(NARRATION_H)]).areas(body);
+        Layout::vertical([Constraint::Min(VIEW_MIN_H), Constraint::Length(height)]).areas(body);
     (view, Some(narration))
 }
 
-/// The step's words, where it is in the tour, and the keys that move on.
+/// The step's words, its wait and expectations as they stand now, and the keys that move on.
+fn narration(state: &AppState, width: u16) -> Option<Paragraph<'static>> {
+    let theme = &state.theme;
+    let (tour, step, current) = state.tour.current(&state.scenario)?;
+    let say = if state.presenter {
+        theme.text.add_modifier(Modifier::BOLD)
+    } else {
+        theme.text
+    };
+    let mut lines = vec![Line::styled(current.say.clone(), say)];
+    for progress in state
+        .tour
+        .progress(&state.scenario, state.snapshot.as_deref())
+    {
+        let (mark, style) = match progress.mark {
+            Mark::Done => ("✓ ", theme.pass),
+            Mark::Pending => ("… ", theme.warn),
+            Mark::Failing => ("✗ ", theme.error),
+            Mark::Moved => ("· ", theme.dim),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(mark, style),
+            Span::styled(
+                fit(&progress.text, usize::from(width).saturating_sub(2)),
+                theme.dim,
+            ),
+        ]));
+    }
+    let mut keys = Vec::new();
+    let last = step + 1 == tour.steps.len();
+    if !last {
+        keys.extend(hint("n", "next", theme));
+    }
+    keys.extend(hint("p", "previous", theme));
+    keys.extend(hint("T", "end the tour", theme));
+    lines.push(Line::from(keys));
+    Some(Paragraph::new(lines).wrap(Wrap { trim: true }))
+}
+
+/// The narration panel: where the step is in the tour, its words and its progress.
 pub fn draw_narration(frame: &mut Frame, area: Rect, state: &AppState) {
     let theme = &state.theme;
-    let Some((tour, step, current)) = state.tour.current(&state.scenario) else {
+    let Some((tour, step, _)) = state.tour.current(&state.scenario) else {
         return;
     };
     let title = format!(
@@ -40,18 +86,9 @@ pub fn draw_narration(frame: &mut Frame, area: Rect, state: &AppState) {
         true,
         theme,
     );
-    let mut keys = Vec::new();
-    keys.extend(hint("n", "next", theme));
-    keys.extend(hint("p", "previous", theme));
-    keys.extend(hint("T", "end the tour", theme));
-    let lines = vec![
-        Line::styled(current.say.clone(), theme.text),
-        Line::from(keys),
-    ];
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
-        area,
-    );
+    if let Some(paragraph) = narration(state, area.width.saturating_sub(2)) {
+        frame.render_widget(paragraph.block(block), area);
+    }
 }
 
 /// The list of the scenario's tours, centred over the view.
