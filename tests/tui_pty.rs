@@ -119,6 +119,15 @@ fn the_binary_runs_the_four_tabs_in_a_terminal_and_restores_it_on_quit() {
         left > entered,
         "the alternate screen was left after it was entered"
     );
+    // Every frame is one synchronized update (no blank flash on resize): as many ends as
+    // begins, and the last update ended.
+    let begins = raw.matches("\x1b[?2026h").count();
+    let ends = raw.matches("\x1b[?2026l").count();
+    assert!(
+        begins >= 5 && begins == ends,
+        "{begins} begins, {ends} ends"
+    );
+    assert!(raw.rfind("\x1b[?2026l") > raw.rfind("\x1b[?2026h"));
     let shown = raw.rfind("\x1b[?25h").expect("showed the cursor");
     assert!(shown > entered, "the cursor was shown again");
     assert!(!screen.parser.screen().alternate_screen());

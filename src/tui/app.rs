@@ -22,7 +22,7 @@ use super::engine_link::{EngineLink, Inbox};
 use super::keymap::Key;
 use super::log_capture;
 use super::state::AppState;
-use super::terminal::{TerminalError, TerminalGuard, Tty, install_panic_hook};
+use super::terminal::{TerminalError, TerminalGuard, Tty, draw_synchronized, install_panic_hook};
 use super::theme::{Theme, ThemeName};
 use super::views;
 use crate::engine::Clock;
@@ -195,7 +195,7 @@ fn event_loop(
         }
         if dirty && last_draw.is_none_or(|at| at.elapsed() >= FRAME) {
             let started = Instant::now();
-            terminal.draw(|frame| views::draw(frame, state))?;
+            draw_synchronized(terminal, |frame| views::draw(frame, state))?;
             stats.record(started.elapsed());
             last_draw = Some(Instant::now());
             dirty = false;

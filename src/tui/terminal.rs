@@ -76,3 +76,18 @@ impl Drop for TerminalGuard {
         restore();
     }
 }
+
+/// Draws one frame inside a synchronized update (DEC private mode 2026): a terminal that
+/// supports it shows the frame all at once, so a resize — which clears the screen before the
+/// redraw — never flashes an empty screen; terminals without it ignore the two sequences.
+pub fn draw_synchronized(
+    terminal: &mut Tty,
+    render: impl FnOnce(&mut ratatui::Frame),
+) -> io::Result<()> {
+    use ratatui::crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+    execute!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
+    let drawn = terminal.draw(render).map(|_| ());
+    // End the update even when drawing failed, so the terminal is never left holding frames.
+    let ended = execute!(terminal.backend_mut(), EndSynchronizedUpdate);
+    drawn.and(ended)
+}
