@@ -281,10 +281,16 @@ impl TokenService {
                         "claims",
                         format!("the `{claim}` claim is missing"),
                     ),
-                    other => (
+                    ErrorKind::Json(json) => ("invalid_token", "claims", malformed_claims(json)),
+                    ErrorKind::Base64(_) | ErrorKind::Utf8(_) => (
+                        "invalid_token",
+                        "format",
+                        "the token is not base64url-encoded JSON".to_string(),
+                    ),
+                    _ => (
                         "invalid_token",
                         "decode",
-                        format!("the token is invalid: {other:?}"),
+                        "the token cannot be verified".to_string(),
                     ),
                 };
                 if name != "signature" {
@@ -352,6 +358,27 @@ impl TokenService {
     }
 }
 
+/// What is wrong with a token whose header or claims do not decode, in words: the claim that
+/// is missing, or that a claim has the wrong type — never the decoder's own message, which
+/// names Rust types and byte positions.
+fn malformed_claims(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    if let Some(field) = text
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        return format!("the `{field}` claim is missing");
+    }
+    match error.classify() {
+        serde_json::error::Category::Data => {
+            "a claim or header field has the wrong type (exp, nbf and iat are numbers; sub, \
+             tid, iss, aud, alg and kid are strings)"
+                .to_string()
+        }
+        _ => "the token's header or claims are not valid JSON".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -416,6 +443,53 @@ mod tests {
         let (tokens, _) = service();
         for token in ["", "a.b", "a.b.c", "....", "eyJhbGciOiJIUzI1NiJ9.e30.xx"] {
             assert!(tokens.verify(token, NOW).is_err(), "{token}");
+        }
+    }
+
+    /// A token signed with the right key whose header or claims have the wrong shape.
+    fn signed(tokens: &TokenService, header: Value, claims: Value) -> String {
+        let part = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).expect("json"));
+        let message = format!("{}.{}", part(&header), part(&claims));
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &tokens.encoding, Algorithm::HS256)
+                .expect("signs");
+        format!("{message}.{signature}")
+    }
+
+    #[test]
+    fn a_malformed_but_signed_token_is_refused_in_words_without_decoder_internals() {
+        let (tokens, claims) = service();
+        let mut claims = serde_json::to_value(&claims).expect("json");
+        let header = json!({ "alg": "HS256", "typ": "JWT" });
+        let mut without_tid = claims.clone();
+        without_tid.as_object_mut().expect("object").remove("tid");
+        let mut exp_never = claims.clone();
+        exp_never["exp"] = json!("never");
+        let cases = [
+            (header.clone(), without_tid, "the `tid` claim is missing"),
+            (
+                header.clone(),
+                exp_never,
+                "a claim or header field has the wrong type",
+            ),
+            (
+                json!({ "alg": "HS256", "kid": 123 }),
+                claims.take(),
+                "a claim or header field has the wrong type",
+            ),
+        ];
+        for (header, claims, expected) in cases {
+            let token = signed(&tokens, header, claims);
+            let failure = tokens.verify(&token, NOW + 10).expect_err("refused");
+            assert_eq!(failure.code, "invalid_token");
+            assert!(failure.message.starts_with(expected), "{}", failure.message);
+            for internal in ["Error(", "line", "column", "Json", "i64", "u64"] {
+                assert!(
+                    !failure.message.contains(internal),
+                    "`{internal}` in {}",
+                    failure.message
+                );
+            }
         }
     }
 }
