@@ -365,7 +365,7 @@ mod in_a_terminal {
         let dir = tempfile::tempdir().expect("a temp dir");
         let file = dir.path().join("mine.toml");
         let original = archsim::scenario::DEFAULT_SCENARIO;
-        std::fs::write(&file, &original).expect("write");
+        std::fs::write(&file, original).expect("write");
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,

@@ -255,8 +255,10 @@ impl Reloader {
         let fresh = match started {
             Ok(fresh) => fresh,
             Err(why) => {
+                let summary = format!("{name} did not start");
                 state.reload_failed(reload::Problem {
-                    title: format!("{name} did not start — the old scenario keeps running"),
+                    title: format!("{summary} — {}", reload::KEEPS_RUNNING),
+                    summary,
                     lines: vec![format!("the engine did not start: {why}")],
                     count: 1,
                 });

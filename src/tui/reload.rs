@@ -186,6 +186,8 @@ pub struct Loaded {
 pub struct Problem {
     /// The overlay's title, e.g. `saas.toml has 2 errors — the old scenario keeps running`.
     pub title: String,
+    /// The same in a few words for the status bar, e.g. `saas.toml has 2 errors`.
+    pub summary: String,
     /// The problems as `archsim check` prints them: `FILE:LINE:COL: error: …`, its `help:`,
     /// the source line and a caret line under the offending text.
     pub lines: Vec<String>,
@@ -194,7 +196,7 @@ pub struct Problem {
 }
 
 /// What is said about the old engine while the file is wrong.
-const KEEPS_RUNNING: &str = "the old scenario keeps running";
+pub const KEEPS_RUNNING: &str = "the old scenario keeps running";
 
 /// The name `path` is shown by in titles (its file name).
 pub fn short_name(path: &Path) -> String {
@@ -206,14 +208,18 @@ pub fn short_name(path: &Path) -> String {
 
 /// Reads and validates the scenario at `path` with the loader `archsim check` uses.
 pub fn read(path: &Path) -> Result<Loaded, Problem> {
-    let text = std::fs::read_to_string(path).map_err(|error| Problem {
-        title: format!("cannot read {} — {KEEPS_RUNNING}", short_name(path)),
-        lines: vec![format!(
-            "cannot read {}: {}",
-            path.display(),
-            io_words(&error)
-        )],
-        count: 1,
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        let summary = format!("cannot read {}", short_name(path));
+        Problem {
+            title: format!("{summary} — {KEEPS_RUNNING}"),
+            summary,
+            lines: vec![format!(
+                "cannot read {}: {}",
+                path.display(),
+                io_words(&error)
+            )],
+            count: 1,
+        }
     })?;
     check(&path.display().to_string(), text)
 }
@@ -227,12 +233,14 @@ pub fn check(file: &str, text: String) -> Result<Loaded, Problem> {
         }),
         Err(diagnostics) => {
             let count = diagnostics.len();
+            let summary = format!(
+                "{} has {}",
+                short_name(Path::new(file)),
+                crate::units::count(count as u64, "error")
+            );
             Err(Problem {
-                title: format!(
-                    "{} has {} — {KEEPS_RUNNING}",
-                    short_name(Path::new(file)),
-                    crate::units::count(count as u64, "error")
-                ),
+                title: format!("{summary} — {KEEPS_RUNNING}"),
+                summary,
                 lines: diagnostics.render().lines().map(str::to_string).collect(),
                 count,
             })

@@ -139,13 +139,13 @@ impl AppState {
                 scale: self.time_scale,
             }));
         }
-        self.notice = Some(format!("reloaded {from}: a new engine runs it"));
+        self.notice = Some(format!("reloaded {from}"));
         commands
     }
 
     /// The saved file cannot be used: shows `problem` over the view (the old engine runs on).
     pub fn reload_failed(&mut self, problem: Problem) {
-        self.notice = Some(problem.title.clone());
+        self.notice = Some(format!("{}: the old scenario runs on", problem.summary));
         self.reload_problem = Some(ReloadProblem {
             problem,
             hidden: false,

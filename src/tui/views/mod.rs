@@ -218,11 +218,11 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
         spans.push(Span::styled(cast, theme.accent));
     }
     // A broken save says so until it is fixed, even with its overlay hidden.
-    let broken = state.reload_problem.as_ref().map(|p| &p.problem.title);
+    let broken = state.reload_problem.as_ref().map(|p| &p.problem.summary);
     let message = match (&state.engine_stopped, &state.notice, broken) {
         (Some(reason), _, _) => Some(format!("│ engine stopped: {reason}")),
         (None, Some(notice), _) => Some(format!("│ {notice}")),
-        (None, None, Some(title)) => Some(format!("│ {title}")),
+        (None, None, Some(summary)) => Some(format!("│ {summary}: the old scenario runs on")),
         (None, None, None) => None,
     };
     if let Some(message) = message {
