@@ -2,8 +2,9 @@
 //! the reading of the file into either a new scenario or the problems to show.
 //!
 //! ```text
-//!  editor saves ─▶ notify (the file's directory) ─▶ filter: our file name, a write/create/
-//!                  rename/remove ─▶ Debounce (quiet 250 ms) ─▶ on_change() ─▶ Inbox::ScenarioChanged
+//!  editor saves ─▶ notify (the file's directory) ─▶ filter: our file name; a write, create,
+//!                  rename or remove ─▶ Debounce (quiet 250 ms) ─▶ on_change()
+//!                                                                  └─▶ Inbox::ScenarioChanged
 //!  app loop ─▶ read(path) ─▶ Ok(Loaded) → a new engine   |   Err(Problem) → the overlay
 //! ```
 //!
