@@ -113,6 +113,7 @@ pub fn run(cli: Cli) -> u8 {
                 options.theme,
                 options.tour.as_deref(),
                 options.present,
+                options.file.as_deref(),
             ) {
                 Ok(()) => EXIT_OK,
                 Err(error) => {

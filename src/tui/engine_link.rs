@@ -141,6 +141,8 @@ pub enum Inbox {
     Engine(EngineUpdate),
     /// The engine thread stopped (with the reason, if it failed).
     EngineStopped(Option<String>),
+    /// The scenario file was saved (once per burst of saves): read it again.
+    ScenarioChanged,
 }
 
 /// The UI's end of the link: the engine (on a paced clock) and a bridge thread that forwards

@@ -53,6 +53,17 @@ impl Headless {
         self
     }
 
+    /// The scenario file was saved with `scenario` in it (called `from`): a fresh virtual-time
+    /// engine runs it and the state moves onto it keeping its place, as the terminal app does.
+    pub async fn reload(&mut self, scenario: Arc<Scenario>, from: &str) -> Result<(), EngineError> {
+        let engine = Engine::spawn(scenario.clone(), Clock::Virtual)?;
+        self.events = engine.subscribe();
+        std::mem::replace(&mut self.engine, engine).stop();
+        let commands = self.state.reload(scenario, from);
+        self.run(commands).await;
+        Ok(())
+    }
+
     /// The engine behind the app.
     pub fn engine(&self) -> &EngineHandle {
         &self.engine

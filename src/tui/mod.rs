@@ -15,7 +15,8 @@
 //! - [`engine_link`]: the engine thread and the commands/updates between it and the UI;
 //! - [`headless`]: the same app driven from code on a virtual-time engine (tests);
 //! - [`terminal`]: raw mode and the alternate screen, restored on every exit path;
-//! - [`log_capture`]: the `tracing` layer behind the Logs view; [`theme`]: colours by meaning.
+//! - [`log_capture`]: the `tracing` layer behind the Logs view; [`theme`]: colours by meaning;
+//! - [`reload`]: the scenario file watched, so a save restarts the engine on the new model.
 //!
 //! Nothing here is needed by the engine: `src/engine` does not know this module exists.
 
@@ -25,6 +26,7 @@ pub mod engine_link;
 pub mod headless;
 pub mod keymap;
 pub mod log_capture;
+pub mod reload;
 pub mod state;
 pub mod terminal;
 pub mod theme;

@@ -14,6 +14,7 @@ pub mod broker;
 pub mod erd;
 pub mod lifecycle;
 pub mod logs;
+pub mod reload;
 pub mod tour;
 
 use std::sync::Arc;
@@ -97,6 +98,8 @@ pub struct AppState {
     pub logs: LogsState,
     /// The guided tour picked or playing.
     pub tour: tour::TourState,
+    /// The last save of the scenario file cannot be used (the old scenario runs on).
+    pub reload_problem: Option<reload::ReloadProblem>,
 }
 
 impl AppState {
@@ -109,6 +112,7 @@ impl AppState {
             broker: BrokerState::new(&scenario),
             logs: LogsState::default(),
             tour: tour::TourState::default(),
+            reload_problem: None,
             scenario,
             theme,
             clock,
@@ -201,8 +205,15 @@ impl AppState {
                 }
                 Vec::new()
             }
-            // Esc closes what is on top: the help, else the view's own thing (Broker: the
-            // pinned payment; Schema: the filter, or the rows; Logs: the search).
+            // Esc closes what is on top: the help, else the problems of a saved scenario, else
+            // the view's own thing (Broker: the pinned payment; Schema: the filter, or the
+            // rows; Logs: the search).
+            Action::CloseOverlay if !self.help && self.shown_reload_problem().is_some() => {
+                if let Some(problem) = &mut self.reload_problem {
+                    problem.hidden = true;
+                }
+                Vec::new()
+            }
             Action::CloseOverlay
                 if !self.help && matches!(self.tab, Tab::Broker | Tab::Erd | Tab::Logs) =>
             {

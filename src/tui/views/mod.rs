@@ -5,7 +5,7 @@
 //!  ┌ tab bar ─────────────────────────────────────────┐  1 line
 //!  │ the current view (lifecycle / erd / broker / logs)│
 //!  └ status bar ──────────────────────────────────────┘  1 line
-//!    + the `?` overlay on top when open
+//!    + the `?` overlay on top when open, else the errors of a broken save
 //! ```
 
 pub mod broker;
@@ -13,6 +13,7 @@ pub mod erd;
 pub mod help;
 pub mod lifecycle;
 pub mod logs;
+pub mod reload;
 pub mod stage_detail;
 pub mod tour;
 
@@ -102,6 +103,8 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
         tour::draw_picker(frame, body, state);
     } else if state.help {
         help::draw(frame, body, state);
+    } else {
+        reload::draw(frame, body, state);
     }
 }
 
@@ -214,10 +217,13 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
         used += cast.chars().count();
         spans.push(Span::styled(cast, theme.accent));
     }
-    let message = match (&state.engine_stopped, &state.notice) {
-        (Some(reason), _) => Some(format!("│ engine stopped: {reason}")),
-        (None, Some(notice)) => Some(format!("│ {notice}")),
-        (None, None) => None,
+    // A broken save says so until it is fixed, even with its overlay hidden.
+    let broken = state.reload_problem.as_ref().map(|p| &p.problem.summary);
+    let message = match (&state.engine_stopped, &state.notice, broken) {
+        (Some(reason), _, _) => Some(format!("│ engine stopped: {reason}")),
+        (None, Some(notice), _) => Some(format!("│ {notice}")),
+        (None, None, Some(summary)) => Some(format!("│ {summary}: the old scenario runs on")),
+        (None, None, None) => None,
     };
     if let Some(message) = message {
         let room = width.saturating_sub(used);
