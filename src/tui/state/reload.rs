@@ -122,10 +122,9 @@ impl AppState {
         self.tour.playing = playing.and_then(|(id, step)| {
             let tour = scenario.tours.iter().position(|t| t.id == id)?;
             let steps = scenario.tours[tour].steps.len();
-            (steps > 0).then(|| Playing {
-                tour,
-                step: step.min(steps - 1),
-            })
+            // The new engine has not seen the earlier steps' actions: the step is shown as `p`
+            // then `n` shows one, without acting again (the presenter moves on with `n`).
+            (steps > 0).then(|| Playing::shown_again(tour, step.min(steps - 1)))
         });
 
         // The new engine starts at ×1 and full speed: give it the rate and clock chosen.

@@ -62,6 +62,21 @@ pub struct Progress {
     pub text: String,
 }
 
+impl Playing {
+    /// Step `step` of tour `tour`, shown again: its actions count as done and it does not wait.
+    pub fn shown_again(tour: usize, step: usize) -> Self {
+        Self {
+            tour,
+            step,
+            acted: step + 1,
+            since_ms: None,
+            waited: true,
+            waited_ms: None,
+            revisit: true,
+        }
+    }
+}
+
 impl TourState {
     /// The tour and step playing, if any.
     pub fn current<'s>(&self, scenario: &'s Scenario) -> Option<(&'s Tour, usize, &'s TourStep)> {
