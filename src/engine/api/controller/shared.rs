@@ -13,7 +13,7 @@ use crate::engine::pipeline::record::StageRun;
 use crate::engine::store::{ConstraintKind, QueryRecord, Store, StoreError};
 use crate::engine::trace::detail::{DatabaseDetail, OutboxWrite, WriteChecks};
 use crate::engine::trace::{Outcome, StageDetail, TraceRecorder};
-use crate::scenario::{Route, StageKind, Table};
+use crate::scenario::{Route, StageKind, TENANT_COLUMN, Table};
 
 /// Most rows a list returns.
 pub const LIST_LIMIT: usize = 100;
@@ -99,11 +99,29 @@ pub(super) fn store_error(error: &StoreError) -> ApiError {
         StoreError::Constraint {
             kind: ConstraintKind::Unique,
             message,
-        } => ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("a row with the same unique value exists ({message})"),
-        ),
+        } => {
+            let (table, columns) = constrained_columns(message);
+            let unique = columns
+                .iter()
+                .filter(|c| c.as_str() != TENANT_COLUMN)
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>();
+            let what = if unique.is_empty() {
+                "the same key".to_string()
+            } else {
+                format!("the same {}", unique.join(" and "))
+            };
+            let scope = if columns.iter().any(|c| c == TENANT_COLUMN) {
+                " in this tenant"
+            } else {
+                ""
+            };
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("a row of `{table}` with {what} already exists{scope}"),
+            )
+        }
         StoreError::Constraint {
             kind: ConstraintKind::ForeignKey,
             ..
@@ -112,13 +130,44 @@ pub(super) fn store_error(error: &StoreError) -> ApiError {
             "conflict",
             "the change would break a reference between rows (a foreign key)",
         ),
-        StoreError::Constraint { message, .. } => ApiError::new(
+        StoreError::Constraint {
+            kind: ConstraintKind::NotNull,
+            message,
+        } => {
+            let (table, columns) = constrained_columns(message);
+            let column = columns.first().map_or("a field", String::as_str);
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "constraint_failed",
+                format!("`{column}` of `{table}` is required"),
+            )
+        }
+        // SQLite names a failed CHECK by its SQL expression: say what the schema allows
+        // instead of showing it.
+        StoreError::Constraint { .. } => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "constraint_failed",
-            message.clone(),
+            "a value is outside what the schema allows (a boolean that is not true or false, \
+             or a text longer than its column's max_length)",
         ),
         other => ApiError::internal(other),
     }
+}
+
+/// The table and columns of SQLite's constraint message, e.g. `UNIQUE constraint failed:
+/// projects.tenant_id, projects.name` → (`projects`, [`tenant_id`, `name`]).
+fn constrained_columns(message: &str) -> (String, Vec<String>) {
+    let list = message.split_once(": ").map_or("", |(_, list)| list);
+    let mut table = String::from("the table");
+    let columns = list
+        .split(", ")
+        .filter_map(|qualified| {
+            let (t, column) = qualified.trim().split_once('.')?;
+            table = t.to_string();
+            Some(column.to_string())
+        })
+        .collect();
+    (table, columns)
 }
 
 pub(super) fn table_of<'a>(core: &'a Core, call: &Call) -> Result<&'a Table, ApiError> {
@@ -228,4 +277,43 @@ pub(super) fn row_not_found(table: &Table, id: Option<i64>) -> ApiError {
 
 pub(super) fn singular(table: &str) -> &str {
     table.strip_suffix('s').unwrap_or(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message_of(kind: ConstraintKind, sqlite: &str) -> (StatusCode, String) {
+        let error = store_error(&StoreError::Constraint {
+            kind,
+            message: sqlite.to_string(),
+        });
+        (error.status, error.message.clone())
+    }
+
+    #[test]
+    fn a_broken_constraint_is_named_in_the_schemas_words_not_sqlites() {
+        let (status, message) = message_of(
+            ConstraintKind::Unique,
+            "UNIQUE constraint failed: projects.tenant_id, projects.name",
+        );
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(
+            message,
+            "a row of `projects` with the same `name` already exists in this tenant"
+        );
+        let (_, message) = message_of(
+            ConstraintKind::NotNull,
+            "NOT NULL constraint failed: projects.name",
+        );
+        assert_eq!(message, "`name` of `projects` is required");
+        let (status, message) = message_of(
+            ConstraintKind::Check,
+            "CHECK constraint failed: length(name) <= 80",
+        );
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        for sql in ["UNIQUE", "constraint failed", "length(", "<="] {
+            assert!(!message.contains(sql), "{message}");
+        }
+    }
 }
