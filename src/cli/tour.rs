@@ -121,8 +121,9 @@ fn list(scenario: &Scenario) {
 }
 
 /// Engine time between two looks at the figures while a step waits `until` a condition: the
-/// TUI's snapshot period, so a condition the TUI would see is not stepped over.
-const POLL_MS: u64 = 100;
+/// TUI's snapshot period (four a second), so a condition the TUI would see is not stepped over
+/// — and each look costs a full snapshot, so looking more often only slows the check.
+const POLL_MS: u64 = 250;
 
 /// Something a step expects that does not hold.
 struct Problem {
