@@ -18,7 +18,10 @@ const NO_JITTER: &str = "ttl_jitter = 0.0";
 fn engine(single_flight: bool, jitter: f64, seed: Option<u64>) -> EngineHandle {
     assert!(SCENARIO.contains(SINGLE_FLIGHT_ON) && SCENARIO.contains(NO_JITTER));
     let mut text = SCENARIO
-        .replace(SINGLE_FLIGHT_ON, &format!("single_flight = {single_flight}"))
+        .replace(
+            SINGLE_FLIGHT_ON,
+            &format!("single_flight = {single_flight}"),
+        )
         .replace(NO_JITTER, &format!("ttl_jitter = {jitter}"));
     if let Some(seed) = seed {
         text = text.replace("seed = 21", &format!("seed = {seed}"));
@@ -73,7 +76,10 @@ async fn fifty_readers_of_an_expired_hot_key_make_one_database_read_with_single_
     assert!(exchanges.iter().all(|e| e.status == 200));
     assert_eq!(database_reads(&exchanges), 1, "one load for fifty readers");
     let bodies: Vec<_> = exchanges.iter().map(|e| e.body.clone()).collect();
-    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "all got the same page");
+    assert!(
+        bodies.windows(2).all(|w| w[0] == w[1]),
+        "all got the same page"
+    );
 
     let leaders: Vec<&Exchange> = exchanges
         .iter()
@@ -82,7 +88,10 @@ async fn fifty_readers_of_an_expired_hot_key_make_one_database_read_with_single_
     let [leader] = leaders.as_slice() else {
         panic!("exactly one miss loads, got {}", leaders.len());
     };
-    let leader_id = leader.header("x-request-id").expect("request id").to_string();
+    let leader_id = leader
+        .header("x-request-id")
+        .expect("request id")
+        .to_string();
     assert_eq!(cache_detail(leader)["expired"], true);
 
     let waiters: Vec<&Exchange> = exchanges
@@ -97,8 +106,7 @@ async fn fifty_readers_of_an_expired_hot_key_make_one_database_read_with_single_
         assert_eq!(detail["leader"], leader_id.as_str());
         assert!(detail["waited_ms"].as_f64().is_some_and(|ms| ms > 0.0));
         assert!(
-            cache.summary().starts_with("coalesced: ")
-                && cache.summary().contains(&leader_id),
+            cache.summary().starts_with("coalesced: ") && cache.summary().contains(&leader_id),
             "{}",
             cache.summary()
         );
@@ -106,7 +114,11 @@ async fn fifty_readers_of_an_expired_hot_key_make_one_database_read_with_single_
 
     let after = engine.fresh_snapshot().await.expect("snapshot").cache;
     assert_eq!(after.coalesced - before.coalesced, 49);
-    assert_eq!(after.misses - before.misses, 50, "every one of them missed…");
+    assert_eq!(
+        after.misses - before.misses,
+        50,
+        "every one of them missed…"
+    );
     assert_eq!(
         (after.misses - after.coalesced) - (before.misses - before.coalesced),
         1,
@@ -149,7 +161,11 @@ async fn a_failed_load_releases_its_waiters_who_then_read_for_themselves() {
         .collect();
     assert_eq!(released.len(), 4, "the four waiters were released");
     assert!(released.iter().all(|d| d["stored"] == false));
-    assert_eq!(database_reads(&exchanges), 5, "each then asked the database");
+    assert_eq!(
+        database_reads(&exchanges),
+        5,
+        "each then asked the database"
+    );
     let stats = engine.fresh_snapshot().await.expect("snapshot").cache;
     assert_eq!(stats.coalesced, 0, "nobody was answered by another's load");
 }
@@ -158,9 +174,13 @@ async fn a_failed_load_releases_its_waiters_who_then_read_for_themselves() {
 async fn ttls_given(engine: &EngineHandle) -> Vec<f64> {
     let mut ttls = Vec::new();
     for id in 1..=2 {
-        let request =
-            ApiRequest::as_persona(engine.scenario(), "alice", "GET", &format!("/api/v1/projects/{id}"))
-                .expect("request");
+        let request = ApiRequest::as_persona(
+            engine.scenario(),
+            "alice",
+            "GET",
+            &format!("/api/v1/projects/{id}"),
+        )
+        .expect("request");
         let exchange = engine.send(request).await.expect("sent");
         let detail = cache_detail(&exchange);
         assert_eq!(detail["stored"], true);
@@ -201,11 +221,7 @@ async fn a_jittered_fill_says_what_ttl_it_gave_and_why() {
     assert_eq!(detail["ttl_base_s"], 2.0);
     let given = detail["ttl_s"].as_f64().expect("ttl_s");
     assert!((1.0..=3.0).contains(&given));
-    assert!(
-        cache.summary().contains("jittered"),
-        "{}",
-        cache.summary()
-    );
+    assert!(cache.summary().contains("jittered"), "{}", cache.summary());
     // The entry really lives that long: a hit just before, a miss just after.
     engine
         .advance(Duration::from_secs_f64(given - 0.1))

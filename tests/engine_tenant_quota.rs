@@ -63,14 +63,21 @@ async fn a_tenant_over_its_quota_gets_429_naming_the_tenant_quota_while_another_
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains("tenant `acme`"), "{message}");
         assert!(exchange.header("retry-after").is_some());
-        let limit = exchange.trace.stage(StageKind::RateLimit).expect("rate limit");
+        let limit = exchange
+            .trace
+            .stage(StageKind::RateLimit)
+            .expect("rate limit");
         assert_eq!(limit.outcome, Outcome::Reject);
         let detail = limit.detail_json();
         assert_eq!(detail["refused_by"], "tenant");
         assert_eq!(detail["burst"], 20);
         assert_eq!(detail["refill_per_s"], 10.0);
         assert_eq!(detail["tenant_quota"]["key"], "acme:tenant");
-        assert!(limit.summary().contains("tenant quota"), "{}", limit.summary());
+        assert!(
+            limit.summary().contains("tenant quota"),
+            "{}",
+            limit.summary()
+        );
         assert!(
             exchange.trace.stage(StageKind::Database).is_none(),
             "refused before the database"
@@ -84,19 +91,27 @@ async fn a_tenant_over_its_quota_gets_429_naming_the_tenant_quota_while_another_
 
 #[tokio::test]
 async fn a_user_over_their_own_quota_is_refused_by_the_user_quota_not_the_tenants() {
-    let text = SCENARIO
-        .replace("requests_per_second = 1000\nburst = 1000", "requests_per_second = 1\nburst = 2");
+    let text = SCENARIO.replace(
+        "requests_per_second = 1000\nburst = 1000",
+        "requests_per_second = 1\nburst = 2",
+    );
     let scenario = load_str("noisy-neighbor.toml", &text).unwrap_or_else(|d| panic!("{d}"));
     let engine = Engine::spawn_with(Arc::new(scenario), Options::quiet(Clock::Virtual))
         .expect("engine starts");
     let requests = (0..3).map(|_| list(&engine, "alice")).collect();
     let exchanges = engine.send_all(requests).await.expect("sent");
-    let refused = exchanges.iter().find(|e| e.status == 429).expect("one refused");
+    let refused = exchanges
+        .iter()
+        .find(|e| e.status == 429)
+        .expect("one refused");
     assert_eq!(refused.json().expect("JSON")["error"]["quota"], "user");
     let limit = detail(refused, StageKind::RateLimit);
     assert_eq!(limit["refused_by"], "user");
     assert_eq!(limit["key"], "acme:user:alice");
-    assert!(limit.get("tenant_quota").is_none(), "the tenant was not charged");
+    assert!(
+        limit.get("tenant_quota").is_none(),
+        "the tenant was not charged"
+    );
 }
 
 #[tokio::test]
@@ -111,14 +126,21 @@ async fn without_tenant_quotas_one_tenants_flood_takes_the_pool_and_the_other_ge
     let body = globex.json().expect("JSON error");
     assert_eq!(body["error"]["status"], 503);
     let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(!message.contains("semaphore") && !message.contains("permit"), "{message}");
+    assert!(
+        !message.contains("semaphore") && !message.contains("permit"),
+        "{message}"
+    );
     let database = globex.trace.stage(StageKind::Database).expect("database");
     assert_eq!(database.outcome, Outcome::Error);
     let pool = &database.detail_json()["pool"];
     assert_eq!(pool["timed_out"], true);
     assert_eq!(pool["waited_ms"], 100.0);
     assert_eq!(pool["connections"], 2);
-    assert!(database.summary().contains("no free connection"), "{}", database.summary());
+    assert!(
+        database.summary().contains("no free connection"),
+        "{}",
+        database.summary()
+    );
 
     let stats = engine.fresh_snapshot().await.expect("snapshot").database;
     assert_eq!(stats.connections, Some(2));
@@ -139,10 +161,17 @@ async fn a_smaller_flood_makes_the_other_tenant_wait_for_a_connection() {
         .expect("waited_ms");
     // Twenty 5 ms queries on two connections ahead of it.
     assert!(waited >= 45.0, "Globex waited {waited} ms behind Acme");
-    assert!(database.summary().contains("for a connection"), "{}", database.summary());
+    assert!(
+        database.summary().contains("for a connection"),
+        "{}",
+        database.summary()
+    );
 
     let alone = engine.send(list(&engine, "carol")).await.expect("sent");
-    assert_eq!(detail(&alone, StageKind::Database)["pool"]["waited_ms"], 0.0);
+    assert_eq!(
+        detail(&alone, StageKind::Database)["pool"]["waited_ms"],
+        0.0
+    );
 }
 
 #[tokio::test]
