@@ -169,7 +169,7 @@ pub(super) async fn read(
             expired: Some(expired),
             stored: Some(true),
             ttl_s: Some(round3(ttl.as_secs_f64())),
-            ttl_base_s: (ttl != base).then(|| base.as_secs_f64()),
+            ttl_base_s: (ttl != base).then_some(base.as_secs_f64()),
             bytes: Some(bytes.len()),
             coalesced,
             waited_ms,
