@@ -185,3 +185,35 @@ async fn with_tenant_quotas_the_flood_never_reaches_the_pool_and_the_other_tenan
     assert_eq!(stats.timeouts, 0);
     assert_eq!(stats.acquired, 21);
 }
+
+#[tokio::test]
+async fn a_plan_with_its_own_tenant_quota_overrides_the_default_for_its_tenants_only() {
+    // Acme is on `pro`; Globex stays on the scenario's default tenant quota (burst 20).
+    let text = format!(
+        "{SCENARIO}\n[[rate_limit.plans]]\nplan = \"pro\"\ntenant_requests_per_second = 100\ntenant_burst = 50\n"
+    );
+    let scenario = load_str("noisy-neighbor.toml", &text).unwrap_or_else(|d| panic!("{d}"));
+    let engine = Engine::spawn_with(Arc::new(scenario), Options::quiet(Clock::Virtual))
+        .expect("engine starts");
+    let (acme, _) = flood_then_globex(&engine, 30).await;
+    assert!(
+        acme.iter().all(|e| e.status == 200),
+        "30 fit in pro's burst of 50"
+    );
+    let pro = detail(&acme[0], StageKind::RateLimit);
+    assert_eq!(pro["tenant_quota"]["plan"], "pro");
+    assert_eq!(pro["tenant_quota"]["burst"], 50);
+
+    let requests = (0..25).map(|_| list(&engine, "carol")).collect();
+    let globex = engine.send_all(requests).await.expect("sent");
+    // Carol's first list (with the flood) took one of Globex's 20: 19 left for these 25.
+    assert_eq!(globex.iter().filter(|e| e.status == 429).count(), 6);
+    let refused = globex.iter().find(|e| e.status == 429).expect("refused");
+    let limit = detail(refused, StageKind::RateLimit);
+    assert_eq!(limit["refused_by"], "tenant");
+    assert_eq!(limit["burst"], 20);
+    assert!(
+        limit["tenant_quota"].get("plan").is_none(),
+        "the default quota"
+    );
+}

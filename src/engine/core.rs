@@ -4,7 +4,7 @@
 //! share the database, the cache, the broker and the limiters through this struct and nothing
 //! else.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -135,8 +135,9 @@ pub struct Core {
     pub tokens: TokenService,
     /// Per tenant-and-user quota.
     pub user_limiter: KeyedLimiter,
-    /// Per-tenant quota (all of a tenant's callers together), when the scenario sets one.
-    pub tenant_limiter: Option<KeyedLimiter>,
+    /// Per-tenant quotas (all of a tenant's callers together), by plan; the scenario-wide
+    /// `tenant_` quota under the empty name. Empty when the scenario sets none.
+    pub tenant_limiters: BTreeMap<String, KeyedLimiter>,
     /// The database's connection pool, when the scenario bounds it (`[database] connections`).
     pub db_pool: Option<DbPool>,
     /// Per client-IP WAF limit.
@@ -200,13 +201,20 @@ impl Core {
             rng,
             cache: TtlCache::new(scenario.cache.max_entries),
             flights: scenario.cache.single_flight.then(SingleFlight::default),
-            tenant_limiter: rate.tenant.map(|tenant| {
-                let quota = quota(
-                    Duration::from_secs_f64(1.0 / tenant.requests_per_second.max(1e-9)),
-                    tenant.burst,
-                );
-                KeyedLimiter::new(quota, HashMapStateStore::default(), clock)
-            }),
+            tenant_limiters: rate
+                .tenant
+                .map(|tenant| (String::new(), tenant))
+                .into_iter()
+                .chain(rate.plans.iter().map(|(plan, q)| (plan.clone(), *q)))
+                .map(|(plan, tenant)| {
+                    let quota = quota(
+                        Duration::from_secs_f64(1.0 / tenant.requests_per_second.max(1e-9)),
+                        tenant.burst,
+                    );
+                    let limiter = KeyedLimiter::new(quota, HashMapStateStore::default(), clock);
+                    (plan, limiter)
+                })
+                .collect(),
             db_pool: scenario.database.pool.map(DbPool::new),
             cdn: TtlCache::new(1024),
             tokens: TokenService::new(&scenario.auth),

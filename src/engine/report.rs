@@ -394,10 +394,7 @@ impl Report {
                 hit_ratio: round(snapshot.cache.hit_ratio(), 4),
                 coalesced: snapshot.cache.coalesced,
             },
-            database: snapshot
-                .database
-                .connections
-                .map(|_| snapshot.database),
+            database: snapshot.database.connections.map(|_| snapshot.database),
             broker: totals,
             topics,
             outbox: snapshot.outbox,

@@ -209,7 +209,7 @@ impl Stage for RateLimit {
         let core = &ctx.core;
         let quota = &core.scenario.rate_limit;
         // Named in a refusal only when there is a second quota it could be confused with.
-        let scope = |scope| quota.tenant.map(|_| scope);
+        let scope = |scope| (!core.tenant_limiters.is_empty()).then_some(scope);
         let remaining = match core.user_limiter.check_key(&key) {
             Ok(snapshot) => snapshot.remaining_burst_capacity(),
             Err(not_until) => {
@@ -229,17 +229,34 @@ impl Stage for RateLimit {
         // The tenant-wide quota comes second, so a caller refused by its own quota costs its
         // tenant nothing; a request it refuses has spent one of the caller's own tokens, as a
         // gateway that counts every descriptor does.
-        let host_tenant = request.extensions().get::<HostTenant>();
-        let tenant_quota = match (&core.tenant_limiter, quota.tenant, host_tenant) {
-            (Some(limiter), Some(tenant_quota), Some(_)) => {
+        // The host's tenant, its plan, the quota that plan gets and the bucket that keeps it.
+        let plan = request.extensions().get::<HostTenant>().and_then(|host| {
+            core.scenario
+                .tenants
+                .iter()
+                .find(|t| t.id == host.id)
+                .map(|t| t.plan.clone())
+        });
+        let bucket = plan.and_then(|plan| {
+            let tenant_quota = quota.tenant_quota(&plan)?;
+            let (limiter, by_plan) = match core.tenant_limiters.get(&plan) {
+                Some(limiter) => (limiter, Some(plan)),
+                None => (core.tenant_limiters.get("")?, None),
+            };
+            Some((tenant_quota, limiter, by_plan))
+        });
+        let tenant_quota = match bucket {
+            Some((tenant_quota, limiter, plan)) => {
                 let tenant_key = format!("{tenant}:tenant");
+                let state = |remaining| TenantQuotaState {
+                    key: tenant_key.clone(),
+                    remaining,
+                    burst: tenant_quota.burst,
+                    refill_per_s: tenant_quota.requests_per_second,
+                    plan: plan.clone(),
+                };
                 match limiter.check_key(&tenant_key) {
-                    Ok(snapshot) => Some(TenantQuotaState {
-                        key: tenant_key,
-                        remaining: snapshot.remaining_burst_capacity(),
-                        burst: tenant_quota.burst,
-                        refill_per_s: tenant_quota.requests_per_second,
-                    }),
+                    Ok(snapshot) => Some(state(snapshot.remaining_burst_capacity())),
                     Err(not_until) => {
                         let limit = Limit {
                             key: key.clone(),
@@ -248,22 +265,20 @@ impl Stage for RateLimit {
                             wait: not_until
                                 .wait_time_from(governor::clock::Clock::now(&core.clock)),
                         };
+                        let on_plan = plan
+                            .as_deref()
+                            .map(|plan| format!(" (plan {plan})"))
+                            .unwrap_or_default();
                         let message = format!(
-                            "tenant `{tenant}` quota of {} requests/s (burst {}), shared by all \
-                             its callers, used up",
+                            "tenant `{tenant}`{on_plan} quota of {} requests/s (burst {}), \
+                             shared by all its callers, used up",
                             tenant_quota.requests_per_second, tenant_quota.burst
                         );
-                        let state = TenantQuotaState {
-                            key: tenant_key,
-                            remaining: 0,
-                            burst: tenant_quota.burst,
-                            refill_per_s: tenant_quota.requests_per_second,
-                        };
-                        return limit.refuse(message, Some(QuotaScope::Tenant), Some(state));
+                        return limit.refuse(message, Some(QuotaScope::Tenant), Some(state(0)));
                     }
                 }
             }
-            _ => None,
+            None => None,
         };
         Decision::Pass(StageDetail::RateLimit(RateLimitDetail {
             key,

@@ -373,6 +373,9 @@ pub struct TenantQuotaState {
     pub burst: u32,
     /// The tenant's refill rate, requests per second.
     pub refill_per_s: f64,
+    /// The tenant's plan, when the quota is that plan's (`[[rate_limit.plans]]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
 }
 
 /// `auth` detail.

@@ -81,6 +81,15 @@ pub struct RateLimitConfig {
     pub burst: u32,
     /// The quota of each tenant as a whole, if the scenario sets one.
     pub tenant: Option<TenantQuota>,
+    /// Tenant-wide quotas by plan, overriding `tenant` for the tenants on that plan.
+    pub plans: std::collections::BTreeMap<String, TenantQuota>,
+}
+
+impl RateLimitConfig {
+    /// The tenant-wide quota of a tenant on `plan`: its plan's, else the scenario's, if any.
+    pub fn tenant_quota(&self, plan: &str) -> Option<TenantQuota> {
+        self.plans.get(plan).copied().or(self.tenant)
+    }
 }
 
 /// A tenant-wide quota: every caller of one tenant draws from the same bucket.

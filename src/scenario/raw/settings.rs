@@ -140,6 +140,23 @@ pub struct RawRateLimit {
     /// `tenant_requests_per_second`; defaults to one second of it (rounded up).
     #[serde(default)]
     pub tenant_burst: Option<Sp<u32>>,
+    /// Tenant-wide quotas for the tenants of one plan (`[[tenants]] plan`), instead of the
+    /// `tenant_` quota above.
+    #[serde(default)]
+    pub plans: Vec<RawPlanQuota>,
+}
+
+/// The tenant-wide quota of the tenants on one plan.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlanQuota {
+    /// The plan, as `[[tenants]]` write it, e.g. `enterprise`.
+    pub plan: Sp<String>,
+    /// Sustained requests per second of one tenant on this plan, all its callers together.
+    pub tenant_requests_per_second: Sp<f64>,
+    /// Its burst; defaults to one second of the rate (rounded up).
+    #[serde(default)]
+    pub tenant_burst: Option<Sp<u32>>,
 }
 
 fn default_rate() -> Sp<f64> {
@@ -157,6 +174,7 @@ impl Default for RawRateLimit {
             burst: default_burst(),
             tenant_requests_per_second: None,
             tenant_burst: None,
+            plans: Vec::new(),
         }
     }
 }

@@ -153,7 +153,7 @@ pub fn validate(raw: RawScenario, source: &str) -> Result<Scenario, Vec<Diagnost
     let mut workers = broker::validate_workers(&mut cx, &raw.workers, &topics);
     let edge = routes::validate_edge(&mut cx, &raw.edge);
     let load_balancer = routes::validate_load_balancer(&mut cx, &raw.load_balancer);
-    let rate_limit = routes::validate_rate_limit(&mut cx, &raw.rate_limit);
+    let rate_limit = routes::validate_rate_limit(&mut cx, &raw.rate_limit, &tenants);
     let cache = routes::validate_cache(&mut cx, &raw.cache);
     let database = routes::validate_database(&mut cx, &raw.database);
     let routes = routes::validate_routes(&mut cx, &raw.routes, &permissions, &tables);

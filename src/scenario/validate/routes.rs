@@ -123,7 +123,11 @@ pub(crate) fn validate_load_balancer(cx: &mut Cx, raw: &RawLoadBalancer) -> Load
     }
 }
 
-pub(crate) fn validate_rate_limit(cx: &mut Cx, raw: &RawRateLimit) -> RateLimitConfig {
+pub(crate) fn validate_rate_limit(
+    cx: &mut Cx,
+    raw: &RawRateLimit,
+    tenants: &[Tenant],
+) -> RateLimitConfig {
     if !(raw.requests_per_second.is_finite() && *raw.requests_per_second > 0.0) {
         cx.error(
             raw.requests_per_second.span(),
@@ -142,10 +146,38 @@ pub(crate) fn validate_rate_limit(cx: &mut Cx, raw: &RawRateLimit) -> RateLimitC
         );
     }
     let tenant = validate_tenant_quota(cx, raw);
+    let mut plans = std::collections::BTreeMap::new();
+    for plan in &raw.plans {
+        if plans.contains_key(plan.plan.get()) {
+            cx.error(
+                plan.plan.span(),
+                format!("plan `{}` has two tenant quotas", plan.plan),
+                "give each plan one `[[rate_limit.plans]]` entry",
+            );
+            continue;
+        }
+        if !tenants.iter().any(|t| &t.plan == plan.plan.get()) {
+            let known: Vec<&str> = tenants.iter().map(|t| t.plan.as_str()).collect();
+            cx.error(
+                plan.plan.span(),
+                format!("no tenant is on plan `{}`", plan.plan),
+                crate::scenario::diagnostic::unknown_name_help("plan", &plan.plan, known),
+            );
+            continue;
+        }
+        if let Some(quota) = check_tenant_quota(
+            cx,
+            &plan.tenant_requests_per_second,
+            plan.tenant_burst.as_ref(),
+        ) {
+            plans.insert(plan.plan.get().clone(), quota);
+        }
+    }
     RateLimitConfig {
         requests_per_second: *raw.requests_per_second,
         burst: *raw.burst,
         tenant,
+        plans,
     }
 }
 
@@ -163,6 +195,11 @@ fn validate_tenant_quota(cx: &mut Cx, raw: &RawRateLimit) -> Option<TenantQuota>
         }
         return None;
     };
+    check_tenant_quota(cx, rate, raw.tenant_burst.as_ref())
+}
+
+/// A tenant-wide rate and optional burst (defaulting to one second of the rate).
+fn check_tenant_quota(cx: &mut Cx, rate: &Sp<f64>, burst: Option<&Sp<u32>>) -> Option<TenantQuota> {
     if !(rate.is_finite() && **rate > 0.0) {
         cx.error(
             rate.span(),
@@ -172,7 +209,7 @@ fn validate_tenant_quota(cx: &mut Cx, raw: &RawRateLimit) -> Option<TenantQuota>
         );
         return None;
     }
-    let burst = match &raw.tenant_burst {
+    let burst = match burst {
         Some(burst) if **burst == 0 => {
             cx.error(
                 burst.span(),
