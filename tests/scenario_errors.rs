@@ -314,3 +314,21 @@ fn independent_structural_errors_are_all_reported_in_file_order() {
     ];
     assert_eq!(found, expected, "\n{diagnostics}");
 }
+
+#[test]
+fn lesson_switches_out_of_range_point_at_the_value_with_the_allowed_range() {
+    assert_single(
+        "cache_ttl_jitter_above_half",
+        284,
+        14,
+        "`cache.ttl_jitter` must be from 0 to 0.5, not 0.9",
+        "0.1 gives each entry 90 %–110 %",
+    );
+    assert_single(
+        "rate_limit_tenant_burst_without_rate",
+        285,
+        16,
+        "`tenant_burst` without `tenant_requests_per_second`",
+        "add e.g. `tenant_requests_per_second = 50`",
+    );
+}

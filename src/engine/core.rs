@@ -4,7 +4,7 @@
 //! share the database, the cache, the broker and the limiters through this struct and nothing
 //! else.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -17,8 +17,9 @@ use governor::{Quota, RateLimiter};
 
 use super::auth::TokenService;
 use super::broker::Broker;
-use super::cache::TtlCache;
+use super::cache::{SingleFlight, TtlCache};
 use super::clock::EngineClock;
+use super::db_pool::DbPool;
 use super::latency::SeededRng;
 use super::metrics::Metrics;
 use super::store::Store;
@@ -125,12 +126,20 @@ pub struct Core {
     pub store: Store,
     /// The app's read cache (cache-aside).
     pub cache: TtlCache<Bytes>,
+    /// The read cache's loads in flight, when the scenario coalesces misses
+    /// (`[cache] single_flight`).
+    pub flights: Option<SingleFlight<Bytes>>,
     /// The CDN's edge cache.
     pub cdn: TtlCache<CachedAsset>,
     /// Token signing and verification.
     pub tokens: TokenService,
     /// Per tenant-and-user quota.
     pub user_limiter: KeyedLimiter,
+    /// Per-tenant quotas (all of a tenant's callers together), by plan; the scenario-wide
+    /// `tenant_` quota under the empty name. Empty when the scenario sets none.
+    pub tenant_limiters: BTreeMap<String, KeyedLimiter>,
+    /// The database's connection pool, when the scenario bounds it (`[database] connections`).
+    pub db_pool: Option<DbPool>,
     /// Per client-IP WAF limit.
     pub ip_limiter: KeyedLimiter,
     /// Load-balancer state.
@@ -191,6 +200,22 @@ impl Core {
             traffic: TrafficControl::default(),
             rng,
             cache: TtlCache::new(scenario.cache.max_entries),
+            flights: scenario.cache.single_flight.then(SingleFlight::default),
+            tenant_limiters: rate
+                .tenant
+                .map(|tenant| (String::new(), tenant))
+                .into_iter()
+                .chain(rate.plans.iter().map(|(plan, q)| (plan.clone(), *q)))
+                .map(|(plan, tenant)| {
+                    let quota = quota(
+                        Duration::from_secs_f64(1.0 / tenant.requests_per_second.max(1e-9)),
+                        tenant.burst,
+                    );
+                    let limiter = KeyedLimiter::new(quota, HashMapStateStore::default(), clock);
+                    (plan, limiter)
+                })
+                .collect(),
+            db_pool: scenario.database.pool.map(DbPool::new),
             cdn: TtlCache::new(1024),
             tokens: TokenService::new(&scenario.auth),
             user_limiter: KeyedLimiter::new(user_quota, HashMapStateStore::default(), clock),
@@ -220,6 +245,19 @@ impl Core {
     /// The scenario's stages of `kind`, in pipeline order.
     pub fn stages_of(&self, kind: StageKind) -> impl Iterator<Item = &Stage> {
         self.topology.order().filter(move |s| s.kind == kind)
+    }
+
+    /// How long a cached read of a route with TTL `base` is kept: `base` itself, or with
+    /// `[cache] ttl_jitter` set, `base` × a seeded uniform draw in `[1 − j, 1 + j]`, so entries
+    /// filled together do not all expire together. (No draw without jitter, so scenarios without
+    /// it consume the seeded sequence exactly as before.)
+    pub fn cache_ttl(&self, base: Duration) -> Duration {
+        let jitter = self.scenario.cache.ttl_jitter;
+        if jitter <= 0.0 {
+            return base;
+        }
+        let factor = 1.0 + jitter * (2.0 * self.rng.unit() - 1.0);
+        Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(base)
     }
 
     /// Draws stage `stage`'s modelled latency and applies it to the request `trace` on the

@@ -32,6 +32,7 @@ mod cache;
 mod clock;
 mod command;
 mod core;
+mod db_pool;
 mod edge;
 mod effects;
 mod error;
@@ -71,6 +72,7 @@ pub use self::broker::{
 pub use self::cache::CacheStats;
 pub use self::clock::{Clock, Epoch, VIRTUAL_EPOCH_MS, engine_time};
 pub use self::command::{Command, Reply};
+pub use self::db_pool::{PoolStats, PoolWait};
 pub use self::error::EngineError;
 pub use self::event::{Event, EventStream, Level, StreamError};
 pub use self::handle::{Engine, EngineHandle, Pending};

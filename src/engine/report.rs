@@ -35,6 +35,9 @@ pub struct Report {
     pub requests: RequestsReport,
     /// The read cache.
     pub cache: CacheReport,
+    /// The database's connection pool, when the scenario bounds it (`[database] connections`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<super::db_pool::PoolStats>,
     /// Broker totals over every topic and group.
     pub broker: BrokerTotals,
     /// Per topic, in scenario order.
@@ -85,6 +88,14 @@ pub struct CacheReport {
     pub misses: u64,
     /// hits / (hits + misses).
     pub hit_ratio: f64,
+    /// Misses that waited for another request's load instead of reading the database
+    /// (`[cache] single_flight`); left out when 0, so runs without it read as before.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub coalesced: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Accounting over every topic and group.
@@ -381,7 +392,9 @@ impl Report {
                 hits: snapshot.cache.hits,
                 misses: snapshot.cache.misses,
                 hit_ratio: round(snapshot.cache.hit_ratio(), 4),
+                coalesced: snapshot.cache.coalesced,
             },
+            database: snapshot.database.connections.map(|_| snapshot.database),
             broker: totals,
             topics,
             outbox: snapshot.outbox,
@@ -415,11 +428,29 @@ impl Report {
             r.goodput, r.late
         ));
         out.push_str(&format!(
-            "cache     {}, {} (hit ratio {})\n",
+            "cache     {}, {} (hit ratio {})",
             count(self.cache.hits, "hit"),
             count_as(self.cache.misses, "miss", "misses"),
             percent(self.cache.hit_ratio)
         ));
+        if self.cache.coalesced > 0 {
+            out.push_str(&format!(
+                "; {} of the misses waited for another request's load (database reads: {})",
+                self.cache.coalesced,
+                self.cache.misses.saturating_sub(self.cache.coalesced)
+            ));
+        }
+        out.push('\n');
+        if let Some(pool) = &self.database {
+            out.push_str(&format!(
+                "database  {} connections: {} queries got one, {} timed out waiting (503), \
+                 longest wait {}\n",
+                pool.connections.unwrap_or_default(),
+                pool.acquired,
+                pool.timeouts,
+                ms(pool.max_wait_ms)
+            ));
+        }
         let b = &self.broker;
         out.push_str(&format!(
             "broker    published {}  acked {}  retried {}  dead-lettered {}  in flight {}  queued {}  rejected {}",

@@ -86,6 +86,8 @@ pub struct Snapshot {
     pub api: ApiView,
     /// Read-cache counters.
     pub cache: CacheStats,
+    /// The database's connection pool (`connections: None` when it is unbounded).
+    pub database: super::db_pool::PoolStats,
     /// Live rate multiplier.
     pub rate_multiplier: f64,
     /// Topics, in scenario order.
@@ -617,6 +619,11 @@ pub(crate) fn snapshot(engine: &System, started: Instant, windows: &Windows) -> 
             routes_with_deadline: core.metrics.routes_with_deadline(),
         },
         cache: core.cache.stats(),
+        database: core
+            .db_pool
+            .as_ref()
+            .map(super::db_pool::DbPool::stats)
+            .unwrap_or_default(),
         rate_multiplier: core.traffic.multiplier(),
         topics,
         series: core.metrics.series(),

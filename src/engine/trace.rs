@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use self::detail::StageDetail;
-use self::detail::{CacheResult, EdgeCacheResult};
+use self::detail::{CacheResult, EdgeCacheResult, QuotaScope};
 use crate::scenario::StageKind;
 
 pub mod detail;
@@ -148,8 +148,27 @@ impl StageRecord {
                         keys.join(", ")
                     ))
                 }
-                (CacheResult::Hit, Some(key)) => Some(format!("hit: {key}")),
-                (CacheResult::Miss, Some(key)) => Some(format!("miss: {key}")),
+                (CacheResult::Hit, Some(key)) => Some(match cache.waited_ms {
+                    Some(waited) if cache.coalesced == Some(true) => format!(
+                        "coalesced: {key} — waited {waited} ms for the load started by {}",
+                        leader_name(cache.leader.as_deref())
+                    ),
+                    _ => format!("hit: {key}"),
+                }),
+                (CacheResult::Miss, Some(key)) => {
+                    let mut line = format!("miss: {key}");
+                    if let (Some(waited), Some(false)) = (cache.waited_ms, cache.coalesced) {
+                        line.push_str(&format!(
+                            "; waited {waited} ms for {}, whose load failed, then read the \
+                             database itself",
+                            leader_name(cache.leader.as_deref())
+                        ));
+                    }
+                    if let (Some(ttl), Some(base)) = (cache.ttl_s, cache.ttl_base_s) {
+                        line.push_str(&format!("; kept {ttl} s (TTL {base} s, jittered)"));
+                    }
+                    Some(line)
+                }
                 _ => None,
             },
             StageDetail::Waf(waf) => waf
@@ -178,10 +197,24 @@ impl StageRecord {
                     _ => format!("body checked against {against}"),
                 })
             }
-            StageDetail::RateLimit(limit) => Some(format!(
-                "{} of {} left ({})",
-                limit.remaining, limit.burst, limit.key
-            )),
+            StageDetail::RateLimit(limit) => Some(match (limit.refused_by, &limit.tenant_quota) {
+                (Some(QuotaScope::Tenant), Some(tenant)) => format!(
+                    "tenant quota used up: 0 of {} left ({}, {}/s)",
+                    tenant.burst, tenant.key, tenant.refill_per_s
+                ),
+                (_, Some(tenant)) => format!(
+                    "{} of {} left ({}); tenant {} of {} left",
+                    limit.remaining, limit.burst, limit.key, tenant.remaining, tenant.burst
+                ),
+                (Some(QuotaScope::User), None) => format!(
+                    "user quota used up: {} of {} left ({})",
+                    limit.remaining, limit.burst, limit.key
+                ),
+                _ => format!(
+                    "{} of {} left ({})",
+                    limit.remaining, limit.burst, limit.key
+                ),
+            }),
             StageDetail::Auth(auth) => auth.verdict.clone().or_else(|| {
                 auth.checks
                     .as_ref()
@@ -210,20 +243,36 @@ impl StageRecord {
                     None => action,
                 })
             }
-            StageDetail::Database(db) => match (&db.sql, &db.lookup) {
-                (Some(sql), _) => Some(format!("{sql}  → {} row(s)", db.rows.unwrap_or(0))),
-                (None, Some(lookup)) => {
-                    Some(format!("{lookup}  → {} row(s)", db.rows.unwrap_or(0)))
-                }
-                (None, None) => db.limit_checks.iter().find(|c| !c.passed).map(|c| {
+            StageDetail::Database(db) if db.pool.as_ref().is_some_and(|p| p.timed_out) => {
+                db.pool.as_ref().map(|pool| {
                     format!(
-                        "{} {} is over the {} that remains",
-                        c.field,
-                        c.value,
-                        c.remaining.clone().unwrap_or_default()
+                        "no free connection: all {} busy, waited {} ms (the limit)",
+                        pool.connections, pool.waited_ms
                     )
-                }),
-            },
+                })
+            }
+            StageDetail::Database(db) => {
+                let what = match (&db.sql, &db.lookup) {
+                    (Some(sql), _) => Some(format!("{sql}  → {} row(s)", db.rows.unwrap_or(0))),
+                    (None, Some(lookup)) => {
+                        Some(format!("{lookup}  → {} row(s)", db.rows.unwrap_or(0)))
+                    }
+                    (None, None) => db.limit_checks.iter().find(|c| !c.passed).map(|c| {
+                        format!(
+                            "{} {} is over the {} that remains",
+                            c.field,
+                            c.value,
+                            c.remaining.clone().unwrap_or_default()
+                        )
+                    }),
+                };
+                match db.pool.as_ref().filter(|pool| pool.waited_ms > 0.0) {
+                    Some(pool) => what.map(|what| {
+                        format!("{what}; waited {} ms for a connection", pool.waited_ms)
+                    }),
+                    None => what,
+                }
+            }
             StageDetail::BrokerPublish(publish) => Some(
                 publish
                     .published
@@ -244,6 +293,14 @@ impl StageRecord {
                 response.reason.unwrap_or_default()
             )),
         }
+    }
+}
+
+/// How a summary names the request a coalesced miss waited for.
+fn leader_name(leader: Option<&str>) -> &str {
+    match leader {
+        Some(id) if !id.is_empty() => id,
+        _ => "an earlier request",
     }
 }
 

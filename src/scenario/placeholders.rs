@@ -15,6 +15,14 @@ pub const NAMES: &[(&str, &str)] = &[
     ),
     ("rate_limit.burst", "each caller's burst, requests"),
     (
+        "rate_limit.tenant_requests_per_second",
+        "each tenant's sustained quota, all its callers together (`none` without one)",
+    ),
+    (
+        "rate_limit.tenant_burst",
+        "each tenant's burst, requests (`none` without a tenant quota)",
+    ),
+    (
         "edge.waf_requests_per_minute",
         "the WAF's limit per client IP, requests per minute",
     ),
@@ -23,6 +31,18 @@ pub const NAMES: &[(&str, &str)] = &[
     (
         "cache.max_entries",
         "the application cache's capacity, entries",
+    ),
+    (
+        "cache.ttl_jitter",
+        "the spread of cache TTLs, a fraction (0 = exact TTLs)",
+    ),
+    (
+        "database.connections",
+        "the database's connection pool size (`unlimited` without one)",
+    ),
+    (
+        "database.queue_timeout_ms",
+        "the longest wait for a pooled connection, ms (`none` without a pool)",
     ),
     ("auth.token_ttl_s", "how long a token is valid, seconds"),
     (
@@ -52,6 +72,23 @@ pub fn value(scenario: &Scenario, name: &str) -> Option<String> {
         "edge.max_body_bytes" => scenario.edge.max_body_bytes.to_string(),
         "edge.cdn_ttl_s" => number(scenario.edge.cdn_ttl.as_secs_f64()),
         "cache.max_entries" => scenario.cache.max_entries.to_string(),
+        "cache.ttl_jitter" => number(scenario.cache.ttl_jitter),
+        "rate_limit.tenant_requests_per_second" => scenario
+            .rate_limit
+            .tenant
+            .map_or_else(|| "none".into(), |t| number(t.requests_per_second)),
+        "rate_limit.tenant_burst" => scenario
+            .rate_limit
+            .tenant
+            .map_or_else(|| "none".into(), |t| t.burst.to_string()),
+        "database.connections" => scenario
+            .database
+            .pool
+            .map_or_else(|| "unlimited".into(), |p| p.connections.to_string()),
+        "database.queue_timeout_ms" => scenario.database.pool.map_or_else(
+            || "none".into(),
+            |p| number(p.queue_timeout.as_secs_f64() * 1000.0),
+        ),
         "auth.token_ttl_s" => number(scenario.auth.token_ttl.as_secs_f64()),
         "auth.leeway_s" => number(scenario.auth.leeway.as_secs_f64()),
         "auth.issuer" => scenario.auth.issuer.clone(),

@@ -12,6 +12,7 @@ use axum::response::Response;
 
 use super::error::ApiError;
 use super::stage::{Finished, StageCtx};
+use crate::engine::db_pool::PoolWait;
 use crate::engine::trace::detail::AbortDetail;
 use crate::engine::trace::{Outcome, StageDetail, StageRecord, TraceRecorder};
 use crate::scenario::StageKind;
@@ -32,6 +33,8 @@ struct Pending {
     /// When the clock last started; `None` while paused.
     running_since: Option<std::time::Instant>,
     measured: Duration,
+    /// The wait for a pooled connection, added to a database detail when it is recorded.
+    pool: Option<PoolWait>,
 }
 
 impl StageRun {
@@ -62,8 +65,19 @@ impl StageRun {
                 modelled_ms,
                 running_since: Some(std::time::Instant::now()),
                 measured: Duration::ZERO,
+                pool: None,
             }),
         }
+    }
+
+    /// Notes the query's wait for a pooled connection: whichever way the database stage ends
+    /// (and there are a dozen, reads, writes, logins, each with its failures), its detail shows
+    /// the wait, so it is attached here once rather than at each of them.
+    pub fn with_pool_wait(mut self, wait: PoolWait) -> Self {
+        if let Some(pending) = &mut self.pending {
+            pending.pool = Some(wait);
+        }
+        self
     }
 
     /// Stops the clock while the request is elsewhere (later stages, the handler).
@@ -116,7 +130,10 @@ impl StageRun {
 }
 
 impl Pending {
-    fn record(self, outcome: Outcome, detail: StageDetail, error: Option<String>) {
+    fn record(self, outcome: Outcome, mut detail: StageDetail, error: Option<String>) {
+        if let (StageDetail::Database(database), Some(pool)) = (&mut detail, self.pool) {
+            database.pool = Some(pool);
+        }
         self.trace.push(StageRecord {
             stage: self.stage,
             kind: self.kind,

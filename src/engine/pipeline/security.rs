@@ -9,7 +9,9 @@ use super::context::{ClientIp, DEFAULT_CLIENT_IP, HostTenant, MatchedRoute, Prin
 use super::error::ApiError;
 use super::stage::{Decision, Stage, StageCtx};
 use crate::engine::trace::StageDetail;
-use crate::engine::trace::detail::{AuthDetail, RateLimitDetail, RbacDetail, TenantDetail};
+use crate::engine::trace::detail::{
+    AuthDetail, QuotaScope, RateLimitDetail, RbacDetail, TenantDetail, TenantQuotaState,
+};
 
 /// Whether the request needs an authenticated caller (a matched, non-public route).
 fn needs_caller(request: &Request) -> bool {
@@ -181,7 +183,8 @@ impl Stage for Tenant {
     }
 }
 
-/// Rate limit: a GCRA quota per tenant and user (per tenant and IP for anonymous callers).
+/// Rate limit: a GCRA quota per tenant and user (per tenant and IP for anonymous callers), then,
+/// if the scenario sets one, a GCRA quota per tenant shared by all its callers.
 pub struct RateLimit;
 
 impl Stage for RateLimit {
@@ -203,41 +206,132 @@ impl Stage for RateLimit {
                 format!("{tenant}:ip:{ip}")
             }
         };
-        let quota = &ctx.core.scenario.rate_limit;
-        match ctx.core.user_limiter.check_key(&key) {
-            Ok(snapshot) => Decision::Pass(StageDetail::RateLimit(RateLimitDetail {
-                key,
-                remaining: snapshot.remaining_burst_capacity(),
-                burst: quota.burst,
-                refill_per_s: quota.requests_per_second,
-                retry_after_s: None,
-                next_token_in_ms: None,
-            })),
+        let core = &ctx.core;
+        let quota = &core.scenario.rate_limit;
+        // Named in a refusal only when there is a second quota it could be confused with.
+        let scope = |scope| (!core.tenant_limiters.is_empty()).then_some(scope);
+        let remaining = match core.user_limiter.check_key(&key) {
+            Ok(snapshot) => snapshot.remaining_burst_capacity(),
             Err(not_until) => {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(&ctx.core.clock));
-                let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
-                let error = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    format!(
-                        "quota of {} requests/s (burst {}) used up; retry in {:.0} ms",
-                        quota.requests_per_second,
-                        quota.burst,
-                        wait.as_secs_f64() * 1000.0
-                    ),
-                )
-                .with_header(header::RETRY_AFTER, &retry_after.to_string());
-                let detail = RateLimitDetail {
+                let limit = Limit {
                     key,
-                    remaining: 0,
                     burst: quota.burst,
                     refill_per_s: quota.requests_per_second,
-                    retry_after_s: Some(retry_after),
-                    next_token_in_ms: Some(wait.as_secs_f64() * 1000.0),
+                    wait: not_until.wait_time_from(governor::clock::Clock::now(&core.clock)),
                 };
-                Decision::Reject(error, StageDetail::RateLimit(detail))
+                let message = format!(
+                    "quota of {} requests/s (burst {}) used up",
+                    quota.requests_per_second, quota.burst
+                );
+                return limit.refuse(message, scope(QuotaScope::User), None);
             }
+        };
+        // The tenant-wide quota comes second, so a caller refused by its own quota costs its
+        // tenant nothing; a request it refuses has spent one of the caller's own tokens, as a
+        // gateway that counts every descriptor does.
+        // The host's tenant, its plan, the quota that plan gets and the bucket that keeps it.
+        let plan = request.extensions().get::<HostTenant>().and_then(|host| {
+            core.scenario
+                .tenants
+                .iter()
+                .find(|t| t.id == host.id)
+                .map(|t| t.plan.clone())
+        });
+        let bucket = plan.and_then(|plan| {
+            let tenant_quota = quota.tenant_quota(&plan)?;
+            let (limiter, by_plan) = match core.tenant_limiters.get(&plan) {
+                Some(limiter) => (limiter, Some(plan)),
+                None => (core.tenant_limiters.get("")?, None),
+            };
+            Some((tenant_quota, limiter, by_plan))
+        });
+        let tenant_quota = match bucket {
+            Some((tenant_quota, limiter, plan)) => {
+                let tenant_key = format!("{tenant}:tenant");
+                let state = |remaining| TenantQuotaState {
+                    key: tenant_key.clone(),
+                    remaining,
+                    burst: tenant_quota.burst,
+                    refill_per_s: tenant_quota.requests_per_second,
+                    plan: plan.clone(),
+                };
+                match limiter.check_key(&tenant_key) {
+                    Ok(snapshot) => Some(state(snapshot.remaining_burst_capacity())),
+                    Err(not_until) => {
+                        let limit = Limit {
+                            key: key.clone(),
+                            burst: tenant_quota.burst,
+                            refill_per_s: tenant_quota.requests_per_second,
+                            wait: not_until
+                                .wait_time_from(governor::clock::Clock::now(&core.clock)),
+                        };
+                        let on_plan = plan
+                            .as_deref()
+                            .map(|plan| format!(" (plan {plan})"))
+                            .unwrap_or_default();
+                        let message = format!(
+                            "tenant `{tenant}`{on_plan} quota of {} requests/s (burst {}), \
+                             shared by all its callers, used up",
+                            tenant_quota.requests_per_second, tenant_quota.burst
+                        );
+                        return limit.refuse(message, Some(QuotaScope::Tenant), Some(state(0)));
+                    }
+                }
+            }
+            None => None,
+        };
+        Decision::Pass(StageDetail::RateLimit(RateLimitDetail {
+            key,
+            remaining,
+            burst: quota.burst,
+            refill_per_s: quota.requests_per_second,
+            retry_after_s: None,
+            next_token_in_ms: None,
+            refused_by: None,
+            tenant_quota,
+        }))
+    }
+}
+
+/// A quota that refused a request: its key, numbers and the wait until its next token.
+struct Limit {
+    key: String,
+    burst: u32,
+    refill_per_s: f64,
+    wait: std::time::Duration,
+}
+
+impl Limit {
+    /// The 429 (with `Retry-After`) and its detail; `message` says which quota, `scope` names
+    /// it in the detail and the error body.
+    fn refuse(
+        self,
+        message: String,
+        scope: Option<QuotaScope>,
+        tenant_quota: Option<TenantQuotaState>,
+    ) -> Decision {
+        let wait_ms = self.wait.as_secs_f64() * 1000.0;
+        let retry_after = self.wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("{message}; retry in {wait_ms:.0} ms"),
+        )
+        .with_header(header::RETRY_AFTER, &retry_after.to_string());
+        if let Some(scope) = scope {
+            error = error.with_detail("quota", serde_json::to_value(scope).unwrap_or_default());
         }
+        let detail = RateLimitDetail {
+            key: self.key,
+            remaining: 0,
+            burst: self.burst,
+            refill_per_s: self.refill_per_s,
+            retry_after_s: Some(retry_after),
+            next_token_in_ms: Some(wait_ms),
+            refused_by: scope,
+            tenant_quota,
+        };
+        Decision::Reject(error, StageDetail::RateLimit(detail))
     }
 }
 

@@ -342,6 +342,40 @@ pub struct RateLimitDetail {
     /// Milliseconds until the next request is allowed (when limited).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_token_in_ms: Option<f64>,
+    /// Which quota refused the request (when limited with a tenant-wide quota configured):
+    /// `user` or `tenant`. The numbers above are that quota's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_by: Option<QuotaScope>,
+    /// The tenant-wide quota, when the scenario sets one and it was checked (the request passed
+    /// its per-user quota).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_quota: Option<TenantQuotaState>,
+}
+
+/// Which of the rate-limit stage's quotas a detail is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaScope {
+    /// The per-tenant-and-user (or per-IP) quota.
+    User,
+    /// The tenant-wide quota shared by every caller of a tenant.
+    Tenant,
+}
+
+/// The tenant-wide bucket as one request found it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TenantQuotaState {
+    /// The bucket's key, e.g. `acme:tenant`.
+    pub key: String,
+    /// Requests left in the tenant's burst (0 when it refused).
+    pub remaining: u32,
+    /// The tenant's burst size.
+    pub burst: u32,
+    /// The tenant's refill rate, requests per second.
+    pub refill_per_s: f64,
+    /// The tenant's plan, when the quota is that plan's (`[[rate_limit.plans]]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
 }
 
 /// `auth` detail.
@@ -507,6 +541,21 @@ pub struct CacheDetail {
     /// Those of them that were cached and are now removed (on an invalidation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invalidated: Option<Vec<String>>,
+    /// The route's `cache_ttl_s` before `ttl_jitter` spread it (when stored with jitter;
+    /// `ttl_s` is the TTL actually given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_base_s: Option<f64>,
+    /// Single flight: `true` when this miss waited for another request's load of the key
+    /// (and was answered by it, outcome `hit`), `false` when it waited but that load failed
+    /// and it read the database itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coalesced: Option<bool>,
+    /// How long it waited for that load, ms (engine time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waited_ms: Option<f64>,
+    /// The request whose load it waited for, e.g. `req-00c0ffee00c0ffee`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
 }
 
 impl CacheDetail {
@@ -522,6 +571,10 @@ impl CacheDetail {
             bytes: None,
             keys: None,
             invalidated: None,
+            ttl_base_s: None,
+            coalesced: None,
+            waited_ms: None,
+            leader: None,
         }
     }
 }
@@ -613,6 +666,9 @@ pub struct DatabaseDetail {
     /// The running-total limits (`max_remaining`) checked before a write.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub limit_checks: Vec<LimitCheck>,
+    /// The wait for a pooled connection (when `[database] connections` bounds the pool).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<crate::engine::db_pool::PoolWait>,
 }
 
 /// An event recorded in the outbox in the write's own transaction.

@@ -55,6 +55,8 @@ pub struct Scenario {
     pub rate_limit: RateLimitConfig,
     /// Read cache.
     pub cache: CacheConfig,
+    /// The database's connection pool.
+    pub database: DatabaseConfig,
     /// Tenants, in file order; a tenant's database id is its position + 1.
     pub tenants: Vec<Tenant>,
     /// Permission bits.

@@ -72,10 +72,30 @@ pub struct LoadBalancerConfig {
     pub strategy: BalanceStrategy,
 }
 
-/// Quota per tenant and user.
+/// Quota per tenant and user, and the optional tenant-wide one.
 #[derive(Debug, Clone, Serialize)]
 pub struct RateLimitConfig {
     /// Sustained rate.
+    pub requests_per_second: f64,
+    /// Burst size (≥ 1).
+    pub burst: u32,
+    /// The quota of each tenant as a whole, if the scenario sets one.
+    pub tenant: Option<TenantQuota>,
+    /// Tenant-wide quotas by plan, overriding `tenant` for the tenants on that plan.
+    pub plans: std::collections::BTreeMap<String, TenantQuota>,
+}
+
+impl RateLimitConfig {
+    /// The tenant-wide quota of a tenant on `plan`: its plan's, else the scenario's, if any.
+    pub fn tenant_quota(&self, plan: &str) -> Option<TenantQuota> {
+        self.plans.get(plan).copied().or(self.tenant)
+    }
+}
+
+/// A tenant-wide quota: every caller of one tenant draws from the same bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TenantQuota {
+    /// Sustained rate of the whole tenant (> 0).
     pub requests_per_second: f64,
     /// Burst size (≥ 1).
     pub burst: u32,
@@ -86,4 +106,24 @@ pub struct RateLimitConfig {
 pub struct CacheConfig {
     /// Capacity in entries.
     pub max_entries: u64,
+    /// Whether concurrent misses of one key share one database load.
+    pub single_flight: bool,
+    /// TTL spread: each entry lives its TTL × a uniform draw in `[1 − j, 1 + j]` (0 ≤ j ≤ 0.5).
+    pub ttl_jitter: f64,
+}
+
+/// The database's connection pool.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DatabaseConfig {
+    /// The pool, if the scenario limits connections (`None`: every query runs at once).
+    pub pool: Option<PoolConfig>,
+}
+
+/// A bounded connection pool.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PoolConfig {
+    /// Connections (≥ 1).
+    pub connections: u32,
+    /// Longest wait for a free connection before the request fails with 503.
+    pub queue_timeout: Duration,
 }

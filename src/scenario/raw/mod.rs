@@ -9,7 +9,7 @@
 //! One module per section of the file:
 //!
 //! ```text
-//!  settings   [scenario] [auth] [edge] [load_balancer] [rate_limit] [cache]
+//!  settings   [scenario] [auth] [edge] [load_balancer] [rate_limit] [cache] [database]
 //!  identity   [[tenants]] [[permissions]] [[roles]] [[personas]]
 //!  tables     [[tables]] with columns, indexes and seed rows
 //!  stages     [[stages]]            dist    latency / service-time distributions
@@ -64,6 +64,9 @@ pub struct RawScenario {
     /// The read cache in front of the database.
     #[serde(default)]
     pub cache: RawCache,
+    /// The database's connection pool.
+    #[serde(default)]
+    pub database: RawDatabase,
     /// The tenants (customers) of the SaaS; each has its own subdomain.
     #[serde(default)]
     pub tenants: Vec<RawTenant>,

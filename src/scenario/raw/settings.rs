@@ -1,5 +1,5 @@
 //! Scenario-wide settings: `[scenario]` metadata, `[auth]` token signing, and the `[edge]`,
-//! `[load_balancer]`, `[rate_limit]` and `[cache]` sections.
+//! `[load_balancer]`, `[rate_limit]`, `[cache]` and `[database]` sections.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -121,7 +121,8 @@ impl Default for RawLoadBalancer {
     }
 }
 
-/// Request quota per tenant and user (GCRA / token bucket).
+/// Request quota per tenant and user (GCRA / token bucket), and optionally one for each tenant
+/// as a whole.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRateLimit {
@@ -131,6 +132,31 @@ pub struct RawRateLimit {
     /// Requests that may arrive at once before the limit applies.
     #[serde(default = "default_burst")]
     pub burst: Sp<u32>,
+    /// Sustained requests per second of one whole tenant, all its callers together (checked
+    /// after the per-user quota). Leave out for no tenant-wide quota.
+    #[serde(default)]
+    pub tenant_requests_per_second: Option<Sp<f64>>,
+    /// Requests one tenant may send at once before its tenant-wide quota applies. Needs
+    /// `tenant_requests_per_second`; defaults to one second of it (rounded up).
+    #[serde(default)]
+    pub tenant_burst: Option<Sp<u32>>,
+    /// Tenant-wide quotas for the tenants of one plan (`[[tenants]] plan`), instead of the
+    /// `tenant_` quota above.
+    #[serde(default)]
+    pub plans: Vec<RawPlanQuota>,
+}
+
+/// The tenant-wide quota of the tenants on one plan.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlanQuota {
+    /// The plan, as `[[tenants]]` write it, e.g. `enterprise`.
+    pub plan: Sp<String>,
+    /// Sustained requests per second of one tenant on this plan, all its callers together.
+    pub tenant_requests_per_second: Sp<f64>,
+    /// Its burst; defaults to one second of the rate (rounded up).
+    #[serde(default)]
+    pub tenant_burst: Option<Sp<u32>>,
 }
 
 fn default_rate() -> Sp<f64> {
@@ -146,6 +172,9 @@ impl Default for RawRateLimit {
         Self {
             requests_per_second: default_rate(),
             burst: default_burst(),
+            tenant_requests_per_second: None,
+            tenant_burst: None,
+            plans: Vec::new(),
         }
     }
 }
@@ -157,6 +186,15 @@ pub struct RawCache {
     /// Most entries kept; the least useful are evicted beyond it.
     #[serde(default = "default_cache_entries")]
     pub max_entries: Sp<u64>,
+    /// Request coalescing: concurrent misses of one key wait for the one database load already
+    /// under way instead of each reading the database. Default false.
+    #[serde(default)]
+    pub single_flight: bool,
+    /// Spread expiries: each entry's TTL is multiplied by a seeded uniform draw in
+    /// `[1 - ttl_jitter, 1 + ttl_jitter]`, from 0 to 0.5. Default 0 (every entry lives exactly
+    /// its route's `cache_ttl_s`).
+    #[serde(default)]
+    pub ttl_jitter: Option<Sp<f64>>,
 }
 
 fn default_cache_entries() -> Sp<u64> {
@@ -167,6 +205,22 @@ impl Default for RawCache {
     fn default() -> Self {
         Self {
             max_entries: default_cache_entries(),
+            single_flight: false,
+            ttl_jitter: None,
         }
     }
+}
+
+/// The database's connection pool.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    /// Connections in the pool: at most this many queries run at once, the rest queue for a
+    /// connection. Leave out for no limit (every query runs at once).
+    #[serde(default)]
+    pub connections: Option<Sp<u32>>,
+    /// How long a query waits for a free connection before the request fails with 503
+    /// `database_busy`, in ms. Needs `connections`; default 1000.
+    #[serde(default)]
+    pub queue_timeout_ms: Option<Sp<f64>>,
 }

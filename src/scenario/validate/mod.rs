@@ -159,17 +159,9 @@ pub fn validate(raw: RawScenario, source: &str) -> Result<Scenario, Vec<Diagnost
     let mut workers = broker::validate_workers(&mut cx, &raw.workers, &topics);
     let edge = routes::validate_edge(&mut cx, &raw.edge);
     let load_balancer = routes::validate_load_balancer(&mut cx, &raw.load_balancer);
-    let rate_limit = routes::validate_rate_limit(&mut cx, &raw.rate_limit);
-    let cache = CacheConfig {
-        max_entries: *raw.cache.max_entries,
-    };
-    if cache.max_entries == 0 {
-        cx.error(
-            raw.cache.max_entries.span(),
-            "`cache.max_entries` must be at least 1",
-            "a cache that holds nothing caches nothing; use e.g. 10000",
-        );
-    }
+    let rate_limit = routes::validate_rate_limit(&mut cx, &raw.rate_limit, &tenants);
+    let cache = routes::validate_cache(&mut cx, &raw.cache);
+    let database = routes::validate_database(&mut cx, &raw.database);
     let routes = routes::validate_routes(&mut cx, &raw.routes, &permissions, &tables);
     effects::validate_effects(&mut cx, &raw.workers, &mut workers, &tables, &routes);
     stages::check_stages_for_routes(&mut cx, &raw.stages, &raw.routes);
@@ -188,6 +180,7 @@ pub fn validate(raw: RawScenario, source: &str) -> Result<Scenario, Vec<Diagnost
         load_balancer,
         rate_limit,
         cache,
+        database,
         tenants,
         permissions,
         roles,

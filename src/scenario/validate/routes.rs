@@ -3,7 +3,9 @@
 use super::broker::validate_publishes;
 use super::{Cx, millis, secs};
 use crate::scenario::model::*;
-use crate::scenario::raw::{RawEdge, RawLoadBalancer, RawRateLimit, RawRoute};
+use crate::scenario::raw::{
+    RawCache, RawDatabase, RawEdge, RawLoadBalancer, RawRateLimit, RawRoute,
+};
 use crate::scenario::span::Sp;
 
 /// Every API path starts with this version prefix.
@@ -121,7 +123,11 @@ pub(crate) fn validate_load_balancer(cx: &mut Cx, raw: &RawLoadBalancer) -> Load
     }
 }
 
-pub(crate) fn validate_rate_limit(cx: &mut Cx, raw: &RawRateLimit) -> RateLimitConfig {
+pub(crate) fn validate_rate_limit(
+    cx: &mut Cx,
+    raw: &RawRateLimit,
+    tenants: &[Tenant],
+) -> RateLimitConfig {
     if !(raw.requests_per_second.is_finite() && *raw.requests_per_second > 0.0) {
         cx.error(
             raw.requests_per_second.span(),
@@ -139,9 +145,167 @@ pub(crate) fn validate_rate_limit(cx: &mut Cx, raw: &RawRateLimit) -> RateLimitC
             "a burst of 0 lets no request through",
         );
     }
+    let tenant = validate_tenant_quota(cx, raw);
+    let mut plans = std::collections::BTreeMap::new();
+    for plan in &raw.plans {
+        if plans.contains_key(plan.plan.get()) {
+            cx.error(
+                plan.plan.span(),
+                format!("plan `{}` has two tenant quotas", plan.plan),
+                "give each plan one `[[rate_limit.plans]]` entry",
+            );
+            continue;
+        }
+        if !tenants.iter().any(|t| &t.plan == plan.plan.get()) {
+            let known: Vec<&str> = tenants.iter().map(|t| t.plan.as_str()).collect();
+            cx.error(
+                plan.plan.span(),
+                format!("no tenant is on plan `{}`", plan.plan),
+                crate::scenario::diagnostic::unknown_name_help("plan", &plan.plan, known),
+            );
+            continue;
+        }
+        if let Some(quota) = check_tenant_quota(
+            cx,
+            &plan.tenant_requests_per_second,
+            plan.tenant_burst.as_ref(),
+        ) {
+            plans.insert(plan.plan.get().clone(), quota);
+        }
+    }
     RateLimitConfig {
         requests_per_second: *raw.requests_per_second,
         burst: *raw.burst,
+        tenant,
+        plans,
+    }
+}
+
+/// The optional tenant-wide quota: a rate above 0, and a burst of at least 1 that comes with a
+/// rate (a burst alone would be a quota with no refill).
+fn validate_tenant_quota(cx: &mut Cx, raw: &RawRateLimit) -> Option<TenantQuota> {
+    let Some(rate) = &raw.tenant_requests_per_second else {
+        if let Some(burst) = &raw.tenant_burst {
+            cx.error(
+                burst.span(),
+                "`tenant_burst` without `tenant_requests_per_second`",
+                "a tenant-wide quota needs its sustained rate: add e.g. \
+                 `tenant_requests_per_second = 50`, or remove `tenant_burst`",
+            );
+        }
+        return None;
+    };
+    check_tenant_quota(cx, rate, raw.tenant_burst.as_ref())
+}
+
+/// A tenant-wide rate and optional burst (defaulting to one second of the rate).
+fn check_tenant_quota(cx: &mut Cx, rate: &Sp<f64>, burst: Option<&Sp<u32>>) -> Option<TenantQuota> {
+    if !(rate.is_finite() && **rate > 0.0) {
+        cx.error(
+            rate.span(),
+            format!("`tenant_requests_per_second` must be above 0, not {rate}"),
+            "use the sustained rate all the callers of one tenant may send together, e.g. 50; \
+             leave it out for no tenant-wide quota",
+        );
+        return None;
+    }
+    let burst = match burst {
+        Some(burst) if **burst == 0 => {
+            cx.error(
+                burst.span(),
+                "`tenant_burst` must be at least 1",
+                "a burst of 0 lets no request through; leave it out for one second of the rate",
+            );
+            return None;
+        }
+        Some(burst) => **burst,
+        // One second's worth: the bucket holds what the tenant may send in a second.
+        None => rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32,
+    };
+    Some(TenantQuota {
+        requests_per_second: **rate,
+        burst,
+    })
+}
+
+/// Largest `ttl_jitter`: beyond ±50 % an entry may live three times as long as another of the
+/// same route, which stops being "the same TTL, spread" and starts being a different TTL.
+pub const MAX_TTL_JITTER: f64 = 0.5;
+
+pub(crate) fn validate_cache(cx: &mut Cx, raw: &RawCache) -> CacheConfig {
+    if *raw.max_entries == 0 {
+        cx.error(
+            raw.max_entries.span(),
+            "`cache.max_entries` must be at least 1",
+            "a cache that holds nothing caches nothing; use e.g. 10000",
+        );
+    }
+    let ttl_jitter = match &raw.ttl_jitter {
+        Some(jitter) if !(jitter.is_finite() && (0.0..=MAX_TTL_JITTER).contains(&**jitter)) => {
+            cx.error(
+                jitter.span(),
+                format!("`cache.ttl_jitter` must be from 0 to {MAX_TTL_JITTER}, not {jitter}"),
+                "it is a fraction of the TTL: 0.1 gives each entry 90 %–110 % of its route's \
+                 `cache_ttl_s`; use 0 (or leave it out) for exact TTLs",
+            );
+            0.0
+        }
+        Some(jitter) => **jitter,
+        None => 0.0,
+    };
+    CacheConfig {
+        max_entries: *raw.max_entries,
+        single_flight: raw.single_flight,
+        ttl_jitter,
+    }
+}
+
+/// Default wait for a pooled connection, ms.
+pub const DEFAULT_QUEUE_TIMEOUT_MS: f64 = 1000.0;
+
+/// Longest `queue_timeout_ms` (a minute, like a route deadline).
+pub const MAX_QUEUE_TIMEOUT_MS: f64 = 60_000.0;
+
+pub(crate) fn validate_database(cx: &mut Cx, raw: &RawDatabase) -> DatabaseConfig {
+    let Some(connections) = &raw.connections else {
+        if let Some(timeout) = &raw.queue_timeout_ms {
+            cx.error(
+                timeout.span(),
+                "`queue_timeout_ms` without `connections`",
+                "without a pool size every query runs at once and never queues: add e.g. \
+                 `connections = 4`, or remove `queue_timeout_ms`",
+            );
+        }
+        return DatabaseConfig::default();
+    };
+    if **connections == 0 || **connections > 1024 {
+        cx.error(
+            connections.span(),
+            format!("`database.connections` must be from 1 to 1024, not {connections}"),
+            "the number of queries that may run at once, e.g. 4; leave it out for no limit",
+        );
+        return DatabaseConfig::default();
+    }
+    let timeout_ms = match &raw.queue_timeout_ms {
+        Some(ms) if !(ms.is_finite() && **ms > 0.0 && **ms <= MAX_QUEUE_TIMEOUT_MS) => {
+            cx.error(
+                ms.span(),
+                format!(
+                    "`queue_timeout_ms` must be above 0 and at most {MAX_QUEUE_TIMEOUT_MS}, not {ms}"
+                ),
+                "how long a query may wait for a free connection before the request fails with \
+                 503 database_busy, e.g. 250",
+            );
+            DEFAULT_QUEUE_TIMEOUT_MS
+        }
+        Some(ms) => **ms,
+        None => DEFAULT_QUEUE_TIMEOUT_MS,
+    };
+    DatabaseConfig {
+        pool: Some(PoolConfig {
+            connections: **connections,
+            queue_timeout: millis(timeout_ms),
+        }),
     }
 }
 

@@ -39,7 +39,9 @@ pub(super) async fn issue_token(
         )
     };
     let stage = HandlerStage::new(app.database.as_ref(), trace);
-    let run = stage.enter(core.faults.db_extra_ms()).await;
+    let (run, connection) = stage
+        .enter_database(core, core.faults.db_extra_ms())
+        .await?;
     let found = match core.store.user_by_email(&email) {
         Ok(found) => found,
         Err(error) => {
@@ -54,6 +56,8 @@ pub(super) async fn issue_token(
             return Err(api_error);
         }
     };
+    // The look-up is the only statement: the password check runs on the app, not the database.
+    drop(connection);
     let Some(user) = found else {
         let detail = DatabaseDetail {
             lookup: Some("users by email".into()),

@@ -1,4 +1,11 @@
 //! Reads (list, get): cache-aside in front of the database.
+//!
+//! With `[cache] single_flight`, a miss first joins the key's load: the first miss loads (the
+//! leader); misses arriving while it loads wait for its value and answer with it (outcome `hit`,
+//! `coalesced: true`). If the leader's load fails (a database error, a 503 from a busy pool, a
+//! row not in this tenant, or the leader's request dropped), the waiters are released and each
+//! reads the database itself (`coalesced: false`): one failure never leaves them stuck, and
+//! never hands them an error that was not theirs.
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -7,7 +14,9 @@ use serde_json::json;
 use super::shared::{
     AppState, Call, HandlerStage, LIST_LIMIT, database_stage, row_not_found, table_of,
 };
-use crate::engine::cache::Lookup;
+use tokio::time::Instant;
+
+use crate::engine::cache::{Join, Lookup};
 use crate::engine::pipeline::error::ApiError;
 use crate::engine::trace::detail::{CacheDetail, CacheResult};
 use crate::engine::trace::{Outcome, StageDetail, TraceRecorder};
@@ -34,6 +43,11 @@ pub(super) async fn read(
         }
     };
     let mut expired = false;
+    // With single flight: this request's duty to report its load to the misses that wait for
+    // it (dropped on any early return, which tells them the load failed).
+    let mut leading = None;
+    // A wait whose load failed: how long, and for whom (this request then loads itself).
+    let mut waited_in_vain: Option<(f64, String)> = None;
     if let Some(run) = cache_run.as_mut() {
         match core.cache.get(&key) {
             Lookup::Hit { value, ttl_left } => {
@@ -52,10 +66,48 @@ pub(super) async fn read(
                 expired: was_expired,
             } => {
                 expired = was_expired;
+                if let Some(flights) = &core.flights {
+                    let me = trace.request_id().unwrap_or_default();
+                    match flights.join(&key, &me) {
+                        Join::Leader(guard) => leading = Some(guard),
+                        Join::Follower(follower) => {
+                            let leader = follower.leader.clone();
+                            let since = Instant::now();
+                            let landed = follower.wait().await;
+                            let waited_ms = round3(since.elapsed().as_secs_f64() * 1000.0);
+                            match landed {
+                                Some(value) => {
+                                    core.cache.count_coalesced();
+                                    let detail = CacheDetail {
+                                        key: Some(key),
+                                        expired: Some(expired),
+                                        bytes: Some(value.len()),
+                                        coalesced: Some(true),
+                                        waited_ms: Some(waited_ms),
+                                        leader: Some(leader),
+                                        ..CacheDetail::of(CacheResult::Hit)
+                                    };
+                                    // Answered from the cache's own fill, without touching
+                                    // the database: a hit, however late.
+                                    if let Some(run) = cache_run.take() {
+                                        run.finish(Outcome::Hit, StageDetail::Cache(detail));
+                                    }
+                                    return Ok(json_bytes_response(value));
+                                }
+                                None => waited_in_vain = Some((waited_ms, leader)),
+                            }
+                        }
+                    }
+                }
                 run.pause();
             }
         }
     }
+    let (waited_ms, leader) = match waited_in_vain {
+        Some((waited, leader)) => (Some(waited), Some(leader)),
+        None => (None, None),
+    };
+    let coalesced = waited_ms.map(|_| false);
     // A miss that stored nothing: the database failed, or the row is not in this tenant.
     let miss_not_stored = |run: Option<crate::engine::pipeline::record::StageRun>| {
         if let Some(run) = run {
@@ -63,6 +115,9 @@ pub(super) async fn read(
                 key: Some(key.clone()),
                 expired: Some(expired),
                 stored: Some(false),
+                coalesced,
+                waited_ms,
+                leader: leader.clone(),
                 ..CacheDetail::of(CacheResult::Miss)
             };
             run.finish(Outcome::Miss, StageDetail::Cache(detail));
@@ -102,15 +157,23 @@ pub(super) async fn read(
     };
     // Serialised once: the cache keeps the response bytes, so a hit is a cheap copy of them.
     let bytes = bytes::Bytes::from(serde_json::to_vec(&body).map_err(ApiError::internal)?);
-    if let (Some(mut run), Some(ttl)) = (cache_run, call.route.cache_ttl) {
+    if let (Some(mut run), Some(base)) = (cache_run, call.route.cache_ttl) {
         run.resume();
+        let ttl = core.cache_ttl(base);
         core.cache.put(key.clone(), bytes.clone(), ttl);
+        if let Some(guard) = leading {
+            guard.complete(bytes.clone());
+        }
         let detail = CacheDetail {
             key: Some(key),
             expired: Some(expired),
             stored: Some(true),
-            ttl_s: Some(ttl.as_secs_f64()),
+            ttl_s: Some(round3(ttl.as_secs_f64())),
+            ttl_base_s: (ttl != base).then_some(base.as_secs_f64()),
             bytes: Some(bytes.len()),
+            coalesced,
+            waited_ms,
+            leader,
             ..CacheDetail::of(CacheResult::Miss)
         };
         run.finish(Outcome::Miss, StageDetail::Cache(detail));

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use crate::engine::core::Core;
+use crate::engine::db_pool::Connection;
 use crate::engine::pipeline::StageCtx;
 use crate::engine::pipeline::error::ApiError;
 use crate::engine::pipeline::record::StageRun;
@@ -58,6 +59,48 @@ impl<'a> HandlerStage<'a> {
     pub(super) async fn enter(&self, extra_ms: f64) -> Option<StageRun> {
         let ctx = self.ctx?;
         Some(StageRun::enter_with(ctx, self.trace, extra_ms).await)
+    }
+
+    /// Enters the database stage: first waits for a pooled connection (when the scenario bounds
+    /// the pool), then applies the stage's modelled latency (plus `extra_ms`) while holding it.
+    /// The connection goes back to the pool when the returned [`Connection`] is dropped, so the
+    /// caller keeps it until its statements have run. A query that gets no connection in time
+    /// is recorded as the stage's error and refused with 503 `database_busy`.
+    pub(super) async fn enter_database(
+        &self,
+        core: &Core,
+        extra_ms: f64,
+    ) -> Result<(Option<StageRun>, Option<Connection>), ApiError> {
+        let Some(pool) = &core.db_pool else {
+            return Ok((self.enter(extra_ms).await, None));
+        };
+        match pool.acquire().await {
+            Ok((connection, wait)) => {
+                let run = self
+                    .enter(extra_ms)
+                    .await
+                    .map(|run| run.with_pool_wait(wait));
+                Ok((run, Some(connection)))
+            }
+            Err(wait) => {
+                let error = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_busy",
+                    "the database is too busy to take this request; try again shortly",
+                )
+                .with_header(axum::http::header::RETRY_AFTER, "1");
+                if let Some(ctx) = self.ctx {
+                    StageRun::start(&ctx.stage.id, ctx.stage.kind, 0.0, self.trace)
+                        .with_pool_wait(wait)
+                        .fail(
+                            Outcome::Error,
+                            StageDetail::Database(DatabaseDetail::default()),
+                            error.code,
+                        );
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Records the stage as skipped, saying why.
@@ -192,7 +235,7 @@ where
 {
     let stage = HandlerStage::new(app.database.as_ref(), trace);
     let extra = app.core.faults.db_extra_ms();
-    let run = stage.enter(extra).await;
+    let (run, _connection) = stage.enter_database(&app.core, extra).await?;
     let result = query(&app.core.store);
     finish_query_with_outbox(
         run,

@@ -96,7 +96,8 @@ async fn database_write(
     let core = &app.core;
     let stage = HandlerStage::new(app.database.as_ref(), trace);
     let extra = core.faults.db_extra_ms();
-    let run = stage.enter(extra).await;
+    // The connection is held until the write (and its outbox rows) ran.
+    let (run, _connection) = stage.enter_database(core, extra).await?;
     let (tenant, problems) = match tenant_checks(app, call, table) {
         Ok(checked) => checked,
         Err(error) => {
