@@ -29,7 +29,10 @@ fn every_shipped_scenarios_tours_hold() {
         .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
         .map(|path| path.to_string_lossy().into_owned())
         .collect();
-    assert!(files.len() >= 8, "the shipped scenarios were found: {files:?}");
+    assert!(
+        files.len() >= 8,
+        "the shipped scenarios were found: {files:?}"
+    );
     // One process per file, all at once: the long tours play in virtual time, CPU-bound.
     std::thread::scope(|scope| {
         let checks: Vec<_> = files

@@ -261,3 +261,23 @@ say = "Five workers? There are three."
     );
     assert!(err.contains("2 tour step(s) do not hold"), "{err}");
 }
+
+#[test]
+fn the_noisy_neighbour_lesson_fails_its_own_check_without_tenant_quotas() {
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/noisy-neighbor.toml"),
+    )
+    .expect("noisy-neighbor.toml");
+    assert_eq!(check(&shipped).0, 0, "the lesson holds as shipped");
+    // The fix removed, as the lesson invites: the flood reaches the two connections.
+    let without = shipped
+        .replace(
+            "\ntenant_requests_per_second =",
+            "\n# tenant_requests_per_second =",
+        )
+        .replace("\ntenant_burst =", "\n# tenant_burst =");
+    assert_ne!(without, shipped);
+    let (code, _, err) = check(&without);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("expects `database.timeouts == 0`"), "{err}");
+}

@@ -22,7 +22,7 @@ pub fn read(snapshot: &Snapshot, metric: &Metric) -> Option<f64> {
         ),
         Metric::Topic { topic, figure } => {
             let view = snapshot.topics.iter().find(|t| &t.topic.name == topic)?;
-            Some(topic_figure(view, *figure))
+            topic_figure(view, *figure)
         }
         Metric::Rows { .. } => None,
     }
@@ -51,6 +51,11 @@ fn system(snapshot: &Snapshot, figure: SystemFigure) -> Option<f64> {
         F::CacheMisses => count(snapshot.cache.misses),
         F::CacheHitRatio => Some(snapshot.cache.hit_ratio()),
         F::CacheEntries => count(snapshot.cache.entries),
+        F::CacheCoalesced => count(snapshot.cache.coalesced),
+        F::DatabaseTimeouts => count(snapshot.database.timeouts),
+        F::DatabaseInUse => count(snapshot.database.in_use),
+        F::DatabaseWaiting => count(snapshot.database.waiting),
+        F::DatabaseMaxWaitMs => Some(snapshot.database.max_wait_ms),
         F::OutboxPending => count(snapshot.outbox.pending),
         F::OutboxRelayed => count(snapshot.outbox.relayed),
         F::OutboxLagMs => count(snapshot.outbox.relay_lag_ms),
@@ -64,11 +69,12 @@ fn system(snapshot: &Snapshot, figure: SystemFigure) -> Option<f64> {
     }
 }
 
-fn topic_figure(view: &super::sim::TopicView, figure: TopicFigure) -> f64 {
+fn topic_figure(view: &super::sim::TopicView, figure: TopicFigure) -> Option<f64> {
     use TopicFigure as F;
     let topic = &view.topic;
+    let window = view.window.as_ref();
     let total = |f: fn(&super::GroupCounters) -> u64| topic.sum(|g| f(&g.counters)) as f64;
-    match figure {
+    Some(match figure {
         F::Published => topic.published as f64,
         F::Refused => topic.rejected as f64,
         F::Queued => topic.queued() as f64,
@@ -86,7 +92,14 @@ fn topic_figure(view: &super::sim::TopicView, figure: TopicFigure) -> f64 {
         F::ArrivalRate => view.arrival_rate,
         F::WaitMeanMs => topic.wait_ms.mean,
         F::WaitP99Ms => topic.wait_ms.p99,
-    }
+        // The window's figures: none before its first second, and no wait when nothing was
+        // leased in it.
+        F::ArrivalRateNow => window?.arrival_rate,
+        F::OfferedRateNow => window?.offered_rate,
+        F::RefusedShareNow => window?.refused_share,
+        F::UtilizationNow => window?.utilization,
+        F::WaitNowMs => window?.wait_ms_mean?,
+    })
 }
 
 /// The engine commands that carry out `action`, in order.

@@ -46,6 +46,17 @@ pub enum SystemFigure {
     CacheHitRatio,
     /// Entries in the cache.
     CacheEntries,
+    /// Misses that waited for another request's load instead of reading the database
+    /// (single-flight).
+    CacheCoalesced,
+    /// Queries that gave up waiting for a database connection (each a 503 `database_busy`).
+    DatabaseTimeouts,
+    /// Database connections held by a query now.
+    DatabaseInUse,
+    /// Queries waiting for a database connection now.
+    DatabaseWaiting,
+    /// The longest wait for a database connection so far, ms.
+    DatabaseMaxWaitMs,
     /// Outbox events not yet relayed to the broker.
     OutboxPending,
     /// Outbox events the broker has.
@@ -69,7 +80,7 @@ pub enum SystemFigure {
 }
 
 /// Every system figure with its name in conditions.
-pub const SYSTEM_FIGURES: [(&str, SystemFigure); 27] = [
+pub const SYSTEM_FIGURES: [(&str, SystemFigure); 32] = [
     ("time_s", SystemFigure::TimeS),
     ("rate", SystemFigure::Rate),
     ("requests", SystemFigure::Requests),
@@ -87,6 +98,11 @@ pub const SYSTEM_FIGURES: [(&str, SystemFigure); 27] = [
     ("cache.misses", SystemFigure::CacheMisses),
     ("cache.hit_ratio", SystemFigure::CacheHitRatio),
     ("cache.entries", SystemFigure::CacheEntries),
+    ("cache.coalesced", SystemFigure::CacheCoalesced),
+    ("database.timeouts", SystemFigure::DatabaseTimeouts),
+    ("database.in_use", SystemFigure::DatabaseInUse),
+    ("database.waiting", SystemFigure::DatabaseWaiting),
+    ("database.max_wait_ms", SystemFigure::DatabaseMaxWaitMs),
     ("outbox.pending", SystemFigure::OutboxPending),
     ("outbox.relayed", SystemFigure::OutboxRelayed),
     ("outbox.lag_ms", SystemFigure::OutboxLagMs),
@@ -140,10 +156,20 @@ pub enum TopicFigure {
     WaitMeanMs,
     /// 99th-percentile wait in the queue, ms.
     WaitP99Ms,
+    /// Arrivals per second over the last window ("now").
+    ArrivalRateNow,
+    /// Offered arrivals per second over the last window: deliveries plus refused publishes.
+    OfferedRateNow,
+    /// Share of publishes refused over the last window (0–1).
+    RefusedShareNow,
+    /// Busy worker time / available worker time over the last window (0–1).
+    UtilizationNow,
+    /// Mean wait of the deliveries leased in the last window, ms.
+    WaitNowMs,
 }
 
 /// Every topic figure with its name in conditions (after `<topic>.`).
-pub const TOPIC_FIGURES: [(&str, TopicFigure); 17] = [
+pub const TOPIC_FIGURES: [(&str, TopicFigure); 22] = [
     ("published", TopicFigure::Published),
     ("refused", TopicFigure::Refused),
     ("queued", TopicFigure::Queued),
@@ -161,6 +187,11 @@ pub const TOPIC_FIGURES: [(&str, TopicFigure); 17] = [
     ("arrival_rate", TopicFigure::ArrivalRate),
     ("wait_mean_ms", TopicFigure::WaitMeanMs),
     ("wait_p99_ms", TopicFigure::WaitP99Ms),
+    ("arrival_rate_now", TopicFigure::ArrivalRateNow),
+    ("offered_rate_now", TopicFigure::OfferedRateNow),
+    ("refused_share_now", TopicFigure::RefusedShareNow),
+    ("utilization_now", TopicFigure::UtilizationNow),
+    ("wait_now_ms", TopicFigure::WaitNowMs),
 ];
 
 /// What a condition reads.
