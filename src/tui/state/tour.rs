@@ -198,8 +198,8 @@ impl TourState {
             Some(Wait::Until { condition, .. }) => {
                 let held = match (playing.waited_ms, playing.since_ms) {
                     (Some(at), Some(since)) => format!(
-                        "held after {} s, ",
-                        crate::units::figure(at.saturating_sub(since) as f64 / 1000.0)
+                        "held after {:.1} s, ",
+                        at.saturating_sub(since) as f64 / 1000.0
                     ),
                     _ => String::new(),
                 };
