@@ -281,3 +281,52 @@ fn the_noisy_neighbour_lesson_fails_its_own_check_without_tenant_quotas() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("expects `database.timeouts == 0`"), "{err}");
 }
+
+#[test]
+fn schema_step_fields_name_real_columns_and_keys() {
+    let text = with_tours(
+        r#"
+[[tables]]
+name = "tenants"
+columns = [{ name = "id", type = "integer", primary_key = true }, { name = "name", type = "text" }]
+
+[[tours]]
+id = "t"
+title = "T"
+
+[[tours.steps]]
+view = "erd"
+table = "tenants"
+column = "nmae"
+say = "x"
+
+[[tours.steps]]
+view = "erd"
+table = "tenants"
+column = "name"
+follow = true
+row = 0
+say = "y"
+
+[[tours.steps]]
+view = "broker"
+column = "name"
+say = "z"
+"#,
+    );
+    let errors = refused(&text);
+    assert!(
+        errors.contains("table `tenants` has no column `nmae`"),
+        "{errors}"
+    );
+    assert!(errors.contains("did you mean `name`?"), "{errors}");
+    assert!(
+        errors.contains("`tenants.name` has no foreign key to follow"),
+        "{errors}"
+    );
+    assert!(errors.contains("`row` counts from 1"), "{errors}");
+    assert!(
+        errors.contains("`column` needs a schema step with a `table`"),
+        "{errors}"
+    );
+}

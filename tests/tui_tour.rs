@@ -126,3 +126,34 @@ async fn a_steps_actions_are_the_commands_the_keys_send() {
         "{again:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn schema_steps_select_a_column_follow_its_key_and_open_rows() {
+    use archsim::tui::state::erd::ErdMode;
+    let toml = archsim::scenario::DEFAULT_SCENARIO.replace(
+        r#"table = "projects", column = "tenant_id", say"#,
+        r#"table = "projects", column = "tenant_id", follow = true, row = 2, say"#,
+    );
+    assert_ne!(
+        toml,
+        archsim::scenario::DEFAULT_SCENARIO,
+        "the step to change is there"
+    );
+    let scenario = archsim::scenario::load_str("saas.toml", &toml).expect("valid");
+    let mut app = Headless::start(
+        std::sync::Arc::new(scenario),
+        archsim::tui::theme::Theme::new(archsim::tui::ThemeName::Dark),
+    )
+    .expect("starts");
+    let first = app.state.start_tour("tenant-isolation").expect("the tour");
+    app.run(first).await;
+    // Step 1 opens the tenants' rows at the first.
+    assert_eq!(app.state.erd.current_name(), "tenants");
+    assert_eq!((app.state.erd.mode, app.state.erd.row), (ErdMode::Rows, 0));
+    // Step 2 selects projects.tenant_id and follows it to the tenants table, second row.
+    app.press(Key::Char('n')).await;
+    assert_eq!(app.state.erd.trail, ["projects", "tenants"]);
+    assert_eq!((app.state.erd.mode, app.state.erd.row), (ErdMode::Rows, 1));
+    let screen = text(&app, 120, 40);
+    assert!(screen.contains("Globex"), "the tenants' rows:\n{screen}");
+}

@@ -340,7 +340,12 @@ impl AppState {
             commands.extend(self.lifecycle.show(request, step.stage.as_deref()));
         }
         if let Some(table) = &step.table {
-            self.erd.show(table);
+            self.erd.show_step(
+                table,
+                step.column.as_deref(),
+                step.follow,
+                step.row.map(|r| r.saturating_sub(1) as usize),
+            );
             commands.extend(self.erd.rows_request());
         }
         if let Some(topic) = &step.topic

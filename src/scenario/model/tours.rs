@@ -17,6 +17,12 @@ pub struct TourStep {
     pub stage: Option<String>,
     /// Table to select (ERD).
     pub table: Option<String>,
+    /// Column of the table to select (ERD).
+    pub column: Option<String>,
+    /// Follow the selected column's foreign key (ERD).
+    pub follow: bool,
+    /// Open the rows at this row, 1-based (ERD).
+    pub row: Option<u32>,
     /// Topic to select (broker).
     pub topic: Option<String>,
     /// Text.

@@ -32,6 +32,15 @@ pub struct RawTourStep {
     /// ERD: the table to select.
     #[serde(default)]
     pub table: Option<Sp<String>>,
+    /// ERD: the column of `table` to select.
+    #[serde(default)]
+    pub column: Option<Sp<String>>,
+    /// ERD: follow the selected column's foreign key to the table it references.
+    #[serde(default)]
+    pub follow: Option<Sp<bool>>,
+    /// ERD: open the rows of the table shown, at this row (1 is the first).
+    #[serde(default)]
+    pub row: Option<Sp<u32>>,
     /// Broker: the topic to select.
     #[serde(default)]
     pub topic: Option<Sp<String>>,

@@ -168,7 +168,7 @@ pub fn validate(raw: RawScenario, source: &str) -> Result<Scenario, Vec<Diagnost
     let requests = requests::validate_requests(&mut cx, &raw.requests, &personas, &routes);
     let traffic = requests::validate_traffic(&mut cx, &raw.traffic, &requests);
     let faults = requests::validate_faults(&mut cx, &raw.faults, &workers, &topics);
-    let tours = tours::validate_tours(&mut cx, &raw.tours, &workers, &topics);
+    let tours = tours::validate_tours(&mut cx, &raw.tours, &tables, &workers, &topics);
 
     if !cx.diagnostics.is_empty() {
         return Err(cx.diagnostics);

@@ -5,6 +5,7 @@
 use super::conditions::parse_condition;
 use super::requests::{positive, validate_fault};
 use super::{Cx, secs};
+use crate::scenario::diagnostic::unknown_name_help;
 use crate::scenario::model::*;
 use crate::scenario::raw::{
     ActionKind, FaultKind, RawExpect, RawFault, RawTour, RawTourAction, RawTourStep,
@@ -22,6 +23,7 @@ const MAX_COUNT: u32 = 1_000;
 pub(crate) fn validate_tours(
     cx: &mut Cx,
     raw: &[RawTour],
+    tables: &[Table],
     workers: &[WorkerPool],
     topics: &[Topic],
 ) -> Vec<Tour> {
@@ -41,7 +43,7 @@ pub(crate) fn validate_tours(
             .enumerate()
             .map(|(index, step)| {
                 let who = format!("tour `{}` step {}", tour.id, index + 1);
-                validate_step(cx, step, &who, workers, topics)
+                validate_step(cx, step, &who, tables, workers, topics)
             })
             .collect();
         tours.push(Tour {
@@ -57,6 +59,7 @@ fn validate_step(
     cx: &mut Cx,
     step: &RawTourStep,
     who: &str,
+    tables: &[Table],
     workers: &[WorkerPool],
     topics: &[Topic],
 ) -> TourStep {
@@ -79,8 +82,12 @@ fn validate_step(
             );
         }
     }
+    check_erd_fields(cx, step, who, tables);
     TourStep {
         view,
+        column: step.column.as_ref().map(|c| c.get().clone()),
+        follow: step.follow.as_ref().is_some_and(|f| **f),
+        row: step.row.as_ref().map(|r| **r),
         request: step.request.as_ref().map(|r| r.get().clone()),
         stage: step.stage.as_ref().map(|r| r.get().clone()),
         table: step.table.as_ref().map(|r| r.get().clone()),
@@ -97,6 +104,72 @@ fn validate_step(
             .as_ref()
             .map(|expect| validate_expect(cx, who, step, expect)),
         at: step.view.span(),
+    }
+}
+
+/// `column`, `follow` and `row` belong to a schema step with a `table`; the column must be one
+/// of its columns, and one with a foreign key to follow.
+fn check_erd_fields(cx: &mut Cx, step: &RawTourStep, who: &str, tables: &[Table]) {
+    let spans = [
+        ("column", step.column.as_ref().map(Sp::span)),
+        ("follow", step.follow.as_ref().map(Sp::span)),
+        ("row", step.row.as_ref().map(Sp::span)),
+    ];
+    let applies = *step.view == View::Erd && step.table.is_some();
+    for (key, span) in spans {
+        if let (Some(span), false) = (span, applies) {
+            cx.error(
+                span,
+                format!("{who}: `{key}` needs a schema step with a `table`"),
+                "set `view = \"erd\"` and `table = \"…\"`, or remove it",
+            );
+        }
+    }
+    if let Some(row) = step.row.as_ref().filter(|r| ***r == 0) {
+        cx.error(
+            row.span(),
+            format!("{who}: `row` counts from 1"),
+            "use 1 for the first row",
+        );
+    }
+    let follow = step.follow.as_ref().filter(|f| ***f);
+    let Some(table) = step
+        .table
+        .as_ref()
+        .filter(|_| applies)
+        .and_then(|t| tables.iter().find(|table| table.name == **t))
+    else {
+        return;
+    };
+    let Some(column) = &step.column else {
+        if let Some(follow) = follow {
+            cx.error(
+                follow.span(),
+                format!("{who}: `follow` needs the `column` whose key to follow"),
+                "add `column = \"…\"`",
+            );
+        }
+        return;
+    };
+    match table.columns.iter().find(|c| c.name == **column) {
+        None => cx.error(
+            column.span(),
+            format!("{who}: table `{}` has no column `{column}`", table.name),
+            unknown_name_help(
+                "column",
+                column,
+                table.columns.iter().map(|c| c.name.as_str()),
+            ),
+        ),
+        Some(found) if follow.is_some() && found.references.is_none() => cx.error(
+            column.span(),
+            format!(
+                "{who}: `{}.{column}` has no foreign key to follow",
+                table.name
+            ),
+            "pick a column with `references`, or remove `follow`",
+        ),
+        Some(_) => {}
     }
 }
 

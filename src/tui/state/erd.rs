@@ -219,14 +219,35 @@ impl ErdState {
             .map_or(0, |t| t.columns.iter().filter(|c| !c.primary_key).count())
     }
 
-    /// Shows `table` (following a key or picking it in the list), selecting `column` if given.
-    /// A followed key (`remember`) keeps where the user was, for Back.
     /// A tour step: the schema of `table`, as if picked from the list.
     pub fn show(&mut self, table: &str) {
-        self.mode = ErdMode::Schema;
-        self.open(table, None, false);
+        self.show_step(table, None, false, None);
     }
 
+    /// What a tour step asks of the schema view: `table` with `column` selected; `follow` its
+    /// foreign key to the table it points at (as Enter does); `row` (0-based) opens the rows
+    /// of the table finally shown at that row.
+    pub fn show_step(
+        &mut self,
+        table: &str,
+        column: Option<&str>,
+        follow: bool,
+        row: Option<usize>,
+    ) {
+        self.mode = ErdMode::Schema;
+        self.open(table, column, false);
+        if follow {
+            self.follow();
+        }
+        if let Some(row) = row {
+            self.mode = ErdMode::Rows;
+            self.rows = None;
+            self.row = row;
+        }
+    }
+
+    /// Shows `table` (following a key or picking it in the list), selecting `column` if given.
+    /// A followed key (`remember`) keeps where the user was, for Back.
     fn open(&mut self, table: &str, column: Option<&str>, remember: bool) {
         let Some(target) = self.scenario.table(table) else {
             return;
