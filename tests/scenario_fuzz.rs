@@ -1,10 +1,15 @@
-//! Property test: random edits of a valid scenario never panic the loader, and an invalid result
-//! always comes with positioned, explained diagnostics.
+//! Property test: random edits of a valid scenario never panic the loader, an invalid result
+//! always comes with positioned, explained diagnostics, and a result that validates also runs:
+//! the engine starts on it and a few virtual seconds of its traffic pass without a panic.
 //!
 //! The edits are the mistakes authors make: a deleted or duplicated line, two values swapped, a
 //! value of the wrong type, a file cut off mid-way. Whatever comes out must be either a model or
 //! at least one diagnostic whose span lies inside the text, with a message and a help.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use archsim::engine::{Clock, Engine, Options};
 use archsim::scenario::{DEFAULT_SCENARIO, load_str};
 use proptest::prelude::*;
 
@@ -27,6 +32,11 @@ const REPLACEMENTS: &[&str] = &[
     "{}",
     "{ a = 1 }",
     "1979-05-27T07:32:00Z",
+    // Past every documented bound: `check` must refuse them, never the engine panic on them.
+    "1e300",
+    "1e12",
+    "inf",
+    "9223372036854775807",
 ];
 
 /// One random edit; indexes are taken modulo whatever they index.
@@ -175,6 +185,25 @@ fn check_contract(text: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// A mutant that validates must run: the engine starts, and three virtual seconds of its
+/// traffic and scheduled faults pass (a panic stops the engine, and `advance` says so).
+fn check_runs(text: &str) -> Result<(), TestCaseError> {
+    let Ok(scenario) = load_str("fuzzed.toml", text) else {
+        return Ok(());
+    };
+    let engine = match Engine::spawn_with(Arc::new(scenario), Options::new(Clock::Virtual)) {
+        Ok(engine) => engine,
+        // Refusing to start is an answer (e.g. seed rows the database refuses), not a crash.
+        Err(_) => return Ok(()),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let advanced = runtime.block_on(engine.advance(Duration::from_secs(3)));
+    prop_assert!(advanced.is_ok(), "the engine stopped: {advanced:?}");
+    Ok(())
+}
+
 #[test]
 fn the_base_scenarios_load() {
     if let Err(diagnostics) = load_str("minimal.toml", MINIMAL) {
@@ -183,6 +212,7 @@ fn the_base_scenarios_load() {
     if let Err(diagnostics) = load_str("saas.toml", DEFAULT_SCENARIO) {
         panic!("{diagnostics}");
     }
+    check_runs(DEFAULT_SCENARIO).expect("the default scenario runs");
 }
 
 #[test]
@@ -225,5 +255,18 @@ proptest! {
     fn edited_default_scenarios_load_or_explain(edits in prop::collection::vec(edit(), 1..4)) {
         let text = edits.iter().fold(DEFAULT_SCENARIO.to_string(), |text, e| apply(&text, e));
         check_contract(&text)?;
+    }
+}
+
+proptest! {
+    // Each case starts an engine and runs it: fewer cases, the same mutations.
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn edited_default_scenarios_that_validate_also_run(
+        edits in prop::collection::vec(edit(), 1..3)
+    ) {
+        let text = edits.iter().fold(DEFAULT_SCENARIO.to_string(), |text, e| apply(&text, e));
+        check_runs(&text)?;
     }
 }

@@ -89,16 +89,16 @@ pub enum Command {
         /// Persona the token is for.
         #[arg(long = "as")]
         persona: String,
-        /// Lifetime in seconds (default: the scenario's).
-        #[arg(long)]
+        /// Lifetime in seconds (default: the scenario's), 1 to 31536000 (a year).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_SECONDS))]
         ttl: Option<u64>,
     },
     /// Run the scenario's traffic headless and print a report.
     Run {
         /// Scenario file (default: the built-in scenario).
         file: Option<PathBuf>,
-        /// Seconds of traffic.
-        #[arg(long, default_value_t = 60.0)]
+        /// Seconds of traffic, above 0 and at most 31536000 (a year).
+        #[arg(long, default_value_t = 60.0, value_parser = seconds)]
         duration: f64,
         /// Run in virtual time (deterministic, as fast as possible).
         #[arg(long = "virtual")]
@@ -186,6 +186,24 @@ impl Command {
             Command::Check { .. } | Command::Export { .. } | Command::Schema => 2,
             Command::Tour { .. } => 12,
         }
+    }
+}
+
+/// The longest duration a command accepts, in seconds: a year of engine time.
+pub const MAX_SECONDS: u64 = 31_536_000;
+
+/// A number of seconds above 0 and at most [`MAX_SECONDS`]: what a clock can add.
+fn seconds(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if value.is_finite() && value > 0.0 && value <= MAX_SECONDS as f64 {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{text} s is not a duration archsim can run: use more than 0 and at most \
+             {MAX_SECONDS} (a year)"
+        ))
     }
 }
 

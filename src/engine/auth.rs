@@ -15,6 +15,8 @@ use serde_json::Value;
 
 use crate::scenario::{AuthConfig, Persona, Scenario, TokenKind};
 
+/// The longest token lifetime, in seconds (a year): the bound `check` holds `token_ttl_s` to.
+pub const MAX_TOKEN_TTL_S: u64 = 31_536_000;
 /// The claims archsim puts in an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -133,7 +135,9 @@ impl TokenService {
             sub: persona.id.to_string(),
             iat: now,
             nbf: now,
-            exp: now + ttl_s,
+            // A lifetime past the longest a scenario may set is cut to it: `exp` after `iat`,
+            // always, whatever a command asks for.
+            exp: now.saturating_add(ttl_s.min(MAX_TOKEN_TTL_S)),
             tid: persona.tenant.clone(),
             role: persona.role.clone(),
             perm: mask,
@@ -331,7 +335,7 @@ impl TokenService {
                 claims.exp
             ),
         ));
-        if now + leeway < claims.nbf {
+        if now.saturating_add(leeway) < claims.nbf {
             checks.push(check(
                 "nbf",
                 false,

@@ -127,7 +127,7 @@ impl<V: Clone + Send + Sync + 'static> TtlCache<V> {
             key,
             Entry {
                 value,
-                expires_at: Instant::now() + ttl,
+                expires_at: crate::engine::clock::deadline_after(Instant::now(), ttl),
             },
         );
     }

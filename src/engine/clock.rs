@@ -114,6 +114,16 @@ thread_local! {
 }
 
 /// Marks the current thread as one of an engine's: [`engine_time`] reads `clock` here once set.
+/// `now + duration`, or a century from now when the sum would overflow the clock: a deadline
+/// that far away never fires, which is what an absurdly long duration means — and no scenario
+/// value or command can make the engine panic on the addition.
+pub(crate) fn deadline_after(now: Instant, duration: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(duration.min(CENTURY))
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
 pub(crate) fn adopt_thread(clock: Arc<OnceLock<EngineClock>>) {
     THREAD_ENGINE.with(|slot| *slot.borrow_mut() = Some(clock));
 }
@@ -161,6 +171,17 @@ pub fn rfc3339(unix_secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deadline_never_overflows_the_clock() {
+        let now = Instant::now();
+        assert_eq!(
+            deadline_after(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        let far = deadline_after(now, Duration::MAX);
+        assert!(far > now + Duration::from_secs(365 * 24 * 3600));
+    }
 
     #[test]
     fn formats_known_dates() {

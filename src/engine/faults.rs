@@ -56,8 +56,10 @@ pub fn apply(engine: &System, action: &FaultAction, duration: Option<Duration>) 
             }
         }
         FaultAction::PauseTopic { topic } => {
-            let until = tokio::time::Instant::now()
-                + duration.unwrap_or(Duration::from_secs(365 * 24 * 3600));
+            let until = crate::engine::clock::deadline_after(
+                tokio::time::Instant::now(),
+                duration.unwrap_or(Duration::from_secs(365 * 24 * 3600)),
+            );
             core.broker.pause(topic, until);
             format!("deliveries of {topic} paused{lasting}")
         }

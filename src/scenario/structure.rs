@@ -218,8 +218,29 @@ impl<'s> Checker<'s> {
                 }
             }
             DeValue::Integer(integer) => {
-                self.check_integer_range(value, integer, schema, path, out)
+                let reported = out.len();
+                self.check_integer_range(value, integer, schema, path, out);
+                // One error per value: the type's own range first, then the key's bound.
+                if out.len() == reported
+                    && let Ok(number) = i128::from_str_radix(integer.as_str(), integer.radix())
+                {
+                    check_bounds(value, number as f64, integer.as_str(), schema, path, out);
+                }
             }
+            DeValue::Float(float) => match float.as_str().replace('_', "").parse::<f64>() {
+                Ok(number) if number.is_finite() => {
+                    check_bounds(value, number, float.as_str(), schema, path, out)
+                }
+                _ => out.push(Diagnostic::new(
+                    value.span(),
+                    format!(
+                        "{} is not a number the engine can run with {}",
+                        float.as_str(),
+                        location(path)
+                    ),
+                    bounds_help(schema).unwrap_or_else(|| "use a finite number".to_string()),
+                )),
+            },
             _ => {}
         }
     }
@@ -438,6 +459,50 @@ fn first_sentence(text: &str) -> String {
         .find(|&at| text[at + 2..].starts_with(|c: char| c.is_uppercase()))
         .unwrap_or(text.len());
     lower_first(text[..end].trim_end_matches('.'))
+}
+
+/// The `minimum`/`maximum` the schema gives a number, if any.
+fn bounds(schema: &Json) -> (Option<f64>, Option<f64>) {
+    (
+        schema.get("minimum").and_then(Json::as_f64),
+        schema.get("maximum").and_then(Json::as_f64),
+    )
+}
+
+/// How to write a number within the schema's bounds, e.g. `use a number from 0 to 31536000`.
+fn bounds_help(schema: &Json) -> Option<String> {
+    match bounds(schema) {
+        (Some(min), Some(max)) => Some(format!("use a number from {min} to {max}")),
+        (None, Some(max)) => Some(format!("use a number up to {max}")),
+        (Some(min), None) => Some(format!("use a number of at least {min}")),
+        (None, None) => None,
+    }
+}
+
+/// Reports a number outside the documented bounds of its key: every duration, rate and count
+/// has an upper bound the engine can run with (a TTL of 1e300 s cannot be added to a clock).
+fn check_bounds(
+    value: &Spanned<DeValue<'_>>,
+    number: f64,
+    written: &str,
+    schema: &Json,
+    path: &[String],
+    out: &mut Vec<Diagnostic>,
+) {
+    let (min, max) = bounds(schema);
+    let below = min.is_some_and(|min| number < min);
+    let above = max.is_some_and(|max| number > max);
+    if below || above {
+        out.push(Diagnostic::new(
+            value.span(),
+            format!(
+                "{written} is {} {}",
+                if above { "too large" } else { "too small" },
+                location(path)
+            ),
+            bounds_help(schema).unwrap_or_default(),
+        ));
+    }
 }
 
 #[cfg(test)]

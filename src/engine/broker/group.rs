@@ -258,7 +258,8 @@ impl Group {
     /// Schedules `id` for another delivery after `delay`.
     pub fn schedule_retry(&mut self, id: MessageId, now: Instant, delay: Duration) {
         self.counters.retried += 1;
-        self.delayed.insert((now + delay, id), ());
+        self.delayed
+            .insert((crate::engine::clock::deadline_after(now, delay), id), ());
     }
 }
 

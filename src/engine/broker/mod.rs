@@ -327,7 +327,7 @@ impl Broker {
         if policy == FullPolicy::Reject {
             return self.try_publish(topic, event, payload, false);
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::engine::clock::deadline_after(Instant::now(), timeout);
         loop {
             let notified = space.notified();
             tokio::pin!(notified);
@@ -462,7 +462,7 @@ impl Broker {
             id,
             Lease {
                 token,
-                deadline: now + visibility,
+                deadline: crate::engine::clock::deadline_after(now, visibility),
                 worker,
                 leased_at: now,
             },

@@ -25,7 +25,8 @@ impl Backoff {
         let factor = self.multiplier.powi(retry.saturating_sub(1).min(64) as i32);
         let ms =
             (self.initial.as_secs_f64() * 1000.0 * factor).min(self.max.as_secs_f64() * 1000.0);
-        Duration::from_secs_f64(ms / 1000.0)
+        // At most a day (the bound `check` holds backoffs to), whatever the arithmetic gives.
+        Duration::try_from_secs_f64(ms.min(86_400_000.0) / 1000.0).unwrap_or(self.max)
     }
 }
 
@@ -73,4 +74,20 @@ pub struct WorkerPool {
     pub publishes: Vec<Publish>,
     /// The rows it writes.
     pub effects: PoolEffects,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_absurd_backoff_is_cut_to_a_day_instead_of_panicking() {
+        let backoff = Backoff {
+            initial: Duration::MAX,
+            max: Duration::MAX,
+            multiplier: 1e300,
+            jitter: 0.0,
+        };
+        assert_eq!(backoff.delay(64), Duration::from_secs(86_400));
+    }
 }

@@ -23,11 +23,14 @@ pub enum FullPolicy {
 #[serde(deny_unknown_fields)]
 pub struct RawBackoff {
     /// Delay before the first retry.
+    #[schemars(range(max = 86400000))]
     pub initial_ms: Sp<f64>,
     /// Longest delay.
+    #[schemars(range(max = 86400000))]
     pub max_ms: Sp<f64>,
     /// Growth per attempt (≥ 1).
     #[serde(default = "default_multiplier")]
+    #[schemars(range(max = 100))]
     pub multiplier: Sp<f64>,
     /// Random spread as a fraction of the delay, 0–1.
     #[serde(default)]
@@ -48,18 +51,22 @@ pub struct RawTopic {
     #[serde(default)]
     pub explain: String,
     /// Most messages queued or in flight at once.
+    #[schemars(range(max = 10000000))]
     pub capacity: Sp<u32>,
     /// What a publisher does when the topic is full.
     #[serde(default)]
     pub on_full: FullPolicy,
     /// With `on_full = "block"`: the longest wait for room (at least 1).
     #[serde(default)]
+    #[schemars(range(max = 3600000))]
     pub block_timeout_ms: Option<Sp<u64>>,
     /// Deliveries before a message is dead-lettered.
     #[serde(default = "default_attempts")]
+    #[schemars(range(max = 1000))]
     pub max_attempts: Sp<u32>,
     /// How long a worker may hold a message before it is redelivered.
     #[serde(default = "default_visibility")]
+    #[schemars(range(max = 86400000))]
     pub visibility_timeout_ms: Sp<u64>,
     /// Delay between retries. Default: 100 ms initial, 10 s max, ×2 per attempt, no jitter.
     #[serde(default)]
@@ -89,6 +96,7 @@ pub struct RawWorkerPool {
     #[serde(default)]
     pub explain: String,
     /// Workers processing in parallel.
+    #[schemars(range(max = 1000))]
     pub concurrency: Sp<u32>,
     /// Time to process one message.
     pub service_time: Sp<RawDistribution>,
@@ -97,6 +105,7 @@ pub struct RawWorkerPool {
     pub failure_probability: Sp<f64>,
     /// A message still processing after this is abandoned and counted as a failure.
     #[serde(default)]
+    #[schemars(range(max = 86400000))]
     pub timeout_ms: Option<Sp<u64>>,
     /// Follow-up events published when a message is processed successfully (through the
     /// pool's own outbox, in the same transaction as its effect).

@@ -30,25 +30,31 @@ pub struct RawDistribution {
     /// `constant`: the duration.
     #[serde(default)]
     #[schemars(extend("default" = null))]
+    #[schemars(range(max = 3600000))]
     pub ms: Option<Sp<f64>>,
     /// `uniform`: the shortest duration.
     #[serde(default)]
     #[schemars(extend("default" = null))]
+    #[schemars(range(max = 3600000))]
     pub min_ms: Option<Sp<f64>>,
     /// `uniform`: the longest duration.
     #[serde(default)]
     #[schemars(extend("default" = null))]
+    #[schemars(range(max = 3600000))]
     pub max_ms: Option<Sp<f64>>,
     /// `exponential`: the mean.
     #[serde(default)]
     #[schemars(extend("default" = null))]
+    #[schemars(range(max = 3600000))]
     pub mean_ms: Option<Sp<f64>>,
     /// `lognormal`: the median.
     #[serde(default)]
     #[schemars(extend("default" = null))]
+    #[schemars(range(max = 3600000))]
     pub p50_ms: Option<Sp<f64>>,
     /// `lognormal`: the 99th percentile.
     #[serde(default)]
     #[schemars(extend("default" = null))]
+    #[schemars(range(max = 3600000))]
     pub p99_ms: Option<Sp<f64>>,
 }

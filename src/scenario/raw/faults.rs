@@ -32,12 +32,14 @@ pub enum FaultKind {
 #[serde(deny_unknown_fields)]
 pub struct RawFault {
     /// When, in seconds from the start of the run.
+    #[schemars(range(max = 31536000))]
     pub at_s: Sp<f64>,
     /// What happens.
     pub kind: Sp<FaultKind>,
     /// How long it lasts (kill_workers, slow_workers, slow_database, traffic_spike, pause_topic);
     /// until the end of the run when left out.
     #[serde(default)]
+    #[schemars(range(max = 31536000))]
     pub duration_s: Option<Sp<f64>>,
     /// Worker pool (kill_workers, slow_workers).
     #[serde(default)]
@@ -50,8 +52,10 @@ pub struct RawFault {
     pub count: Option<Sp<u32>>,
     /// Added delay (slow_workers, slow_database).
     #[serde(default)]
+    #[schemars(range(max = 3600000))]
     pub extra_ms: Option<Sp<f64>>,
     /// Rate multiplier (traffic_spike), above 0.
     #[serde(default)]
+    #[schemars(range(max = 100))]
     pub multiplier: Option<Sp<f64>>,
 }

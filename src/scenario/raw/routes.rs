@@ -92,11 +92,14 @@ pub struct RawRoute {
     #[serde(default)]
     pub public: Sp<bool>,
     /// Cache reads of this route for this many seconds (cache-aside; needs a `cache` stage).
+    /// At most a year.
     #[serde(default)]
+    #[schemars(range(max = 31_536_000))]
     pub cache_ttl_s: Option<Sp<f64>>,
     /// Deadline (SLO) of this route in ms, at most 60000: a success (2xx/3xx) answered later
     /// counts as late, not as goodput. Leave out for no deadline (every success is on time).
     #[serde(default)]
+    #[schemars(range(max = 3600000))]
     pub deadline_ms: Option<Sp<f64>>,
     /// Events published after the action succeeds (needs a `broker_publish` stage).
     #[serde(default)]

@@ -41,9 +41,11 @@ pub struct RawAuth {
     pub signing_key: Sp<String>,
     /// Lifetime of issued tokens in seconds.
     #[serde(default = "default_token_ttl")]
+    #[schemars(range(max = 31536000))]
     pub token_ttl_s: Sp<u64>,
     /// Allowed clock difference when checking `exp` and `nbf`, in seconds.
     #[serde(default)]
+    #[schemars(range(max = 86400))]
     pub leeway_s: u64,
 }
 
@@ -61,12 +63,15 @@ pub struct RawEdge {
     pub static_prefix: Option<Sp<String>>,
     /// How long the CDN keeps an asset, in seconds. Default 300.
     #[serde(default)]
+    #[schemars(range(max = 31536000))]
     pub cdn_ttl_s: Option<Sp<f64>>,
     /// WAF: most requests one client IP may send per minute. Default 6000.
     #[serde(default)]
+    #[schemars(range(max = 100000000))]
     pub waf_requests_per_minute: Option<Sp<u32>>,
     /// WAF: largest request body accepted, in bytes (larger → 413). Default 65536 (64 KiB).
     #[serde(default)]
+    #[schemars(range(max = 16777216))]
     pub max_body_bytes: Option<Sp<u32>>,
     /// Static assets the origin can serve.
     #[serde(default)]
@@ -82,6 +87,7 @@ pub struct RawAsset {
     /// MIME type sent with the asset.
     pub content_type: String,
     /// Size of the generated asset body in bytes.
+    #[schemars(range(max = 16777216))]
     pub size_bytes: Sp<u32>,
 }
 
@@ -102,6 +108,7 @@ pub enum BalanceStrategy {
 pub struct RawLoadBalancer {
     /// Number of app instances.
     #[serde(default = "default_instances")]
+    #[schemars(range(max = 1000))]
     pub instances: Sp<u32>,
     /// How the next instance is chosen.
     #[serde(default)]
@@ -128,17 +135,21 @@ impl Default for RawLoadBalancer {
 pub struct RawRateLimit {
     /// Sustained requests per second.
     #[serde(default = "default_rate")]
+    #[schemars(range(max = 1000000))]
     pub requests_per_second: Sp<f64>,
     /// Requests that may arrive at once before the limit applies.
     #[serde(default = "default_burst")]
+    #[schemars(range(max = 1000000))]
     pub burst: Sp<u32>,
     /// Sustained requests per second of one whole tenant, all its callers together (checked
     /// after the per-user quota). Leave out for no tenant-wide quota.
     #[serde(default)]
+    #[schemars(range(max = 1000000))]
     pub tenant_requests_per_second: Option<Sp<f64>>,
     /// Requests one tenant may send at once before its tenant-wide quota applies. Needs
     /// `tenant_requests_per_second`; defaults to one second of it (rounded up).
     #[serde(default)]
+    #[schemars(range(max = 1000000))]
     pub tenant_burst: Option<Sp<u32>>,
     /// Tenant-wide quotas for the tenants of one plan (`[[tenants]] plan`), instead of the
     /// `tenant_` quota above.
@@ -153,9 +164,11 @@ pub struct RawPlanQuota {
     /// The plan, as `[[tenants]]` write it, e.g. `enterprise`.
     pub plan: Sp<String>,
     /// Sustained requests per second of one tenant on this plan, all its callers together.
+    #[schemars(range(max = 1000000))]
     pub tenant_requests_per_second: Sp<f64>,
     /// Its burst; defaults to one second of the rate (rounded up).
     #[serde(default)]
+    #[schemars(range(max = 1000000))]
     pub tenant_burst: Option<Sp<u32>>,
 }
 
@@ -185,6 +198,7 @@ impl Default for RawRateLimit {
 pub struct RawCache {
     /// Most entries kept; the least useful are evicted beyond it.
     #[serde(default = "default_cache_entries")]
+    #[schemars(range(max = 100000000))]
     pub max_entries: Sp<u64>,
     /// Request coalescing: concurrent misses of one key wait for the one database load already
     /// under way instead of each reading the database. Default false.
@@ -218,9 +232,11 @@ pub struct RawDatabase {
     /// Connections in the pool: at most this many queries run at once, the rest queue for a
     /// connection. Leave out for no limit (every query runs at once).
     #[serde(default)]
+    #[schemars(range(max = 1024))]
     pub connections: Option<Sp<u32>>,
     /// How long a query waits for a free connection before the request fails with 503
     /// `database_busy`, in ms. Needs `connections`; default 1000.
     #[serde(default)]
+    #[schemars(range(max = 3600000))]
     pub queue_timeout_ms: Option<Sp<f64>>,
 }

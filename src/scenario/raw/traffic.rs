@@ -57,6 +57,7 @@ pub struct RawRequest {
     pub body: Option<Sp<serde_json::Value>>,
     /// Send it this many times in a row (to show a rate limit).
     #[serde(default = "default_repeat")]
+    #[schemars(range(max = 1000))]
     pub repeat: Sp<u32>,
     /// List it in the lifecycle view's picker.
     #[serde(default = "default_true")]
@@ -97,10 +98,13 @@ pub struct RawMixEntry {
 #[serde(deny_unknown_fields)]
 pub struct RawBurst {
     /// Start, seconds from the beginning of the run.
+    #[schemars(range(max = 31536000))]
     pub at_s: Sp<f64>,
     /// Length in seconds.
+    #[schemars(range(max = 31536000))]
     pub duration_s: Sp<f64>,
     /// Rate multiplier during the burst, above 0.
+    #[schemars(range(max = 100))]
     pub multiplier: Sp<f64>,
 }
 
@@ -114,6 +118,7 @@ pub struct RawTraffic {
     #[serde(default)]
     pub arrival: Arrival,
     /// Mean requests per second.
+    #[schemars(range(max = 10000))]
     pub rate_per_s: Sp<f64>,
     /// Which requests are sent, by weight (or `publish` instead).
     #[serde(default)]
