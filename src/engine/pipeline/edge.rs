@@ -43,6 +43,19 @@ pub struct Dns;
 impl Stage for Dns {
     async fn decide(&self, ctx: &StageCtx, request: &mut Request) -> Decision {
         let domain = &ctx.core.scenario.meta.domain;
+        // RFC 9112 §3.2: a request with more than one Host is refused — two hosts could send
+        // one request to two tenants, depending on which one a component reads.
+        if request.headers().get_all(header::HOST).iter().count() > 1 {
+            let error = ApiError::bad_request(
+                "duplicate_host",
+                "the request has more than one Host header",
+            );
+            let detail = DnsDetail {
+                domain: Some(domain.clone()),
+                ..DnsDetail::default()
+            };
+            return Decision::Reject(error, StageDetail::Dns(detail));
+        }
         let Some(host) = host_of(request) else {
             let error = ApiError::bad_request("missing_host", "the request has no Host header");
             let detail = DnsDetail {

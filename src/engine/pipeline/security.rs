@@ -83,9 +83,11 @@ impl Stage for Auth {
             };
             return reject(error, detail);
         };
+        // The scheme is case-insensitive (RFC 9110 §11.1): `bearer`, `BEARER` and `Bearer` are one.
         let Some(token) = header_value
-            .strip_prefix("Bearer ")
-            .or_else(|| header_value.strip_prefix("bearer "))
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim_start())
         else {
             let error = unauthorized(
                 "invalid_token",

@@ -330,3 +330,60 @@ async fn request_ids_have_their_own_random_stream() {
     .await;
     assert_eq!(request_id(&again), id);
 }
+
+/// The stage that refused `trace`, and the trace's status.
+fn refused_at(trace: &Value) -> (Value, Option<String>) {
+    let stage = trace["stages"].as_array().and_then(|stages| {
+        stages
+            .iter()
+            .find(|s| s["outcome"] == "reject")
+            .and_then(|s| s["kind"].as_str().map(str::to_string))
+    });
+    (trace["status"].clone(), stage)
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_hosts_a_lower_case_scheme_and_id_aliases_answer_as_the_rfcs_say() {
+    let core = core();
+    // Two Host headers: one request could reach two tenants, so DNS refuses it.
+    let mut twice = request(&core, "GET", "/api/v1/projects", Some("alice"));
+    twice.headers_mut().append(
+        "host",
+        format!("globex.{}", core.scenario.meta.domain)
+            .parse()
+            .expect("header"),
+    );
+    let trace = traced(&core, twice).await;
+    assert_eq!(
+        refused_at(&trace),
+        (400.into(), Some("dns".into())),
+        "{trace}"
+    );
+
+    // The Bearer scheme is case-insensitive.
+    for scheme in ["bearer", "BEARER", "bEaReR"] {
+        let mut request = request(&core, "GET", "/api/v1/projects", Some("alice"));
+        let header = request.headers()["authorization"]
+            .to_str()
+            .expect("ascii")
+            .replacen("Bearer", scheme, 1);
+        request
+            .headers_mut()
+            .insert("authorization", header.parse().expect("header"));
+        let trace = traced(&core, request).await;
+        assert_eq!(trace["status"], 200, "{scheme}: {trace}");
+    }
+
+    // `+1` and `01` are not project 1.
+    let one = traced(
+        &core,
+        request(&core, "GET", "/api/v1/projects/1", Some("alice")),
+    )
+    .await;
+    assert_eq!(one["status"], 200, "{one}");
+    for alias in ["+1", "01"] {
+        let path = format!("/api/v1/projects/{alias}");
+        let trace = traced(&core, request(&core, "GET", &path, Some("alice"))).await;
+        assert_eq!(trace["status"], 404, "{alias}: {trace}");
+    }
+}

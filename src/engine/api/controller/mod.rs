@@ -68,7 +68,7 @@ pub async fn handle(State(app): State<AppState>, request: Request) -> Response {
             .path()
             .rsplit('/')
             .next()
-            .and_then(|s| s.parse::<i64>().ok())
+            .and_then(canonical_id)
         {
             Some(id) => Some(id),
             None => {
@@ -204,4 +204,29 @@ pub async fn asset(path: String, content_type: String, size: u32) -> Response {
     }
     body.truncate(size as usize);
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// An id as the API writes them: decimal digits without a sign or a leading zero. `+1`, `01`
+/// and `1e0` name no row — otherwise one row would have many URLs (and many cache keys).
+fn canonical_id(segment: &str) -> Option<i64> {
+    let digits = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit());
+    let canonical = segment == "0" || !segment.starts_with('0');
+    (digits && canonical)
+        .then(|| segment.parse().ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::canonical_id;
+
+    #[test]
+    fn only_plain_decimal_ids_name_a_row() {
+        assert_eq!(canonical_id("1"), Some(1));
+        assert_eq!(canonical_id("0"), Some(0));
+        assert_eq!(canonical_id("1234"), Some(1234));
+        for alias in ["+1", "-1", "01", "1e0", " 1", "", "99999999999999999999"] {
+            assert_eq!(canonical_id(alias), None, "{alias:?}");
+        }
+    }
 }
