@@ -674,12 +674,17 @@ impl ServeProcess {
     /// Sends SIGINT (what Ctrl-C sends) and waits for the process to exit; returns its exit
     /// code and everything it printed on stderr.
     fn interrupt(self) -> (Option<i32>, Vec<String>) {
+        self.signal("-INT")
+    }
+
+    /// Sends `signal` (`-INT`, `-TERM`) and waits for the process to exit.
+    fn signal(self, signal: &str) -> (Option<i32>, Vec<String>) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
-            .args(["-INT", &pid])
+            .args([signal, &pid])
             .status()
             .expect("kill runs");
-        assert!(sent.success(), "SIGINT delivered");
+        assert!(sent.success(), "{signal} delivered");
         self.wait_exit()
     }
 
@@ -1184,4 +1189,23 @@ fn run_exits_3_when_the_ledger_sees_a_message_dropped_or_an_effect_applied_twice
     let (code, report) = run(Some("apply-twice"));
     assert_eq!(code, Some(3), "an effect applied twice fails the run");
     assert!(report["invariants"]["effects"]["repeated"].as_u64() > Some(0));
+}
+
+#[test]
+fn serve_shuts_down_gracefully_on_sigterm_too() {
+    // SIGTERM is what `kill`, systemd and container runtimes send: the same clean exit as Ctrl-C.
+    let mut server = ServeProcess::spawn();
+    server.wait_until_listening();
+    let (code, log) = server.signal("-TERM");
+    assert_eq!(
+        code,
+        Some(0),
+        "a clean exit on SIGTERM:\n{}",
+        log.join("\n")
+    );
+    assert!(
+        log.iter().any(|l| l.contains("shutting down")),
+        "{}",
+        log.join("\n")
+    );
 }

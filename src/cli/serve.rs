@@ -55,7 +55,7 @@ pub fn run(file: Option<PathBuf>, listen: &str) -> u8 {
         let interrupted = match interrupt_signal() {
             Ok(interrupted) => interrupted,
             Err(error) => {
-                eprintln!("archsim serve: cannot listen for Ctrl-C: {error}");
+                eprintln!("archsim serve: cannot listen for Ctrl-C or SIGTERM: {error}");
                 return EXIT_USAGE;
             }
         };
@@ -82,13 +82,18 @@ pub fn run(file: Option<PathBuf>, listen: &str) -> u8 {
     })
 }
 
-/// A future that completes on Ctrl-C (SIGINT), with the handler installed right away.
+/// A future that completes on Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and container
+/// runtimes send), with both handlers installed right away: either one shuts down gracefully.
 #[cfg(unix)]
 fn interrupt_signal() -> std::io::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
     Ok(async move {
-        interrupt.recv().await;
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
     })
 }
 
