@@ -725,6 +725,24 @@ async fn login_exchanges_email_and_password_for_a_working_token() {
     let refused = send(&engine, wrong).await;
     assert_eq!(refused.status, 401);
     assert_eq!(error_code(&refused), "invalid_credentials");
+    // An unknown email gets the same answer after the same work: a dummy hash is checked, so
+    // timing cannot tell real emails from unknown ones.
+    let unknown = ApiRequest::new("POST", "/api/v1/auth/token", &host)
+        .json(&json!({ "email": "nobody@acme.test", "password": "guess" }));
+    let unknown = send(&engine, unknown).await;
+    assert_eq!(unknown.status, 401);
+    assert_eq!(error_code(&unknown), "invalid_credentials");
+    let database = unknown
+        .trace
+        .stage(StageKind::Database)
+        .expect("the lookup")
+        .detail_json();
+    assert!(
+        database["password"]
+            .as_str()
+            .is_some_and(|p| p.contains("a dummy argon2id hash was checked")),
+        "{database}"
+    );
 }
 
 #[tokio::test]

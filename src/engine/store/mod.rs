@@ -64,7 +64,7 @@ pub use idempotency::{Claim, KeyedRequest, StoredResponse};
 pub use inbox::{Consumed, Consumption};
 pub use outbox::OutboxRow;
 pub use outbox::{OUTBOX_LEASE_MS, OutboxEvent, OutboxInsert, OutboxStats};
-pub use passwords::verify_password;
+pub use passwords::{dummy_hash, verify_password};
 pub use records::QueryRecord;
 pub use writes::{Statement, delete_statement, insert_statement, update_statement};
 

@@ -131,6 +131,16 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
         .is_ok()
 }
 
+/// A hash of no one's password, with the same parameters as the personas' hashes: a login for
+/// an unknown email is checked against it, so it costs as much time as a wrong password and the
+/// answer's timing does not tell real emails from unknown ones.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        hash_password("archsim: no such user", b"archsim-no-user!").unwrap_or_default()
+    })
+}
+
 /// Hashes `password` with Argon2id and the demo parameters into a PHC string.
 pub(super) fn hash_password(password: &str, salt: &[u8]) -> Result<String, StoreError> {
     let params = Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST, None)

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::shared::{AppState, Call, HandlerStage, finish};
 use crate::engine::pipeline::error::ApiError;
-use crate::engine::store::verify_password;
+use crate::engine::store::{dummy_hash, verify_password};
 use crate::engine::trace::detail::DatabaseDetail;
 use crate::engine::trace::{Outcome, StageDetail, TraceRecorder};
 use crate::scenario::TokenKind;
@@ -59,9 +59,16 @@ pub(super) async fn issue_token(
     // The look-up is the only statement: the password check runs on the app, not the database.
     drop(connection);
     let Some(user) = found else {
+        // The same work as a wrong password, so the answer's timing tells nothing.
+        let _ = tokio::task::spawn_blocking(move || verify_password(dummy_hash(), &password)).await;
         let detail = DatabaseDetail {
             lookup: Some("users by email".into()),
             rows: Some(0),
+            password: Some(
+                "no such user: a dummy argon2id hash was checked, so the answer takes as long as \
+                 a wrong password"
+                    .into(),
+            ),
             ..DatabaseDetail::default()
         };
         finish(run, Outcome::Pass, StageDetail::Database(detail));
