@@ -171,9 +171,10 @@ impl StageRecord {
                 }
                 _ => None,
             },
-            StageDetail::Waf(waf) => waf
-                .remaining_this_minute
-                .map(|r| format!("{r} requests left this minute for {}", waf.client_ip)),
+            StageDetail::Waf(waf) => waf.too_large.clone().or_else(|| {
+                waf.remaining_this_minute
+                    .map(|r| format!("{r} requests left this minute for {}", waf.client_ip))
+            }),
             StageDetail::LoadBalancer(lb) => Some(format!("→ {}", lb.instance)),
             StageDetail::Gateway(gateway) => gateway.route.clone(),
             StageDetail::RequestId(id) => Some(id.request_id.clone()),

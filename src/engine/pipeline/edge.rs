@@ -229,12 +229,60 @@ fn asset_response(asset: &CachedAsset, cache_status: &'static str) -> Response {
 /// WAF: a per-IP request limit and a body-size limit.
 pub struct Waf;
 
+/// The longest request target (path and query) the WAF lets through, in bytes.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The most header bytes (names, values and separators) the WAF lets through.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// A request line or header block past the WAF's limits: the JSON error (414 or 431) and what
+/// was too large. HTTP's own parser refuses far larger ones (64 KiB targets, ~400 KiB of
+/// headers) with an empty body; below that the WAF answers in the API's error shape.
+fn oversized(request: &Request) -> Option<(ApiError, String)> {
+    let uri = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if uri > MAX_URI_BYTES {
+        return Some((
+            ApiError::new(
+                StatusCode::URI_TOO_LONG,
+                "uri_too_long",
+                format!("the request target is {uri} bytes; the limit is {MAX_URI_BYTES}"),
+            ),
+            format!("uri {uri} bytes > {MAX_URI_BYTES}"),
+        ));
+    }
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    (headers > MAX_HEADER_BYTES).then(|| {
+        (
+            ApiError::new(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                format!("the headers are {headers} bytes; the limit is {MAX_HEADER_BYTES}"),
+            ),
+            format!("headers {headers} bytes > {MAX_HEADER_BYTES}"),
+        )
+    })
+}
+
 impl Stage for Waf {
     async fn decide(&self, ctx: &StageCtx, request: &mut Request) -> Decision {
         let ip = request
             .extensions()
             .get::<ClientIp>()
             .map_or(DEFAULT_CLIENT_IP, |c| c.0);
+        if let Some((error, too_large)) = oversized(request) {
+            let detail = WafDetail {
+                client_ip: ip.to_string(),
+                too_large: Some(too_large),
+                ..WafDetail::default()
+            };
+            return Decision::Reject(error, StageDetail::Waf(detail));
+        }
         let edge = &ctx.core.scenario.edge;
         let limit = edge.waf_requests_per_minute;
         let max_body = edge.max_body_bytes as usize;
@@ -296,6 +344,7 @@ impl Stage for Waf {
             retry_after_s: None,
             body_bytes: Some(body.len()),
             max_body_bytes: Some(max_body),
+            too_large: None,
         }))
     }
 }

@@ -387,3 +387,43 @@ async fn two_hosts_a_lower_case_scheme_and_id_aliases_answer_as_the_rfcs_say() {
         assert_eq!(trace["status"], 404, "{alias}: {trace}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_oversized_target_or_header_block_is_refused_in_the_json_error_shape() {
+    let core = core();
+    let long = format!(
+        "/api/v1/projects?q={}",
+        "a".repeat(super::edge::MAX_URI_BYTES)
+    );
+    let trace = traced(&core, request(&core, "GET", &long, Some("alice"))).await;
+    assert_eq!(
+        refused_at(&trace),
+        (414.into(), Some("waf".into())),
+        "{trace}"
+    );
+    let mut heavy = request(&core, "GET", "/api/v1/projects", Some("alice"));
+    let value = "x".repeat(8 * 1024);
+    for n in 0..9 {
+        heavy.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(format!("x-pad-{n}").as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
+    }
+    let trace = traced(&core, heavy).await;
+    assert_eq!(
+        refused_at(&trace),
+        (431.into(), Some("waf".into())),
+        "{trace}"
+    );
+    // And the response itself is the API's error shape.
+    let response = crate::engine::api::service(&core)
+        .oneshot(request(&core, "GET", &long, Some("alice")))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::URI_TOO_LONG);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    let json: Value = serde_json::from_slice(&body).expect("a JSON body");
+    assert_eq!(json["error"]["code"], "uri_too_long", "{json}");
+}

@@ -186,6 +186,10 @@ pub struct WafDetail {
     /// The body-size limit (when the body was checked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<usize>,
+    /// The request line's or the headers' size and its limit, when one was too large
+    /// (`uri 102400 bytes > 8192`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub too_large: Option<String>,
 }
 
 /// `load_balancer` detail.
