@@ -1,6 +1,8 @@
 //! Pass 3b: constraints across seed rows — a consistent choice of database-assigned ids, unique
 //! columns and indexes, and foreign-key values that exist in the referenced table.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::Value as Json;
 
 use super::rows::SpannedRow;
@@ -62,13 +64,16 @@ pub(super) fn check_unique_values(cx: &mut Cx, table: &Table, spans: &[SpannedRo
         .iter()
         .filter(|c| c.unique || (c.primary_key && table.primary_key().len() == 1));
     for column in unique_columns {
-        let mut seen: Vec<(&Json, usize)> = Vec::new();
+        // Keyed by the value's JSON text (`Value` is not `Hash`): linear in the rows, so a
+        // seed of 300k rows checks in well under a second.
+        let mut seen: HashMap<String, usize> = HashMap::new();
         for row in spans {
             for (name, value, span) in row {
                 if *name != column.name || value.is_null() {
                     continue;
                 }
-                if let Some((_, line)) = seen.iter().find(|(v, _)| *v == value) {
+                let key = value.to_string();
+                if let Some(line) = seen.get(&key) {
                     cx.error(
                         span.clone(),
                         format!(
@@ -78,7 +83,7 @@ pub(super) fn check_unique_values(cx: &mut Cx, table: &Table, spans: &[SpannedRo
                         format!("the first row with it is on line {line}"),
                     );
                 } else {
-                    seen.push((value, cx.line_of(span.start)));
+                    seen.insert(key, cx.line_of(span.start));
                 }
             }
         }
@@ -106,7 +111,7 @@ pub(super) fn check_unique_indexes(
         .filter(|i| i.unique && !matches!(i.columns.as_slice(), [only] if single_key(only)))
         .map(|i| (format!("unique index `{}`", i.name), i.columns.clone()));
     for (what, columns) in composite_key.into_iter().chain(unique_indexes) {
-        let mut seen: Vec<(Vec<&Json>, usize)> = Vec::new();
+        let mut seen: HashMap<Vec<String>, usize> = HashMap::new();
         for (row, raw_row) in table.rows.iter().zip(raw_rows) {
             // As in SQL, a combination with a NULL in it never collides.
             let Some(key) = columns
@@ -122,7 +127,8 @@ pub(super) fn check_unique_indexes(
                 .rev()
                 .find_map(|c| raw_row.get().get(c))
                 .map_or(raw_row.span(), Sp::span);
-            if let Some((_, line)) = seen.iter().find(|(k, _)| *k == key) {
+            let text: Vec<String> = key.iter().map(|v| v.to_string()).collect();
+            if let Some(line) = seen.get(&text) {
                 let names = columns
                     .iter()
                     .map(|c| format!("`{c}`"))
@@ -142,7 +148,7 @@ pub(super) fn check_unique_indexes(
                     format!("the first row with it is on line {line}"),
                 );
             } else {
-                seen.push((key, cx.line_of(raw_row.span().start)));
+                seen.insert(text, cx.line_of(raw_row.span().start));
             }
         }
     }
@@ -154,6 +160,8 @@ pub(super) fn check_foreign_values(
     spans: &[SpannedRow],
     tables: &[Table],
 ) {
+    // The values of each referenced column, gathered once: linear, not rows × target rows.
+    let mut targets: HashMap<(String, String), HashSet<String>> = HashMap::new();
     for row in spans {
         for (name, value, span) in row {
             let Some(fk) = table.column(name).and_then(|c| c.references.as_ref()) else {
@@ -165,7 +173,16 @@ pub(super) fn check_foreign_values(
             let Some(target) = tables.iter().find(|t| t.name == fk.table) else {
                 continue;
             };
-            if !target.rows.iter().any(|r| r.get(&fk.column) == Some(value)) {
+            let values = targets
+                .entry((fk.table.clone(), fk.column.clone()))
+                .or_insert_with(|| {
+                    target
+                        .rows
+                        .iter()
+                        .filter_map(|r| r.get(&fk.column).map(Json::to_string))
+                        .collect()
+                });
+            if !values.contains(&value.to_string()) {
                 cx.error(
                     span.clone(),
                     format!(
