@@ -147,13 +147,19 @@ pub async fn root(State(core): State<Arc<Core>>, mut request: Request, next: Nex
             trace
         }
     };
-    if request.extensions().get::<ClientIp>().is_none()
-        && let Some(ConnectInfo(address)) = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .copied()
-    {
-        request.extensions_mut().insert(ClientIp(address.ip()));
+    if request.extensions().get::<ClientIp>().is_none() {
+        let extensions = request.extensions();
+        let address = extensions
+            .get::<ConnectInfo<super::serve::ClientAddr>>()
+            .map(|ConnectInfo(client)| client.0)
+            .or_else(|| {
+                extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(address)| *address)
+            });
+        if let Some(address) = address {
+            request.extensions_mut().insert(ClientIp(address.ip()));
+        }
     }
     let method = request.method().clone();
     let path = request.uri().path().to_string();

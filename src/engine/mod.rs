@@ -85,7 +85,7 @@ pub use self::report::{
     ServiceMs, TheoryReport, TopicReport, TopicSeries, WaitMs,
 };
 pub use self::request::{ApiRequest, Exchange};
-pub use self::serve::serve;
+pub use self::serve::{ServeLimits, serve, serve_with};
 pub use self::sim::{READY_MESSAGE, Snapshot, TopicView};
 pub use self::steady::{SteadyState, WaitInterval};
 pub use self::store::{OutboxStats, QueryRecord, SECRET_COLUMN};
