@@ -339,64 +339,7 @@ fn the_watcher_reports_a_save_once_however_it_is_written() {
 
 /// The real binary in a pseudo-terminal, as a scenario author uses it.
 mod in_a_terminal {
-    use std::io::{Read, Write};
-    use std::sync::mpsc;
-    use std::time::{Duration, Instant};
-
-    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-
-    const ROWS: u16 = 40;
-    const COLUMNS: u16 = 120;
-
-    fn nonzero(n: u16) -> std::num::NonZero<u16> {
-        std::num::NonZero::new(n).expect("a positive size")
-    }
-
-    struct Screen {
-        parser: vt100::Parser,
-        bytes: mpsc::Receiver<Vec<u8>>,
-    }
-
-    impl Screen {
-        fn contents(&mut self) -> String {
-            while let Ok(chunk) = self.bytes.try_recv() {
-                self.parser.process(&chunk);
-            }
-            self.parser.screen().contents()
-        }
-
-        /// Waits until the screen shows `text`; panics with the screen after a minute.
-        fn wait_for(&mut self, text: &str) {
-            let started = Instant::now();
-            loop {
-                let contents = self.contents();
-                if contents.contains(text) {
-                    return;
-                }
-                assert!(
-                    started.elapsed() < Duration::from_secs(60),
-                    "`{text}` never appeared; the screen was:\n{contents}"
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-
-        /// Waits until the screen no longer shows `text`.
-        fn wait_gone(&mut self, text: &str) {
-            let started = Instant::now();
-            loop {
-                let contents = self.contents();
-                if !contents.contains(text) {
-                    return;
-                }
-                assert!(
-                    started.elapsed() < Duration::from_secs(60),
-                    "`{text}` never went; the screen was:\n{contents}"
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
+    use super::common::pty::Terminal;
 
     #[test]
     fn saving_the_file_changes_the_running_tui_and_a_broken_save_shows_where() {
@@ -404,40 +347,9 @@ mod in_a_terminal {
         let file = dir.path().join("mine.toml");
         let original = archsim::scenario::DEFAULT_SCENARIO;
         std::fs::write(&file, original).expect("write");
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLUMNS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("a pseudo-terminal");
-        let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_archsim"));
-        command.arg(&file);
-        command.env("TERM", "xterm-256color");
-        let mut child = pair.slave.spawn_command(command).expect("archsim starts");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("reader");
-        let mut writer = pair.master.take_writer().expect("writer");
-        let (sender, bytes) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buffer) {
-                if n == 0 || sender.send(buffer[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut screen = Screen {
-            parser: vt100::Parser::new(nonzero(ROWS), nonzero(COLUMNS), 0),
-            bytes,
-        };
-        let mut press = |keys: &[u8]| {
-            writer.write_all(keys).expect("type");
-            writer.flush().expect("flush");
-        };
+        let mut screen = Terminal::spawn(&[file.as_os_str()], 120, 40);
         screen.wait_for("Sample requests");
-        press(b"3");
+        screen.press(b"3");
         screen.wait_for("3 workers");
 
         // Seven payment workers instead of three: the Broker view says so.
@@ -459,7 +371,7 @@ mod in_a_terminal {
         std::fs::write(&file, &broken).expect("write");
         screen.wait_for("mine.toml has 1 error — the old scenario keeps running");
         screen.wait_for(&format!("mine.toml:{line}:15: error:"));
-        press(b"\x1b");
+        screen.press(b"\x1b");
         screen.wait_gone("Esc hides");
 
         // Deleted: said in words; back and valid: the overlay goes and the new file runs.
@@ -472,14 +384,7 @@ mod in_a_terminal {
         .expect("write");
         screen.wait_for("5 workers");
         screen.wait_gone("Esc hides");
-        press(b"q");
-        let started = Instant::now();
-        while child.try_wait().expect("wait").is_none() {
-            if started.elapsed() > Duration::from_secs(20) {
-                let _ = child.kill();
-                panic!("archsim did not quit on q");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        screen.press(b"q");
+        screen.wait_exit();
     }
 }
