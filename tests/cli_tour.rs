@@ -91,3 +91,17 @@ fn list_prints_each_tour_and_its_steps() {
         "{out}"
     );
 }
+
+#[test]
+fn several_files_are_checked_each_on_its_own_and_the_worst_exit_wins() {
+    let (code, out, err) = tour(&[
+        "--check",
+        "scenarios/harsh-payments.toml",
+        "scenarios/noisy-neighbor.toml",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("harsh-payments.toml: ok"), "{out}");
+    assert!(out.contains("noisy-neighbor.toml: ok"), "{out}");
+    let (code, _, err) = tour(&["--check", "scenarios/harsh-payments.toml", "no-such.toml"]);
+    assert_eq!(code, 2, "an unreadable file: {err}");
+}

@@ -138,8 +138,8 @@ pub enum Command {
     },
     /// List the scenario's guided tours, or play them headless to check every step holds.
     Tour {
-        /// Scenario file (default: the built-in scenario).
-        file: Option<PathBuf>,
+        /// Scenario files (default: the built-in scenario), e.g. `scenarios/*.toml`.
+        files: Vec<PathBuf>,
         /// Play every tour in virtual time; fail with the step's FILE:LINE:COL when a step's
         /// stage or `expect` does not hold.
         #[arg(long, conflicts_with = "list")]

@@ -88,7 +88,13 @@ pub fn run(cli: Cli) -> u8 {
             json,
             sabotage,
         }),
-        Command::Tour { file, check, .. } => tour::run(file, check),
+        Command::Tour { files, check, .. } if files.is_empty() => tour::run(None, check),
+        // Every file, each on its own: 0 when all hold, 1 if a step does not, 2 if a file
+        // cannot be read (the worst wins, as with `check`).
+        Command::Tour { files, check, .. } => files
+            .into_iter()
+            .map(|file| tour::run(Some(file), check))
+            .fold(EXIT_OK, u8::max),
         Command::Tui(options) => match scenario::load_or_default(options.file.as_deref()) {
             Ok(scenario)
                 if options
