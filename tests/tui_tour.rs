@@ -157,3 +157,59 @@ async fn schema_steps_select_a_column_follow_its_key_and_open_rows() {
     let screen = text(&app, 120, 40);
     assert!(screen.contains("Globex"), "the tenants' rows:\n{screen}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_tour_step_shows_the_first_copy_of_a_repeated_request_as_the_check_does() {
+    // Bob's burst of 40: a learner's own send shows the first refused copy (the 429); a tour
+    // step shows the first copy, the one `tour --check` holds its `expect` to.
+    let toml = archsim::scenario::DEFAULT_SCENARIO.replace(
+        r#"{ view = "lifecycle", request = "alice-lists-projects", stage = "dns","#,
+        r#"{ view = "lifecycle", request = "bob-burst", stage = "rate_limit","#,
+    );
+    assert_ne!(
+        toml,
+        archsim::scenario::DEFAULT_SCENARIO,
+        "the step to change is there"
+    );
+    let scenario = archsim::scenario::load_str("saas.toml", &toml).expect("valid");
+    let mut app = Headless::start(
+        std::sync::Arc::new(scenario),
+        archsim::tui::theme::Theme::new(archsim::tui::ThemeName::Dark),
+    )
+    .expect("starts");
+    let first = app.state.start_tour("first-request").expect("the tour");
+    app.run(first).await;
+    let sent = app
+        .state
+        .lifecycle
+        .sent
+        .as_ref()
+        .expect("the burst's traces");
+    assert_eq!(sent.traces.len(), 40);
+    assert_eq!(sent.copy, 0, "the first copy");
+    assert_eq!(sent.trace().map(|t| t.status), Some(200));
+    // The learner's own Enter on the same request shows the first refused copy.
+    app.state.tour.playing = None;
+    let index = app
+        .state
+        .lifecycle
+        .samples
+        .iter()
+        .position(|s| s.id == "bob-burst")
+        .expect("a sample");
+    app.state.lifecycle.selected = index;
+    app.state.tab = Tab::Lifecycle;
+    app.press(Key::Enter).await;
+    let sent = app
+        .state
+        .lifecycle
+        .sent
+        .as_ref()
+        .expect("the burst's traces");
+    assert_eq!(
+        sent.trace().map(|t| t.status),
+        Some(429),
+        "copy {}",
+        sent.copy
+    );
+}

@@ -61,6 +61,10 @@ pub struct LifecycleState {
     pub detail_scroll: u16,
     /// A tour step's stage to open when its request's trace arrives.
     pub pending_stage: Option<String>,
+    /// The request on its way was sent by a tour step: its first copy is shown, the one
+    /// `archsim tour --check` holds the step to (not the first refused one a learner's own
+    /// send shows).
+    pub pending_for_tour: bool,
     /// Why a tour step's stage is not shown: this run of the request never reached it (the
     /// live system differs from a fresh one, e.g. a warm cache answered).
     pub tour_note: Option<String>,
@@ -149,6 +153,9 @@ impl LifecycleState {
                 if let Some(sample) = self.selected_sample() {
                     let id = sample.id.clone();
                     self.pending = Some(id.clone());
+                    // A learner's own send: the usual copy, at the first stage.
+                    self.pending_for_tour = false;
+                    self.pending_stage = None;
                     self.error = None;
                     return vec![Outgoing {
                         origin: Origin::Lifecycle,
@@ -238,6 +245,7 @@ impl LifecycleState {
         }
         self.pending = Some(id.to_string());
         self.pending_stage = stage.map(str::to_string);
+        self.pending_for_tour = true;
         self.error = None;
         vec![Outgoing {
             origin: Origin::Lifecycle,
@@ -246,18 +254,23 @@ impl LifecycleState {
     }
 
     /// Takes the traces of a request sent from the picker. Of a repeated request it shows the
-    /// first copy that was refused (the interesting one), else the last; it starts at the first
-    /// stage, so the learner walks the request from the edge in.
+    /// first copy that was refused (the interesting one), else the last — or, sent by a tour
+    /// step, the first copy, the one the step's `expect` is checked on; it starts at the first
+    /// stage (or the step's), so the learner walks the request from the edge in.
     pub fn receive(&mut self, id: String, result: Result<Vec<Trace>, String>) {
         if self.pending.as_deref() == Some(id.as_str()) {
             self.pending = None;
         }
         match result {
             Ok(traces) if !traces.is_empty() => {
-                let copy = traces
-                    .iter()
-                    .position(|t| t.rejected_at().is_some() || t.status >= 400)
-                    .unwrap_or(traces.len() - 1);
+                let copy = if std::mem::take(&mut self.pending_for_tour) {
+                    0
+                } else {
+                    traces
+                        .iter()
+                        .position(|t| t.rejected_at().is_some() || t.status >= 400)
+                        .unwrap_or(traces.len() - 1)
+                };
                 let stage = match self.pending_stage.take() {
                     Some(want) => {
                         let found = traces[copy].stages.iter().position(|s| s.stage == want);
