@@ -18,6 +18,22 @@ fn text(app: &Headless, columns: u16, rows: u16) -> String {
     common::screen_text(&app.render(columns, rows))
 }
 
+/// The app on the default scenario with one tour step's text `from` changed to `to`.
+fn with_step_changed(from: &str, to: &str) -> Headless {
+    let toml = archsim::scenario::DEFAULT_SCENARIO.replace(from, to);
+    assert_ne!(
+        toml,
+        archsim::scenario::DEFAULT_SCENARIO,
+        "the step to change is there"
+    );
+    let scenario = archsim::scenario::load_str("saas.toml", &toml).expect("valid");
+    Headless::start(
+        std::sync::Arc::new(scenario),
+        archsim::tui::theme::Theme::new(archsim::tui::ThemeName::Dark),
+    )
+    .expect("starts")
+}
+
 fn live_payment_workers(app: &Headless) -> u32 {
     app.engine()
         .snapshot()
@@ -130,21 +146,10 @@ async fn a_steps_actions_are_the_commands_the_keys_send() {
 #[tokio::test(start_paused = true)]
 async fn schema_steps_select_a_column_follow_its_key_and_open_rows() {
     use archsim::tui::state::erd::ErdMode;
-    let toml = archsim::scenario::DEFAULT_SCENARIO.replace(
+    let mut app = with_step_changed(
         r#"table = "projects", column = "tenant_id", say"#,
         r#"table = "projects", column = "tenant_id", follow = true, row = 2, say"#,
     );
-    assert_ne!(
-        toml,
-        archsim::scenario::DEFAULT_SCENARIO,
-        "the step to change is there"
-    );
-    let scenario = archsim::scenario::load_str("saas.toml", &toml).expect("valid");
-    let mut app = Headless::start(
-        std::sync::Arc::new(scenario),
-        archsim::tui::theme::Theme::new(archsim::tui::ThemeName::Dark),
-    )
-    .expect("starts");
     let first = app.state.start_tour("tenant-isolation").expect("the tour");
     app.run(first).await;
     // Step 1 opens the tenants' rows at the first.
@@ -162,21 +167,10 @@ async fn schema_steps_select_a_column_follow_its_key_and_open_rows() {
 async fn a_tour_step_shows_the_first_copy_of_a_repeated_request_as_the_check_does() {
     // Bob's burst of 40: a learner's own send shows the first refused copy (the 429); a tour
     // step shows the first copy, the one `tour --check` holds its `expect` to.
-    let toml = archsim::scenario::DEFAULT_SCENARIO.replace(
+    let mut app = with_step_changed(
         r#"{ view = "lifecycle", request = "alice-lists-projects", stage = "dns","#,
         r#"{ view = "lifecycle", request = "bob-burst", stage = "rate_limit","#,
     );
-    assert_ne!(
-        toml,
-        archsim::scenario::DEFAULT_SCENARIO,
-        "the step to change is there"
-    );
-    let scenario = archsim::scenario::load_str("saas.toml", &toml).expect("valid");
-    let mut app = Headless::start(
-        std::sync::Arc::new(scenario),
-        archsim::tui::theme::Theme::new(archsim::tui::ThemeName::Dark),
-    )
-    .expect("starts");
     let first = app.state.start_tour("first-request").expect("the tour");
     app.run(first).await;
     let sent = app
