@@ -12,7 +12,7 @@ pub fn run(files: &[PathBuf]) -> u8 {
     let mut invalid = false;
     for file in files {
         match scenario::load_file(file) {
-            Ok(scenario) => println!(
+            Ok(scenario) => outln!(
                 "{}: ok — {} ({} stages, {} tables, {} routes, {} topics)",
                 file.display(),
                 scenario.meta.title,

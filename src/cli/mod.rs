@@ -3,6 +3,9 @@
 //! `main.rs` parses [`Cli`] and calls [`run`]; each command lives in its own module and returns
 //! the process exit code, so the commands are testable without spawning a process.
 
+#[macro_use]
+mod output;
+
 mod args;
 mod check;
 pub mod run;
@@ -10,8 +13,6 @@ mod serve;
 mod token;
 mod tour;
 pub mod trace;
-
-use std::io::Write;
 
 pub use args::{Cli, Command};
 
@@ -145,8 +146,5 @@ pub fn report_load_error(error: &LoadError) -> u8 {
 }
 
 fn print_stdout(text: &str) {
-    let mut stdout = std::io::stdout().lock();
-    // A closed pipe (`archsim export | head`) is not an error worth a panic.
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    out!("{text}");
 }

@@ -82,12 +82,12 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
-        print!("{}", report.render_text());
+        out!("{}", report.render_text());
     }
     if report.invariants.no_message_lost {
         EXIT_OK

@@ -29,7 +29,7 @@ pub fn run(file: Option<PathBuf>, persona: &str, ttl: Option<u64>) -> u8 {
     };
     match engine.execute(command).wait() {
         Ok(Reply::Token(Some(token))) => {
-            println!("{token}");
+            outln!("{token}");
             EXIT_OK
         }
         Ok(_) => EXIT_USAGE,

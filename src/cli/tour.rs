@@ -50,11 +50,11 @@ pub fn run(file: Option<PathBuf>, check: bool) -> u8 {
             }
         };
         let mut player = Player { engine, last: None };
-        println!("{name}: tour `{}` ({})", tour.id, tour.title);
+        outln!("{name}: tour `{}` ({})", tour.id, tour.title);
         for (index, step) in tour.steps.iter().enumerate() {
             checked += 1;
             let Played { problems, seen } = player.play(step);
-            println!(
+            outln!(
                 "  {} {:>2}  {:<11} {}",
                 if problems.is_empty() { "✓" } else { "✗" },
                 index + 1,
@@ -87,7 +87,7 @@ pub fn run(file: Option<PathBuf>, check: bool) -> u8 {
         eprintln!("{name}: {failures} tour step(s) do not hold");
         return EXIT_INVALID;
     }
-    println!(
+    outln!(
         "{name}: ok — {} tour(s), {checked} step(s) played against the engine",
         scenario.tours.len()
     );
@@ -109,13 +109,13 @@ fn source(file: Option<&Path>) -> Result<(String, String), String> {
 
 fn list(scenario: &Scenario) {
     if scenario.tours.is_empty() {
-        println!("{} has no tours.", scenario.meta.title);
+        outln!("{} has no tours.", scenario.meta.title);
         return;
     }
     for tour in &scenario.tours {
-        println!("{}  {} ({} steps)", tour.id, tour.title, tour.steps.len());
+        outln!("{}  {} ({} steps)", tour.id, tour.title, tour.steps.len());
         for (index, step) in tour.steps.iter().enumerate() {
-            println!("  {:>2}. {}", index + 1, step.say);
+            outln!("  {:>2}. {}", index + 1, step.say);
         }
     }
 }

@@ -58,12 +58,12 @@ pub fn run(args: TraceArgs) -> u8 {
     match engine.execute(Command::Send { request }).wait() {
         Ok(Reply::Response(exchange)) => {
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&exchange.trace).unwrap_or_default()
                 );
             } else {
-                print!("{}", render_text(&exchange.trace));
+                out!("{}", render_text(&exchange.trace));
             }
             EXIT_OK
         }
