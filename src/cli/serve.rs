@@ -68,6 +68,13 @@ pub fn run(file: Option<PathBuf>, listen: &str) -> u8 {
             "  try: curl -H 'Host: {}' -H \"Authorization: Bearer $(archsim token --as {example_persona})\" http://{address}/api/v1/projects",
             scenario.host_of(&example_tenant)
         );
+        let edge = &scenario.edge;
+        eprintln!(
+            "  limits: {} connections at once, {} s of silence, {} s per request head ([edge] in the scenario)",
+            edge.max_connections,
+            edge.idle_timeout.as_secs_f64(),
+            edge.header_timeout.as_secs_f64()
+        );
         let shutdown = async {
             interrupted.await;
             eprintln!("archsim serve: shutting down");

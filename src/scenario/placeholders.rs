@@ -29,6 +29,26 @@ pub const NAMES: &[(&str, &str)] = &[
     ("edge.max_body_bytes", "the largest request body, bytes"),
     ("edge.cdn_ttl_s", "how long the CDN keeps an asset, seconds"),
     (
+        "edge.max_connections",
+        "the connections `serve` holds at once",
+    ),
+    (
+        "edge.idle_timeout_s",
+        "how long `serve` keeps a silent connection, seconds",
+    ),
+    (
+        "edge.header_timeout_s",
+        "how long `serve` waits for a request head to arrive whole, seconds",
+    ),
+    (
+        "edge.max_uri_bytes",
+        "the longest request target the WAF lets through, bytes (fixed)",
+    ),
+    (
+        "edge.max_header_bytes",
+        "the most header bytes the WAF lets through (fixed)",
+    ),
+    (
         "cache.max_entries",
         "the application cache's capacity, entries",
     ),
@@ -71,6 +91,11 @@ pub fn value(scenario: &Scenario, name: &str) -> Option<String> {
         "edge.waf_requests_per_minute" => scenario.edge.waf_requests_per_minute.to_string(),
         "edge.max_body_bytes" => scenario.edge.max_body_bytes.to_string(),
         "edge.cdn_ttl_s" => number(scenario.edge.cdn_ttl.as_secs_f64()),
+        "edge.max_connections" => scenario.edge.max_connections.to_string(),
+        "edge.idle_timeout_s" => number(scenario.edge.idle_timeout.as_secs_f64()),
+        "edge.header_timeout_s" => number(scenario.edge.header_timeout.as_secs_f64()),
+        "edge.max_uri_bytes" => super::model::WAF_MAX_URI_BYTES.to_string(),
+        "edge.max_header_bytes" => super::model::WAF_MAX_HEADER_BYTES.to_string(),
         "cache.max_entries" => scenario.cache.max_entries.to_string(),
         "cache.ttl_jitter" => number(scenario.cache.ttl_jitter),
         "rate_limit.tenant_requests_per_second" => scenario

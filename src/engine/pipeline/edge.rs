@@ -229,14 +229,13 @@ fn asset_response(asset: &CachedAsset, cache_status: &'static str) -> Response {
 /// WAF: a per-IP request limit and a body-size limit.
 pub struct Waf;
 
-/// The longest request target (path and query) the WAF lets through, in bytes.
-pub const MAX_URI_BYTES: usize = 8 * 1024;
-/// The most header bytes (names, values and separators) the WAF lets through.
-pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+use crate::scenario::{
+    WAF_MAX_HEADER_BYTES as MAX_HEADER_BYTES, WAF_MAX_URI_BYTES as MAX_URI_BYTES,
+};
 
 /// A request line or header block past the WAF's limits: the JSON error (414 or 431) and what
-/// was too large. HTTP's own parser refuses far larger ones (64 KiB targets, ~400 KiB of
-/// headers) with an empty body; below that the WAF answers in the API's error shape.
+/// was too large. Over HTTP, far larger heads are refused by the connection before they are
+/// parsed (`engine::serve::head`), in the same error shape.
 fn oversized(request: &Request) -> Option<(ApiError, String)> {
     let uri = request
         .uri()

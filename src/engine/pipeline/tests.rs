@@ -393,7 +393,7 @@ async fn an_oversized_target_or_header_block_is_refused_in_the_json_error_shape(
     let core = core();
     let long = format!(
         "/api/v1/projects?q={}",
-        "a".repeat(super::edge::MAX_URI_BYTES)
+        "a".repeat(crate::scenario::WAF_MAX_URI_BYTES)
     );
     let trace = traced(&core, request(&core, "GET", &long, Some("alice"))).await;
     assert_eq!(

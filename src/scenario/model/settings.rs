@@ -37,6 +37,13 @@ pub struct AuthConfig {
     pub leeway: Duration,
 }
 
+/// The longest request target (path and query) the WAF lets through, in bytes; fixed, not a
+/// scenario setting (414 past it).
+pub const WAF_MAX_URI_BYTES: usize = 8 * 1024;
+/// The most header bytes (names, values and separators) the WAF lets through; fixed (431 past
+/// it).
+pub const WAF_MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// Edge settings.
 #[derive(Debug, Clone, Serialize)]
 pub struct EdgeConfig {
@@ -48,6 +55,12 @@ pub struct EdgeConfig {
     pub waf_requests_per_minute: u32,
     /// Largest accepted body.
     pub max_body_bytes: u32,
+    /// Connections `serve` holds at once.
+    pub max_connections: u32,
+    /// How long `serve` keeps a silent connection.
+    pub idle_timeout: Duration,
+    /// How long `serve` waits for a request head to arrive whole.
+    pub header_timeout: Duration,
     /// Static assets of the origin.
     pub assets: Vec<Asset>,
 }

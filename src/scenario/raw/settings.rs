@@ -73,6 +73,19 @@ pub struct RawEdge {
     #[serde(default)]
     #[schemars(range(max = 16777216))]
     pub max_body_bytes: Option<Sp<u32>>,
+    /// `serve`: most connections served at once; more wait to be accepted. Default 512.
+    #[serde(default)]
+    #[schemars(range(max = 65536))]
+    pub max_connections: Option<Sp<u32>>,
+    /// `serve`: a connection silent this long is closed, in seconds. Default 10.
+    #[serde(default)]
+    #[schemars(range(max = 3600))]
+    pub idle_timeout_s: Option<Sp<f64>>,
+    /// `serve`: a request head must arrive whole within this many seconds of its first byte
+    /// (408 otherwise), however steadily it trickles in. Default 10.
+    #[serde(default)]
+    #[schemars(range(max = 3600))]
+    pub header_timeout_s: Option<Sp<f64>>,
     /// Static assets the origin can serve.
     #[serde(default)]
     pub assets: Vec<RawAsset>,

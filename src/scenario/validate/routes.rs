@@ -1,5 +1,7 @@
 //! The HTTP surface: edge (CDN, WAF), load balancer, rate limit and API routes.
 
+use std::time::Duration;
+
 use super::broker::validate_publishes;
 use super::{Cx, millis, secs};
 use crate::scenario::model::*;
@@ -72,11 +74,27 @@ pub(crate) fn validate_edge(cx: &mut Cx, raw: &RawEdge) -> EdgeConfig {
             "use e.g. 600",
         );
     }
+    let max_connections = raw.max_connections.as_ref().map_or(512, |c| **c);
+    if let Some(c) = &raw.max_connections
+        && **c == 0
+    {
+        cx.error(
+            c.span(),
+            "`max_connections` of 0 serves no one",
+            "use e.g. 512, well under the process's file-descriptor limit",
+        );
+    }
+    let idle_timeout = positive_seconds(cx, "idle_timeout_s", raw.idle_timeout_s.as_ref(), 10.0);
+    let header_timeout =
+        positive_seconds(cx, "header_timeout_s", raw.header_timeout_s.as_ref(), 10.0);
     EdgeConfig {
         static_prefix: prefix,
         cdn_ttl: secs(cdn_ttl),
         waf_requests_per_minute: waf,
         max_body_bytes,
+        max_connections,
+        idle_timeout,
+        header_timeout,
         assets: raw
             .assets
             .iter()
@@ -87,6 +105,22 @@ pub(crate) fn validate_edge(cx: &mut Cx, raw: &RawEdge) -> EdgeConfig {
             })
             .collect(),
     }
+}
+
+/// A `serve` timeout: above 0 (`default` when absent).
+fn positive_seconds(cx: &mut Cx, key: &str, raw: Option<&Sp<f64>>, default: f64) -> Duration {
+    let Some(value) = raw else {
+        return secs(default);
+    };
+    if value.is_nan() || **value <= 0.0 {
+        cx.error(
+            value.span(),
+            format!("`{key}` must be above 0"),
+            format!("use a number of seconds, e.g. {default}"),
+        );
+        return secs(default);
+    }
+    secs(**value)
 }
 
 /// The static prefix is a directory (`/static/`) that does not overlap the API: the CDN answers
