@@ -13,6 +13,7 @@
 //! - [`tui`]: the terminal UI (`archsim` / `archsim tui`);
 //! - [`units`]: durations and counts formatted for people, one rule everywhere.
 
+pub mod bench;
 pub mod cli;
 pub mod engine;
 pub mod export;

@@ -86,3 +86,27 @@ fn command_line_durations_are_bounded_too() {
     assert!(err.contains("1..=31536000"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Found by the loader fuzz test: a seed row whose `id` is `i64::MAX` overflowed the next
+/// generated id inside `check`. It loads now, and the API still creates rows after it (SQLite
+/// picks a free id when the largest is taken).
+#[tokio::test]
+async fn a_seed_id_at_the_integer_limit_loads_and_leaves_room_to_create() {
+    use archsim::engine::{ApiRequest, Clock, Engine, Options};
+    use std::sync::Arc;
+
+    let text = DEFAULT_SCENARIO.replacen(
+        "{ id = 6, tenant_id = 3",
+        "{ id = 9223372036854775807, tenant_id = 3",
+        1,
+    );
+    assert_ne!(text, DEFAULT_SCENARIO, "the edit applies");
+    let scenario = Arc::new(load_str("saas.toml", &text).unwrap_or_else(|d| panic!("{d}")));
+    let engine = Engine::spawn_with(scenario.clone(), Options::quiet(Clock::Virtual))
+        .expect("engine starts");
+    let request = ApiRequest::as_persona(&scenario, "alice", "POST", "/api/v1/projects")
+        .expect("alice")
+        .json(&serde_json::json!({ "name": "After the limit" }));
+    let exchange = engine.send(request).await.expect("sent");
+    assert_eq!(exchange.status, 201, "{:?}", exchange.json());
+}

@@ -150,6 +150,16 @@ pub enum Command {
     },
     /// Print the JSON Schema of scenario files.
     Schema,
+    /// Measure archsim beside a baseline in the same run (bare axum, a tokio channel, SimPy)
+    /// and print the table of ratios. Build with `--release` for figures worth keeping.
+    Bench {
+        /// Smaller workloads and shorter rounds: seconds instead of a minute.
+        #[arg(long)]
+        quick: bool,
+        /// Only these measures (broker, pipeline, queue, virtual-hour); all when left out.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
 }
 
 /// `[FILE] METHOD PATH` of `trace`, split: (file, method, path).
@@ -174,6 +184,7 @@ impl Command {
             Command::Export { .. } => "export",
             Command::Tour { .. } => "tour",
             Command::Schema => "schema",
+            Command::Bench { .. } => "bench",
         }
     }
 
@@ -185,6 +196,7 @@ impl Command {
             Command::Tui(_) => 5,
             Command::Check { .. } | Command::Export { .. } | Command::Schema => 2,
             Command::Tour { .. } => 12,
+            Command::Bench { .. } => 14,
         }
     }
 }

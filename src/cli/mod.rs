@@ -7,6 +7,7 @@
 mod output;
 
 mod args;
+mod bench;
 mod check;
 pub mod run;
 mod serve;
@@ -32,6 +33,7 @@ pub const EXIT_INVARIANT: u8 = 3;
 pub fn run(cli: Cli) -> u8 {
     match cli.into_command() {
         Command::Check { files } => check::run(&files),
+        Command::Bench { quick, only } => bench::run(quick, &only),
         Command::Schema => {
             print_stdout(&scenario::json_schema_text());
             EXIT_OK

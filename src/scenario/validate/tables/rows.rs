@@ -198,7 +198,9 @@ pub(super) fn check_row<'r>(
         .and_then(|pk| row.get(&pk.name))
         .and_then(Json::as_i64)
     {
-        *next_id = (*next_id).max(id + 1);
+        // Saturating: a seed id of i64::MAX leaves the next generated id equal to it, which the
+        // primary key's uniqueness check then refuses at its position.
+        *next_id = (*next_id).max(id.saturating_add(1));
     }
     (row, spanned)
 }
