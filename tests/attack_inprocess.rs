@@ -1125,3 +1125,119 @@ async fn path_tricks_name_no_other_row_and_no_other_route() {
     ));
     run(&engine, cases).await;
 }
+
+/// How many of `requests`, sent at once, got through (200), after checking that every other
+/// answer is a clean 429 `rate_limited`; `name` labels the failures.
+async fn passed_at_once(
+    engine: &EngineHandle,
+    name: &str,
+    requests: Vec<ApiRequest>,
+    failures: &mut Vec<String>,
+) -> usize {
+    let mut passed = 0;
+    let exchanges = engine.send_all(requests).await.expect("the engine answers");
+    for exchange in &exchanges {
+        if exchange.status == 200 {
+            passed += 1;
+            continue;
+        }
+        let found = problems(exchange, Expect::Error(429, "rate_limited"));
+        if !found.is_empty() {
+            failures.push(format!("  {name}:\n    {}", found.join("\n    ")));
+            break;
+        }
+    }
+    passed
+}
+
+#[tokio::test]
+async fn the_rate_limit_cannot_be_dodged_by_changing_headers() {
+    let engine = engine();
+    const SENT: usize = 45;
+    let burst = engine.scenario().rate_limit.burst as usize;
+    let list = |engine: &EngineHandle| as_persona(engine, "alice", "GET", "/api/v1/projects");
+    type Variant = Box<dyn Fn(usize, ApiRequest) -> ApiRequest>;
+    let ip = |i: usize| format!("203.0.113.{}", i % 250 + 1);
+    let variants: Vec<(&str, Variant)> = vec![
+        ("nothing changed (the baseline)", Box::new(|_, r| r)),
+        ("X-Forwarded-For rotated", Box::new(move |i, r| r.header("x-forwarded-for", &ip(i)))),
+        ("X-Real-IP rotated", Box::new(move |i, r| r.header("x-real-ip", &ip(i)))),
+        (
+            "True-Client-IP and CF-Connecting-IP rotated",
+            Box::new(move |i, r| {
+                r.header("true-client-ip", &ip(i))
+                    .header("cf-connecting-ip", &ip(i))
+            }),
+        ),
+        (
+            "the client address itself rotated",
+            Box::new(move |i, r| r.from_ip(ip(i).parse().expect("an address"))),
+        ),
+        (
+            "the Host's case, trailing dot and port rotated",
+            Box::new(|i, mut r| {
+                r.host = ["ACME.archsim.test", "Acme.Archsim.Test.", "acme.archsim.test:8080"]
+                    [i % 3]
+                    .to_string();
+                r
+            }),
+        ),
+        (
+            "User-Agent and a cache-busting query rotated",
+            Box::new(|i, mut r| {
+                r.path = format!("{}?nocache={i}", r.path);
+                r.header("user-agent", &format!("bot/{i}"))
+            }),
+        ),
+        (
+            "a list and a get by id alternated",
+            Box::new(|i, mut r| {
+                if i % 2 == 1 {
+                    r.path = "/api/v1/projects/1".into();
+                }
+                r
+            }),
+        ),
+    ];
+    let mut failures = Vec::new();
+    let before = database(&engine).await;
+    let mut baseline = None;
+    for (name, variant) in &variants {
+        // A full bucket for each variant.
+        engine
+            .advance(Duration::from_secs(5))
+            .await
+            .expect("time advances");
+        let requests = (0..SENT).map(|i| variant(i, list(&engine))).collect();
+        let passed = passed_at_once(&engine, name, requests, &mut failures).await;
+        let limit = *baseline.get_or_insert(passed);
+        if passed > limit || passed > burst + 2 {
+            failures.push(format!(
+                "  {name}: {passed} of {SENT} got through (baseline {limit}, burst {burst})"
+            ));
+        }
+    }
+    // An anonymous caller is counted by its address, which headers do not change.
+    engine
+        .advance(Duration::from_secs(5))
+        .await
+        .expect("time advances");
+    let anonymous = (0..SENT)
+        .map(|i| {
+            to_host(&engine, "acme", "GET", "/api/v1/health", None)
+                .header("x-forwarded-for", &ip(i))
+                .header("forwarded", &format!("for={}", ip(i)))
+        })
+        .collect();
+    let name = "anonymous, X-Forwarded-For and Forwarded rotated";
+    let passed = passed_at_once(&engine, name, anonymous, &mut failures).await;
+    if passed > burst + 2 {
+        failures.push(format!("  {name}: {passed} of {SENT} got through (burst {burst})"));
+    }
+    failures.extend(changes(&before, &database(&engine).await));
+    assert!(
+        failures.is_empty(),
+        "the rate limit was dodged:\n{}",
+        failures.join("\n")
+    );
+}
