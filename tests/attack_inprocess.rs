@@ -1160,8 +1160,14 @@ async fn the_rate_limit_cannot_be_dodged_by_changing_headers() {
     let ip = |i: usize| format!("203.0.113.{}", i % 250 + 1);
     let variants: Vec<(&str, Variant)> = vec![
         ("nothing changed (the baseline)", Box::new(|_, r| r)),
-        ("X-Forwarded-For rotated", Box::new(move |i, r| r.header("x-forwarded-for", &ip(i)))),
-        ("X-Real-IP rotated", Box::new(move |i, r| r.header("x-real-ip", &ip(i)))),
+        (
+            "X-Forwarded-For rotated",
+            Box::new(move |i, r| r.header("x-forwarded-for", &ip(i))),
+        ),
+        (
+            "X-Real-IP rotated",
+            Box::new(move |i, r| r.header("x-real-ip", &ip(i))),
+        ),
         (
             "True-Client-IP and CF-Connecting-IP rotated",
             Box::new(move |i, r| {
@@ -1176,8 +1182,11 @@ async fn the_rate_limit_cannot_be_dodged_by_changing_headers() {
         (
             "the Host's case, trailing dot and port rotated",
             Box::new(|i, mut r| {
-                r.host = ["ACME.archsim.test", "Acme.Archsim.Test.", "acme.archsim.test:8080"]
-                    [i % 3]
+                r.host = [
+                    "ACME.archsim.test",
+                    "Acme.Archsim.Test.",
+                    "acme.archsim.test:8080",
+                ][i % 3]
                     .to_string();
                 r
             }),
@@ -1232,7 +1241,9 @@ async fn the_rate_limit_cannot_be_dodged_by_changing_headers() {
     let name = "anonymous, X-Forwarded-For and Forwarded rotated";
     let passed = passed_at_once(&engine, name, anonymous, &mut failures).await;
     if passed > burst + 2 {
-        failures.push(format!("  {name}: {passed} of {SENT} got through (burst {burst})"));
+        failures.push(format!(
+            "  {name}: {passed} of {SENT} got through (burst {burst})"
+        ));
     }
     failures.extend(changes(&before, &database(&engine).await));
     assert!(
