@@ -118,7 +118,7 @@ pub fn error_shape_problems(status: u16, code: &str, body: &[u8]) -> Vec<String>
     if error["code"] != code {
         problems.push(format!("error.code is {} not `{code}`", error["code"]));
     }
-    if !error["message"].as_str().is_some_and(|m| !m.is_empty()) {
+    if error["message"].as_str().is_none_or(str::is_empty) {
         problems.push(format!("error.message is missing: {json}"));
     }
     problems
