@@ -498,7 +498,40 @@ async fn bodies_and_paths_on_the_wire_are_refused_and_change_nothing() {
             b"",
         )
     };
+    let carol = server.token("carol").await;
     let cases = vec![
+        case(
+            "a Globex token on Acme's host",
+            http(
+                "GET /api/v1/projects/1 HTTP/1.1",
+                &[host(), bearer(&carol)],
+                b"",
+            ),
+            Answer::Error(403, "tenant_mismatch"),
+        ),
+        case(
+            "a Globex token on Globex's host asking for Acme's project",
+            http(
+                "GET /api/v1/projects/1 HTTP/1.1",
+                &["Host: globex.archsim.test".into(), bearer(&carol)],
+                b"",
+            ),
+            Answer::Error(404, "not_found"),
+        ),
+        case(
+            "a Globex token writing Acme's tenant_id",
+            http(
+                "PATCH /api/v1/projects/4 HTTP/1.1",
+                &[
+                    "Host: globex.archsim.test".into(),
+                    bearer(&carol),
+                    "Content-Type: application/json".into(),
+                    "Content-Length: 16".into(),
+                ],
+                br#"{"tenant_id": 1}"#,
+            ),
+            Answer::Error(422, "server_owned_field"),
+        ),
         case(
             "a chunked body past the limit, no length declared",
             chunked(format!("{{\"name\": \"{}\"}}", "n".repeat(40_000)).as_bytes()),

@@ -1252,3 +1252,80 @@ async fn the_rate_limit_cannot_be_dodged_by_changing_headers() {
         failures.join("\n")
     );
 }
+
+#[tokio::test]
+async fn no_cached_or_kept_answer_crosses_to_another_caller() {
+    let engine = engine();
+    // Acme's answers are in the cache, and Carol's create is kept for its idempotency key.
+    for path in [
+        "/api/v1/projects",
+        "/api/v1/projects/1",
+        "/api/v1/invoices/1",
+    ] {
+        let warm = engine
+            .send(as_persona(&engine, "alice", "GET", path))
+            .await
+            .expect("the engine answers");
+        assert_eq!(warm.status, 200, "alice reads {path}");
+    }
+    let alice_pays = as_persona(&engine, "alice", "POST", "/api/v1/payments")
+        .header("idempotency-key", "shared-key-1")
+        .json(&json!({ "invoice_id": 7, "amount_cents": 100 }));
+    let paid = engine.send(alice_pays).await.expect("the engine answers");
+    assert_eq!(paid.status, 201, "alice pays with a key");
+    let carol_creates = as_persona(&engine, "carol", "POST", "/api/v1/projects")
+        .header("idempotency-key", "shared-key-2")
+        .json(&json!({ "name": "Kept" }));
+    let created = engine
+        .send(carol_creates)
+        .await
+        .expect("the engine answers");
+    assert_eq!(created.status, 201, "carol creates with a key");
+    let cases = vec![
+        case(
+            "carol's list after alice's was cached",
+            as_persona(&engine, "carol", "GET", "/api/v1/projects"),
+            Expect::OwnRows(2),
+        ),
+        case(
+            "carol's get of an id alice's read cached",
+            as_persona(&engine, "carol", "GET", "/api/v1/projects/1"),
+            Expect::Error(404, "not_found"),
+        ),
+        case(
+            "carol's get of an invoice alice's read cached",
+            as_persona(&engine, "carol", "GET", "/api/v1/invoices/1"),
+            Expect::Error(404, "not_found"),
+        ),
+        case(
+            "carol replays alice's idempotency key and body",
+            as_persona(&engine, "carol", "POST", "/api/v1/payments")
+                .header("idempotency-key", "shared-key-1")
+                .json(&json!({ "invoice_id": 7, "amount_cents": 100 })),
+            Expect::Error(422, "validation_failed"),
+        ),
+        case(
+            "mallory replays carol's idempotency key and body",
+            as_persona(&engine, "mallory", "POST", "/api/v1/projects")
+                .header("idempotency-key", "shared-key-2")
+                .json(&json!({ "name": "Kept" })),
+            Expect::Error(422, "idempotency_key_reused"),
+        ),
+        case(
+            "an idempotency key sent twice",
+            as_persona(&engine, "carol", "POST", "/api/v1/projects")
+                .header("idempotency-key", "a")
+                .header("idempotency-key", "b")
+                .json(&json!({ "name": "Twice" })),
+            Expect::Error(400, "invalid_idempotency_key"),
+        ),
+        case(
+            "an idempotency key with a control character",
+            as_persona(&engine, "carol", "POST", "/api/v1/projects")
+                .header("idempotency-key", "a\tb")
+                .json(&json!({ "name": "Tab" })),
+            Expect::Error(400, "invalid_idempotency_key"),
+        ),
+    ];
+    run(&engine, cases).await;
+}
