@@ -198,7 +198,8 @@ pub(super) fn check_row<'r>(
         .and_then(|pk| row.get(&pk.name))
         .and_then(Json::as_i64)
     {
-        *next_id = (*next_id).max(id + 1);
+        // A seed row's id of i64::MAX leaves no next id: saturate instead of overflowing.
+        *next_id = (*next_id).max(id.saturating_add(1));
     }
     (row, spanned)
 }
