@@ -33,9 +33,6 @@ enum Answer {
     Parser(u16),
     /// A 200 whose rows all belong to this tenant id (the trick was ignored).
     OwnRows(i64),
-    /// Anything but a second response: a smuggling attempt may be refused by the parser (400)
-    /// or read as one request with a body the API refuses.
-    OneOf(&'static [u16]),
 }
 
 struct Case {
@@ -116,12 +113,9 @@ impl Server {
             let mut failures = Vec::new();
             for case in cases {
                 let before = runtime.block_on(database(&engine));
-                let patience = match case.answer {
-                    // Wait long enough for a smuggled second response to show.
-                    Answer::OneOf(_) => Duration::from_millis(600),
-                    _ => Duration::from_secs(5),
-                };
-                let responses = exchange(address, &case.request, patience);
+                // Read until the server closes the connection: a smuggled second request
+                // would show as a second response (the server closes idle ones after 2 s).
+                let responses = exchange(address, &case.request, Duration::from_secs(5));
                 let mut found = check(&responses, case.answer);
                 found.extend(changes(&before, &runtime.block_on(database(&engine))));
                 if !found.is_empty() {
@@ -201,15 +195,6 @@ fn check(responses: &[Wire], answer: Answer) -> Vec<String> {
                 if rows.is_empty() || rows.iter().any(|r| r["tenant_id"] != tenant) {
                     problems.push(format!("not only tenant {tenant}'s rows: {body}"));
                 }
-            }
-        }
-        Answer::OneOf(statuses) => {
-            if !statuses.contains(&response.status) {
-                problems.push(format!(
-                    "status {} not one of {statuses:?}: {}",
-                    response.status,
-                    String::from_utf8_lossy(&response.body)
-                ));
             }
         }
     }
@@ -662,7 +647,9 @@ async fn conflicting_lengths_never_smuggle_a_second_request() {
         out
     };
     let chunked_then_smuggled = format!("0\r\n\r\n{smuggled}");
-    let refused: &[u16] = &[400, 403];
+    // With both lengths, the parser (hyper) reads the chunked body, which is empty, so Bob's
+    // create is refused by RBAC — and it closes the connection after answering, so the bytes
+    // after the body are never read as a request. Every other ambiguous framing is its 400.
     let cases = vec![
         case(
             "CL.TE: a short length, then chunked",
@@ -670,7 +657,7 @@ async fn conflicting_lengths_never_smuggle_a_second_request() {
                 &["Content-Length: 4", "Transfer-Encoding: chunked"],
                 &chunked_then_smuggled,
             ),
-            Answer::OneOf(refused),
+            Answer::Error(403, "forbidden"),
         ),
         case(
             "TE.CL: chunked, then a long length",
@@ -681,7 +668,7 @@ async fn conflicting_lengths_never_smuggle_a_second_request() {
                 ],
                 &chunked_then_smuggled,
             ),
-            Answer::OneOf(refused),
+            Answer::Error(403, "forbidden"),
         ),
         case(
             "an obfuscated Transfer-Encoding",
@@ -689,7 +676,7 @@ async fn conflicting_lengths_never_smuggle_a_second_request() {
                 &["Transfer-Encoding: xchunked", "Content-Length: 5"],
                 &chunked_then_smuggled,
             ),
-            Answer::OneOf(&[400, 403, 501]),
+            Answer::Parser(400),
         ),
         case(
             "chunked, identity",
@@ -697,7 +684,7 @@ async fn conflicting_lengths_never_smuggle_a_second_request() {
                 &["Transfer-Encoding: chunked, identity"],
                 &chunked_then_smuggled,
             ),
-            Answer::OneOf(&[400, 403, 501]),
+            Answer::Parser(400),
         ),
         case(
             "two different Content-Lengths",
@@ -705,17 +692,17 @@ async fn conflicting_lengths_never_smuggle_a_second_request() {
                 &["Content-Length: 5", "Content-Length: 40"],
                 &format!("{{}}   {smuggled}"),
             ),
-            Answer::OneOf(refused),
+            Answer::Parser(400),
         ),
         case(
             "a negative Content-Length",
             attempt(&["Content-Length: -1"], &smuggled),
-            Answer::OneOf(refused),
+            Answer::Parser(400),
         ),
         case(
             "a Content-Length with a plus sign",
             attempt(&["Content-Length: +2"], &format!("{{}}{smuggled}")),
-            Answer::OneOf(refused),
+            Answer::Parser(400),
         ),
     ];
     server.run(cases).await;

@@ -1329,3 +1329,75 @@ async fn no_cached_or_kept_answer_crosses_to_another_caller() {
     ];
     run(&engine, cases).await;
 }
+
+#[tokio::test]
+async fn no_role_or_method_trick_does_more_than_the_role_allows() {
+    let engine = engine();
+    let forbidden = Expect::Error(403, "forbidden");
+    let mut cases = vec![
+        case(
+            "bob (viewer) deletes a project",
+            as_persona(&engine, "bob", "DELETE", "/api/v1/projects/1"),
+            forbidden,
+        ),
+        case(
+            "bob (viewer) renames a project",
+            as_persona(&engine, "bob", "PATCH", "/api/v1/projects/1")
+                .json(&json!({ "name": "Bob's now" })),
+            forbidden,
+        ),
+        case(
+            "bob (viewer) pays an invoice",
+            as_persona(&engine, "bob", "POST", "/api/v1/payments")
+                .json(&json!({ "invoice_id": 2, "amount_cents": 100 })),
+            forbidden,
+        ),
+        case(
+            "mallory (member) lists users",
+            as_persona(&engine, "mallory", "GET", "/api/v1/users"),
+            forbidden,
+        ),
+        case(
+            "mallory (member) lists API keys",
+            as_persona(&engine, "mallory", "GET", "/api/v1/api_keys"),
+            forbidden,
+        ),
+        case(
+            "mallory (member) reads the audit log",
+            as_persona(&engine, "mallory", "GET", "/api/v1/audit_log"),
+            forbidden,
+        ),
+        case(
+            "bob asks for a DELETE through X-HTTP-Method-Override",
+            as_persona(&engine, "bob", "GET", "/api/v1/projects/1")
+                .header("x-http-method-override", "DELETE")
+                .header("x-method-override", "DELETE"),
+            Expect::OwnRows(1),
+        ),
+        case(
+            "bob asks for a POST through a _method query",
+            as_persona(
+                &engine,
+                "bob",
+                "GET",
+                "/api/v1/projects?_method=POST&name=x",
+            ),
+            Expect::OwnRows(1),
+        ),
+    ];
+    for (method, path) in [
+        ("PUT", "/api/v1/projects/1"),
+        ("OPTIONS", "/api/v1/projects"),
+        ("TRACE", "/api/v1/projects"),
+        ("DELETE", "/api/v1/invoices/2"),
+        ("PATCH", "/api/v1/payments"),
+        ("DELETE", "/api/v1/users"),
+    ] {
+        cases.push(case(
+            format!("{method} {path}"),
+            as_persona(&engine, "alice", method, path),
+            Expect::Error(405, "method_not_allowed"),
+        ));
+    }
+    run(&engine, cases).await;
+}
