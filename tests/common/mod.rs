@@ -5,6 +5,9 @@ use archsim::scenario::{Scenario, load_str};
 #[allow(dead_code)] // Only the terminal tests use it.
 pub mod pty;
 
+#[allow(dead_code)] // Only the attack suite uses it.
+pub mod attack;
+
 /// `body` (topics, workers, traffic, faults…) under the smallest valid scenario header, with
 /// `seed`; panics with the positioned diagnostics if the result does not validate.
 #[allow(dead_code)] // Each test crate compiles this module and uses what it needs.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -123,10 +123,25 @@ impl Stage for Sanitize {
     async fn decide(&self, ctx: &StageCtx, request: &mut Request) -> Decision {
         let limit = ctx.core.scenario.edge.max_body_bytes as usize;
         let reject = |error, detail| Decision::Reject(error, StageDetail::Sanitize(detail));
+        if let Some(name) = [header::AUTHORIZATION, header::CONTENT_TYPE]
+            .into_iter()
+            .find(|name| request.headers().get_all(name).iter().count() > 1)
+        {
+            // Two values of a single-valued header: a proxy may check one and the app read the
+            // other, so neither is trusted.
+            let error = ApiError::bad_request(
+                "duplicate_header",
+                format!("the request has more than one {name} header"),
+            );
+            return reject(error, SanitizeDetail::default());
+        }
         let body = match buffer_body(request, limit).await {
             Ok(body) => body,
             Err(error) => return reject(error, SanitizeDetail::default()),
         };
+        if let Some(error) = duplicate_key_error(&body) {
+            return reject(error, SanitizeDetail::default());
+        }
         let target = request
             .uri()
             .path_and_query()
@@ -248,6 +263,11 @@ pub fn check_fields(table: &Table, body: &Map<String, Value>, creating: bool) ->
             if !column.nullable {
                 errors.push(FieldProblem::new(name, "may not be null"));
             }
+        } else if column.ty == ColumnType::Integer && value.is_u64() && !value.is_i64() {
+            errors.push(FieldProblem::new(
+                name,
+                "is larger than the largest integer (9223372036854775807)",
+            ));
         } else if !column.ty.accepts(value) {
             errors.push(FieldProblem::new(
                 name,
@@ -313,6 +333,21 @@ impl Stage for Validate {
             Ok(body) => body,
             Err(error) => return reject(error, ValidateDetail::default()),
         };
+        if !body.is_empty() && !is_json_content_type(request) {
+            let error = ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be sent as Content-Type: application/json",
+            );
+            let detail = ValidateDetail {
+                body_bytes: Some(body.len()),
+                ..ValidateDetail::default()
+            };
+            return reject(error, detail);
+        }
+        if let Some(error) = duplicate_key_error(&body) {
+            return reject(error, ValidateDetail::default());
+        }
         let parsed: Value = match serde_json::from_slice(&body) {
             Ok(value) => value,
             Err(error) => {
@@ -409,6 +444,99 @@ fn field_errors(errors: &[FieldProblem]) -> ApiError {
         .with_detail("fields", serde_json::to_value(errors).unwrap_or_default())
 }
 
+/// Whether the request's content type is JSON (`application/json` or `…+json`, any
+/// parameters). A body under any other type is refused: a browser sends `text/plain` and form
+/// bodies across origins without asking first.
+fn is_json_content_type(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|essence| essence == "application/json" || essence.ends_with("+json"))
+}
+
+/// The 400 for a JSON body in which one object has the same key twice: parsers disagree on
+/// which value wins, so the body means different things to different readers.
+fn duplicate_key_error(body: &[u8]) -> Option<ApiError> {
+    let key = duplicate_key(body)?;
+    Some(ApiError::bad_request(
+        "duplicate_key",
+        format!("the key `{key}` appears more than once in one object of the body"),
+    ))
+}
+
+/// The first key that appears twice in one object of the JSON `body`, at any depth (`None`
+/// when every object's keys are unique, or when the body is not JSON at all).
+fn duplicate_key(body: &[u8]) -> Option<String> {
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    const MARK: &str = "duplicate key ";
+
+    /// Any JSON value, walked only to look for repeated keys.
+    struct Unique;
+
+    impl<'de> Deserialize<'de> for Unique {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(UniqueVisitor)
+        }
+    }
+
+    struct UniqueVisitor;
+
+    impl<'de> Visitor<'de> for UniqueVisitor {
+        type Value = Unique;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_unit<E>(self) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Unique, A::Error> {
+            while seq.next_element::<Unique>()?.is_some() {}
+            Ok(Unique)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Unique, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key.clone()) {
+                    return Err(de::Error::custom(format!("{MARK}{key}\u{0}")));
+                }
+                map.next_value::<Unique>()?;
+            }
+            Ok(Unique)
+        }
+    }
+
+    let error = serde_json::from_slice::<Unique>(body).err()?;
+    let text = error.to_string();
+    let key = text.strip_prefix(MARK)?.split('\u{0}').next()?;
+    Some(key.to_string())
+}
+
 fn check_login(body: &Map<String, Value>) -> Vec<FieldProblem> {
     let mut errors = Vec::new();
     for field in ["email", "password"] {
@@ -443,6 +571,18 @@ mod tests {
             "no panic on multi-byte text or a trailing %"
         );
         assert!(control_char(&percent_decode("/api/v1/projects?q=%1b[31m")).is_some());
+    }
+
+    #[test]
+    fn a_key_twice_in_one_object_is_found_at_any_depth() {
+        assert_eq!(duplicate_key(br#"{"a": 1, "a": 2}"#).as_deref(), Some("a"));
+        assert_eq!(
+            duplicate_key(br#"{"x": [{"b": 1, "c": {"d": 1, "d": 2}}]}"#).as_deref(),
+            Some("d")
+        );
+        assert_eq!(duplicate_key(br#"{"a": {"a": 1}, "b": [{"a": 2}]}"#), None);
+        assert_eq!(duplicate_key(b"not json"), None);
+        assert_eq!(duplicate_key(b""), None);
     }
 
     #[test]

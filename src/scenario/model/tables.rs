@@ -207,10 +207,12 @@ impl ColumnType {
         }
     }
 
-    /// Whether a JSON value fits this column type (`null` is checked separately).
+    /// Whether a JSON value fits this column type (`null` is checked separately). An integer
+    /// must fit SQLite's 64-bit signed INTEGER: a larger one would be bound as something else
+    /// and slip past checks that read the value as an `i64` (such as the tenant check).
     pub fn accepts(&self, value: &serde_json::Value) -> bool {
         match self {
-            ColumnType::Integer => value.is_i64() || value.is_u64(),
+            ColumnType::Integer => value.is_i64(),
             ColumnType::Real => value.is_number(),
             ColumnType::Text | ColumnType::Timestamp => value.is_string(),
             ColumnType::Boolean => value.is_boolean(),
