@@ -6,8 +6,8 @@
 //!
 //! Every case asserts its status, exactly one response (never a smuggled second), a body in the
 //! API's JSON error shape with no internals in the body or headers, and that no table changed.
-//! A few requests are refused by the HTTP parser (hyper) before any stage runs: those answer
-//! with an empty body, and their cases say so (`Answer::Parser`).
+//! Requests the HTTP parser (hyper) would refuse with an empty body are refused first by the
+//! connection (`engine::serve::head`), in the same JSON shape: those cases hold it to that.
 
 mod common;
 
@@ -29,8 +29,6 @@ use common::attack::{
 enum Answer {
     /// The API's JSON error with this status and code.
     Error(u16, &'static str),
-    /// The HTTP parser's own refusal, before any stage runs: this status, an empty body.
-    Parser(u16),
     /// A 200 whose rows all belong to this tenant id (the trick was ignored).
     OwnRows(i64),
 }
@@ -81,6 +79,7 @@ impl Server {
         let limits = ServeLimits {
             max_connections: 64,
             idle: Duration::from_secs(2),
+            ..ServeLimits::default()
         };
         let task = tokio::spawn(async move {
             serve_with(&served, listener, limits, async {
@@ -180,14 +179,6 @@ fn check(responses: &[Wire], answer: Answer) -> Vec<String> {
                 problems.extend(error_shape_problems(status, code, &response.body));
             }
         }
-        Answer::Parser(status) => {
-            if status_is(&mut problems, status) && !response.body.is_empty() {
-                problems.push(format!(
-                    "expected the HTTP parser's empty refusal, got a body: {}",
-                    String::from_utf8_lossy(&response.body)
-                ));
-            }
-        }
         Answer::OwnRows(tenant) => {
             if status_is(&mut problems, 200) {
                 let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
@@ -219,27 +210,27 @@ async fn the_wire_carries_no_header_trick_past_the_parser_and_the_edge() {
         case(
             "a bare CR inside a header value",
             http(health, &[host(), "X-Note: a\rb".into()], b""),
-            Answer::Parser(400),
+            Answer::Error(400, "malformed_request"),
         ),
         case(
             "a NUL inside a header value",
             http(health, &[host(), "X-Note: a\0b".into()], b""),
-            Answer::Parser(400),
+            Answer::Error(400, "malformed_request"),
         ),
         case(
             "a NUL inside the Host",
             http(health, &[format!("Host: {ACME}\0.globex")], b""),
-            Answer::Parser(400),
+            Answer::Error(400, "malformed_request"),
         ),
         case(
             "a folded header line (obs-fold)",
             http(health, &[host(), "X-Note: a".into(), " folded".into()], b""),
-            Answer::Parser(400),
+            Answer::Error(400, "malformed_request"),
         ),
         case(
             "a header name with a space",
             http(health, &[host(), "X Note: a".into()], b""),
-            Answer::Parser(400),
+            Answer::Error(400, "malformed_request"),
         ),
         case(
             "two Hosts",
@@ -293,7 +284,7 @@ async fn the_wire_carries_no_header_trick_past_the_parser_and_the_edge() {
                 &[host(), format!("X-Pad: {}", "p".repeat(1 << 20))],
                 b"",
             ),
-            Answer::Parser(431),
+            Answer::Error(431, "headers_too_large"),
         ),
         case(
             "200 headers",
@@ -304,7 +295,7 @@ async fn the_wire_carries_no_header_trick_past_the_parser_and_the_edge() {
                     .collect::<Vec<_>>(),
                 b"",
             ),
-            Answer::Parser(431),
+            Answer::Error(431, "too_many_headers"),
         ),
         case(
             "a 10 KB path",
@@ -322,7 +313,7 @@ async fn the_wire_carries_no_header_trick_past_the_parser_and_the_edge() {
                 &[host()],
                 b"",
             ),
-            Answer::Parser(414),
+            Answer::Error(414, "uri_too_long"),
         ),
         case(
             "the Authorization scheme in lower case",
@@ -355,7 +346,7 @@ async fn the_wire_carries_no_header_trick_past_the_parser_and_the_edge() {
         case(
             "an HTTP version from the future",
             http("GET /api/v1/health HTTP/9.9", &[host()], b""),
-            Answer::Parser(400),
+            Answer::Error(400, "malformed_request"),
         ),
     ];
     server.run(cases).await;
@@ -649,7 +640,8 @@ async fn conflicting_lengths_never_smuggle_a_second_request() {
     let chunked_then_smuggled = format!("0\r\n\r\n{smuggled}");
     // With both lengths, the parser (hyper) reads the chunked body, which is empty, so Bob's
     // create is refused by RBAC — and it closes the connection after answering, so the bytes
-    // after the body are never read as a request. Every other ambiguous framing is its 400.
+    // after the body are never read as a request. Every other ambiguous framing is refused by the
+    // connection (400 `malformed_request`, in words) before hyper reads it.
     let cases = vec![
         case(
             "CL.TE: a short length, then chunked",
@@ -676,7 +668,7 @@ async fn conflicting_lengths_never_smuggle_a_second_request() {
                 &["Transfer-Encoding: xchunked", "Content-Length: 5"],
                 &chunked_then_smuggled,
             ),
-            Answer::Parser(400),
+            Answer::Error(400, "malformed_request"),
         ),
         case(
             "chunked, identity",
@@ -684,7 +676,7 @@ async fn conflicting_lengths_never_smuggle_a_second_request() {
                 &["Transfer-Encoding: chunked, identity"],
                 &chunked_then_smuggled,
             ),
-            Answer::Parser(400),
+            Answer::Error(400, "malformed_request"),
         ),
         case(
             "two different Content-Lengths",
@@ -692,17 +684,17 @@ async fn conflicting_lengths_never_smuggle_a_second_request() {
                 &["Content-Length: 5", "Content-Length: 40"],
                 &format!("{{}}   {smuggled}"),
             ),
-            Answer::Parser(400),
+            Answer::Error(400, "malformed_request"),
         ),
         case(
             "a negative Content-Length",
             attempt(&["Content-Length: -1"], &smuggled),
-            Answer::Parser(400),
+            Answer::Error(400, "malformed_request"),
         ),
         case(
             "a Content-Length with a plus sign",
             attempt(&["Content-Length: +2"], &format!("{{}}{smuggled}")),
-            Answer::Parser(400),
+            Answer::Error(400, "malformed_request"),
         ),
     ];
     server.run(cases).await;

@@ -10,9 +10,10 @@
 //! reach the pipeline, where the WAF stage applies its tighter limits (8 KiB target, 64 KiB of
 //! headers) with a trace a learner can read.
 //!
-//! To find where the next head starts, the scanner skips each body by its `Content-Length`. A
-//! body it cannot measure without decoding (chunked, an upgrade, conflicting lengths) makes it
-//! step aside for the rest of the connection; hyper's own limits still hold there.
+//! To find where the next head starts, the scanner skips each body by its `Content-Length`
+//! (an invalid or conflicting length is refused, as hyper would refuse it). A body it cannot
+//! measure without decoding (chunked, an upgrade) makes it step aside for the rest of the
+//! connection; hyper's own limits still hold there.
 
 use std::time::Duration;
 
@@ -267,23 +268,47 @@ fn framing(head: &[u8]) -> Result<Phase, Refusal> {
         return Ok(Phase::Aside);
     }
     let mut length: Option<u64> = None;
+    let mut chunked = false;
     for field in request.headers.iter() {
-        if field.name.eq_ignore_ascii_case("transfer-encoding")
-            || field.name.eq_ignore_ascii_case("upgrade")
-        {
+        if field.name.eq_ignore_ascii_case("upgrade") {
             return Ok(Phase::Aside);
         }
+        if field.name.eq_ignore_ascii_case("transfer-encoding") {
+            // hyper refuses a request whose last coding is not `chunked` (its length would be
+            // unknowable); so does the connection, in words.
+            let last = field
+                .value
+                .rsplit(|b| *b == b',')
+                .next()
+                .unwrap_or_default();
+            if !last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return Err(Refusal::Malformed(
+                    "the last Transfer-Encoding is not chunked".into(),
+                ));
+            }
+            chunked = true;
+        }
         if field.name.eq_ignore_ascii_case("content-length") {
-            let parsed = std::str::from_utf8(field.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            match (parsed, length) {
-                (Some(value), None) => length = Some(value),
-                (Some(value), Some(seen)) if value == seen => {}
-                // hyper refuses these itself (400); nothing after them is read.
-                _ => return Ok(Phase::Aside),
+            // `5` or a list of one repeated value (`5, 5`); digits only, so no sign or space.
+            for value in field.value.split(|b| *b == b',') {
+                let value = value.trim_ascii();
+                let parsed = (!value.is_empty() && value.iter().all(u8::is_ascii_digit))
+                    .then(|| std::str::from_utf8(value).ok()?.parse::<u64>().ok())
+                    .flatten()
+                    .ok_or_else(|| Refusal::Malformed("invalid Content-Length".into()))?;
+                if length.is_some_and(|seen| seen != parsed) {
+                    return Err(Refusal::Malformed(
+                        "conflicting Content-Length headers".into(),
+                    ));
+                }
+                length = Some(parsed);
             }
         }
+    }
+    // A chunked body's end is found by decoding it: hyper's to follow (it reads chunked over any
+    // Content-Length, RFC 9112 §6.3).
+    if chunked {
+        return Ok(Phase::Aside);
     }
     Ok(match length {
         None | Some(0) => Phase::Head,
@@ -376,6 +401,36 @@ mod tests {
             assert!(what.starts_with("invalid"), "{what}");
             assert_eq!(refusal.error().status, StatusCode::BAD_REQUEST);
         }
+    }
+
+    #[test]
+    fn ambiguous_framing_is_refused_as_hyper_would() {
+        for (framing, words) in [
+            ("Content-Length: -1", "invalid Content-Length"),
+            ("Content-Length: +2", "invalid Content-Length"),
+            (
+                "Content-Length: 5\r\nContent-Length: 40",
+                "conflicting Content-Length headers",
+            ),
+            ("Content-Length: 5, 6", "conflicting Content-Length headers"),
+            (
+                "Transfer-Encoding: xchunked",
+                "the last Transfer-Encoding is not chunked",
+            ),
+            (
+                "Transfer-Encoding: chunked, identity",
+                "the last Transfer-Encoding is not chunked",
+            ),
+        ] {
+            let head = format!("POST / HTTP/1.1\r\nHost: a\r\n{framing}\r\n\r\n");
+            let refusal = HeadScanner::default().feed(head.as_bytes());
+            assert_eq!(refusal, Err(Refusal::Malformed(words.into())), "{framing}");
+        }
+        // One length repeated is one length.
+        let mut scanner = HeadScanner::default();
+        let head = "POST / HTTP/1.1\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\n{}";
+        assert_eq!(scanner.feed(head.as_bytes()), Ok(()));
+        assert!(matches!(scanner.phase, Phase::Head));
     }
 
     #[test]
