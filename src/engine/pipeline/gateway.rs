@@ -19,12 +19,19 @@ use crate::engine::trace::detail::{GatewayAction, GatewayDetail};
 use crate::engine::trace::{StageDetail, TraceRecorder};
 use crate::scenario::{Method, Route};
 
-/// The scenario route serving `method` on the path pattern `pattern`.
+/// The scenario route serving `method` on the path pattern `pattern`. HEAD is served by the GET
+/// route (axum answers it with the GET handler and drops the body), so it passes the same stages:
+/// authentication, tenant, rate limit and RBAC included.
 pub fn find_route(
     routes: &[Arc<Route>],
     method: &axum::http::Method,
     pattern: &str,
 ) -> Option<Arc<Route>> {
+    let method = if method == axum::http::Method::HEAD {
+        &axum::http::Method::GET
+    } else {
+        method
+    };
     routes
         .iter()
         .find(|r| r.path == pattern && r.method.as_str() == method.as_str())
