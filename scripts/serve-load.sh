@@ -2,12 +2,12 @@
 # `archsim serve` under wrk on loopback: throughput, latency, status mix and resident memory
 # sampled every 5 s, for the default scenario as shipped (its rate limits answer most of one
 # caller's load with the designed 429) and with its limits raised (every request served).
-# Usage: scripts/serve-load.sh [seconds=60] [connections=64]. Needs wrk; builds the release
+# Usage: scripts/serve-load.sh [seconds=60] [connections=256]. Needs wrk; builds the release
 # binary. Results go to BENCHMARKS.md by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-connections=${2:-64}
+connections=${2:-256}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 2; }
 cargo build --release --quiet
 bin=target/release/archsim
@@ -16,7 +16,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # wrk counts non-2xx answers but not which; this counts each status.
 cat > "$work/statuses.lua" <<'LUA'
-local counts = {}
+counts = {}
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init() counts = {} end
