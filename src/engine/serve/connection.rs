@@ -152,6 +152,18 @@ impl Watched {
     }
 
     fn refuse(&mut self, refusal: &Refusal) {
+        let error = refusal.error();
+        // Never reached the pipeline, so the access log would not see it: one WARN line in the
+        // same place, `stopped_at="connection"`, so `serve`'s log still accounts for every answer.
+        tracing::warn!(
+            target: "archsim::request",
+            status = error.status.as_u16(),
+            code = error.code,
+            client = %self.stream.peer_addr().map_or_else(|_| "-".into(), |a| a.to_string()),
+            stopped_at = "connection",
+            "{}",
+            error.message
+        );
         self.refusing = Some(Refusing {
             response: refusal.response(),
             written: 0,
