@@ -5,11 +5,19 @@
 //! issuer and the audience are checked by `jsonwebtoken`, and `exp`/`nbf` against the *engine*
 //! clock (not the system clock), so tokens behave the same in virtual time. Every check lands in
 //! the trace.
+//!
+//! A token whose signature, issuer and audience passed once is remembered by its exact text
+//! ([`TokenService::verify`]'s memo), as API gateways cache verified tokens: the same bytes under
+//! the same key cannot verify differently, so the trace's checks stay true. `exp` and `nbf`
+//! depend on the clock and are checked on every request.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -80,12 +88,27 @@ pub struct TokenCheck {
     pub detail: String,
 }
 
+/// Tokens the memo holds at most; past it the memo starts again empty (a client population
+/// this large reuses few tokens anyway).
+const MEMO_CAPACITY: usize = 4096;
+
+/// A token's header and claims once its signature, issuer and audience passed.
+#[derive(Debug)]
+struct Signed {
+    header: Value,
+    claims: Claims,
+    /// The claims as the token carries them (a refusal shows them, extra claims included).
+    raw_claims: Option<Value>,
+}
+
 /// Signs and verifies tokens with the scenario's key.
 #[derive(Clone)]
 pub struct TokenService {
     config: AuthConfig,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Tokens whose signature, issuer and audience passed, by their text (see the module docs).
+    memo: Arc<Mutex<HashMap<String, Arc<Signed>>>>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -117,7 +140,14 @@ impl TokenService {
             config: config.clone(),
             encoding: EncodingKey::from_secret(key),
             decoding: DecodingKey::from_secret(key),
+            memo: Arc::default(),
         }
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Signed>>> {
+        self.memo
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The claims of a fresh token for `persona`, issued at `now` (Unix seconds), valid `ttl_s`.
@@ -188,6 +218,25 @@ impl TokenService {
 
     /// Verifies `token` at engine time `now` (Unix seconds).
     pub fn verify(&self, token: &str, now: u64) -> Result<Verified, Box<AuthFailure>> {
+        let known = self.memo().get(token).cloned();
+        let signed = match known {
+            Some(signed) => signed,
+            None => {
+                let signed = Arc::new(self.verify_signature(token)?);
+                let mut memo = self.memo();
+                if memo.len() >= MEMO_CAPACITY {
+                    memo.clear();
+                }
+                memo.insert(token.to_string(), signed.clone());
+                signed
+            }
+        };
+        self.check_times(&signed, now)
+    }
+
+    /// The checks that do not depend on the clock: the format, the algorithm, the signature,
+    /// the issuer and the audience.
+    fn verify_signature(&self, token: &str) -> Result<Signed, Box<AuthFailure>> {
         let mut checks = Vec::new();
         let parts: Vec<&str> = token.split('.').collect();
         let fail = |code: &'static str,
@@ -304,9 +353,35 @@ impl TokenService {
                 return Err(fail(code, message, header, unverified_claims, checks));
             }
         };
-        checks.push(check("signature", true, "HMAC-SHA256 matches"));
-        checks.push(check("iss", true, claims.iss.clone()));
-        checks.push(check("aud", true, claims.aud.clone()));
+        Ok(Signed {
+            header: header_json,
+            claims,
+            raw_claims: unverified_claims,
+        })
+    }
+
+    /// Every check of a token whose signature passed, with `exp` and `nbf` at `now`.
+    fn check_times(&self, signed: &Signed, now: u64) -> Result<Verified, Box<AuthFailure>> {
+        let Signed {
+            header,
+            claims,
+            raw_claims,
+        } = signed;
+        let mut checks = vec![
+            check("alg", true, "HS256"),
+            check("signature", true, "HMAC-SHA256 matches"),
+            check("iss", true, claims.iss.clone()),
+            check("aud", true, claims.aud.clone()),
+        ];
+        let fail = |code: &'static str, message: String, checks: Vec<TokenCheck>| {
+            Box::new(AuthFailure {
+                code,
+                message,
+                header: Some(header.clone()),
+                claims: raw_claims.clone(),
+                checks,
+            })
+        };
         let leeway = self.config.leeway.as_secs();
         if now > claims.exp + leeway {
             checks.push(check(
@@ -321,8 +396,6 @@ impl TokenService {
             return Err(fail(
                 "token_expired",
                 format!("the token expired {} seconds ago", now - claims.exp),
-                header,
-                unverified_claims,
                 checks,
             ));
         }
@@ -344,8 +417,6 @@ impl TokenService {
             return Err(fail(
                 "token_not_yet_valid",
                 "the token is not valid yet".into(),
-                header,
-                unverified_claims,
                 checks,
             ));
         }
@@ -355,8 +426,8 @@ impl TokenService {
             format!("nbf {} ≤ now {now}", claims.nbf),
         ));
         Ok(Verified {
-            header: header_json,
-            claims,
+            header: header.clone(),
+            claims: claims.clone(),
             checks,
         })
     }

@@ -174,20 +174,11 @@ pub async fn root(State(core): State<Arc<Core>>, mut request: Request, next: Nex
         };
         run.finish(Outcome::Pass, StageDetail::Response(detail));
     }
-    let records = trace.records();
-    let modelled_ms: f64 = records.iter().map(|r| r.modelled_ms).sum();
-    let stopped_at = records
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Reject | Outcome::Error))
-        .min_by_key(|r| core.stage_position(&r.stage))
-        .map(|r| r.stage.as_str());
-    let route = records
-        .iter()
-        .filter(|r| r.outcome == Outcome::Pass)
-        .find_map(|r| match &r.detail {
-            StageDetail::Gateway(gateway) => gateway.route.clone(),
-            _ => None,
-        })
+    let summary = trace.summary(&|id| core.stage_position(id));
+    let stopped_at = summary.stopped_at.as_deref();
+    let route = summary
+        .route
+        .clone()
         .unwrap_or_else(|| format!("(stopped at {})", stopped_at.unwrap_or("edge")));
     core.metrics
         .record(&route, response.status().as_u16(), entered.elapsed());
@@ -201,7 +192,7 @@ pub async fn root(State(core): State<Arc<Core>>, mut request: Request, next: Nex
         status: response.status().as_u16(),
         method: method.as_str(),
         path: &path,
-        modelled_ms,
+        modelled_ms: summary.modelled_ms,
         stopped_at: stopped_at.unwrap_or("-"),
         request_id,
     });

@@ -59,6 +59,7 @@ mod store;
 mod system;
 mod trace;
 mod traffic;
+mod wallet;
 mod window;
 mod workers;
 

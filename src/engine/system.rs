@@ -18,6 +18,7 @@ use super::options::Sabotage;
 use super::request::{ApiRequest, Exchange};
 use super::store::Store;
 use super::trace::{TraceRecorder, TracedRequest};
+use super::wallet::Wallet;
 use super::workers::{self, PoolRuntime};
 use crate::scenario::{Scenario, TokenKind};
 
@@ -28,6 +29,8 @@ pub(crate) struct System {
     service: Router,
     pools: Arc<Vec<Arc<PoolRuntime>>>,
     worker_changes: tokio::sync::broadcast::Sender<workers::WorkerChange>,
+    /// The tokens the load generators' clients hold (see [`Wallet`]).
+    wallet: Arc<Wallet>,
 }
 
 impl std::fmt::Debug for System {
@@ -66,6 +69,7 @@ impl System {
             service,
             pools: Arc::new(pools),
             worker_changes,
+            wallet: Arc::default(),
         })
     }
 
@@ -146,6 +150,26 @@ impl System {
         Ok(request)
     }
 
+    /// [`with_minted_token`](Self::with_minted_token) for a generated client: the token its
+    /// persona already holds while it is in the first half of its life (see [`Wallet`]).
+    fn with_held_token(&self, mut request: ApiRequest) -> Result<ApiRequest, EngineError> {
+        let Some(kind) = request.mint.take() else {
+            return Ok(request);
+        };
+        let persona = request.persona.clone().ok_or_else(|| {
+            EngineError::InvalidRequest("a token can be minted only for a persona".into())
+        })?;
+        let now = self.core.clock.unix_secs();
+        let ttl = self.core.tokens.default_ttl_s();
+        let token = self.wallet.token(&persona, kind, now, ttl, || {
+            self.token(&persona, kind, None)
+        })?;
+        if let Some(token) = token {
+            request = request.bearer(&token);
+        }
+        Ok(request)
+    }
+
     /// Sends all `requests` at once (concurrently) and returns their exchanges in the same order.
     pub(crate) async fn send_all(
         &self,
@@ -188,7 +212,7 @@ impl System {
     /// Sends `request` through the whole pipeline like [`System::send`], but keeps only the
     /// status: for load generators, whose traces nobody reads (the stages still run and record).
     pub(crate) async fn fire(&self, request: ApiRequest) -> Result<u16, EngineError> {
-        let request = self.with_minted_token(request)?;
+        let request = self.with_held_token(request)?;
         let http_request = self.http_request(&request, TraceRecorder::new())?;
         let response = match self.service.clone().oneshot(http_request).await {
             Ok(response) => response,

@@ -359,6 +359,17 @@ impl Trace {
     }
 }
 
+/// A request's records in brief (see [`TraceRecorder::summary`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceSummary {
+    /// The sum of every recorded stage's modelled latency, ms.
+    pub modelled_ms: f64,
+    /// The earliest stage in pipeline order that rejected the request or failed.
+    pub stopped_at: Option<String>,
+    /// The route pattern the gateway matched, if the request passed it.
+    pub route: Option<String>,
+}
+
 /// Collects stage records for one request and keeps its modelled timeline; cheap to clone
 /// (shared).
 #[derive(Debug, Clone, Default)]
@@ -427,8 +438,35 @@ impl TraceRecorder {
     }
 
     /// The records so far, in the order they were recorded.
+    #[cfg(test)]
     pub fn records(&self) -> Vec<StageRecord> {
         self.lock().clone()
+    }
+
+    /// What the access log and the metrics need of the records so far, read in place (cloning
+    /// every record of every request just to sum a column was a tenth of a virtual run's time):
+    /// the modelled total, the route the gateway matched and the earliest stage, by
+    /// `position`, that refused the request.
+    pub fn summary(&self, position: &dyn Fn(&str) -> usize) -> TraceSummary {
+        let records = self.lock();
+        let modelled_ms = records.iter().map(|r| r.modelled_ms).sum();
+        let stopped_at = records
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Reject | Outcome::Error))
+            .min_by_key(|r| position(&r.stage))
+            .map(|r| r.stage.clone());
+        let route = records
+            .iter()
+            .filter(|r| r.outcome == Outcome::Pass)
+            .find_map(|r| match &r.detail {
+                StageDetail::Gateway(gateway) => gateway.route.clone(),
+                _ => None,
+            });
+        TraceSummary {
+            modelled_ms,
+            stopped_at,
+            route,
+        }
     }
 
     /// Builds the trace; `order` gives each stage id's position in the pipeline. The request
@@ -443,8 +481,9 @@ impl TraceRecorder {
         if request.request_id.is_none() {
             request.request_id = self.request_id();
         }
-        let mut stages = self.records();
-        stages.sort_by_key(|s| order(&s.stage));
+        // The trace is finished once: it takes the records rather than copying them.
+        let mut stages = std::mem::take(&mut *self.lock());
+        stages.sort_by_cached_key(|s| order(&s.stage));
         let total_modelled_ms = stages.iter().map(|s| s.modelled_ms).sum();
         Trace {
             request,

@@ -245,6 +245,12 @@ impl Broker {
         let _ = self.events.send(event);
     }
 
+    /// Whether anyone watches the event stream: the per-message events (published, acked,
+    /// rejected) are built only then, since each copies its names into new strings.
+    fn listened(&self) -> bool {
+        self.events.receiver_count() > 0
+    }
+
     /// Subscribes to the event stream.
     pub fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
         self.events.subscribe()
@@ -373,10 +379,12 @@ impl Broker {
             && let Some(t) = state.topics.get_mut(index)
         {
             t.rejected += 1;
-            deferred.events.push(BrokerEvent::Rejected {
-                topic: topic.to_string(),
-                event: event.to_string(),
-            });
+            if self.listened() {
+                deferred.events.push(BrokerEvent::Rejected {
+                    topic: topic.to_string(),
+                    event: event.to_string(),
+                });
+            }
         }
         drop(state);
         deferred.fire(self);
@@ -431,11 +439,13 @@ impl Broker {
         if t.consumed {
             deferred.wake.extend(t.ready.iter().cloned());
         }
-        deferred.events.push(BrokerEvent::Published {
-            topic: t.config.name.clone(),
-            id,
-            event: event.to_string(),
-        });
+        if self.listened() {
+            deferred.events.push(BrokerEvent::Published {
+                topic: t.config.name.clone(),
+                id,
+                event: event.to_string(),
+            });
+        }
         state.next_id += 1;
         state.ledger.published(id, index, groups);
         Ok(id)
@@ -458,11 +468,12 @@ impl Broker {
         tracked.deliveries += 1;
         let attempt = tracked.deliveries;
         g.counters.delivered += 1;
+        let deadline = crate::engine::clock::deadline_after(now, visibility);
         g.leased.insert(
             id,
             Lease {
                 token,
-                deadline: crate::engine::clock::deadline_after(now, visibility),
+                deadline,
                 worker,
                 leased_at: now,
             },
@@ -536,18 +547,18 @@ impl Broker {
                 g.leased.remove(&id);
                 g.tracked.remove(&id);
                 g.counters.acked += 1;
-                let group_name = g.name.clone();
-                t.service.record(now.saturating_duration_since(leased_at));
-                t.release(id);
-                let mut deferred = Deferred::default();
-                deferred.wake.push(t.space.clone());
-                deferred.events.push(BrokerEvent::Acked {
+                let acked = self.listened().then(|| BrokerEvent::Acked {
                     topic: t.config.name.clone(),
-                    group: group_name,
+                    group: g.name.clone(),
                     id,
                     attempt: delivery.attempt,
                     duplicate,
                 });
+                t.service.record(now.saturating_duration_since(leased_at));
+                t.release(id);
+                let mut deferred = Deferred::default();
+                deferred.wake.push(t.space.clone());
+                deferred.events.extend(acked);
                 state.ledger.settle(id, delivery.group, Fate::Acked);
                 // Room in a dead-letter topic lets parked messages in.
                 self.unpark(&mut state, &mut deferred);

@@ -245,29 +245,30 @@ impl Store {
 
     /// Marks outbox row `id` as handed to the broker as message `message_id`.
     pub fn mark_relayed(&self, id: i64, now_ms: u64, message_id: u64) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE \"_outbox\" SET relayed_ms = ?1, message_id = ?2 WHERE id = ?3",
-            params![now_ms as i64, message_id as i64, id],
-        )?;
+        self.conn()
+            .prepare_cached(
+                "UPDATE \"_outbox\" SET relayed_ms = ?1, message_id = ?2 WHERE id = ?3",
+            )?
+            .execute(params![now_ms as i64, message_id as i64, id])?;
         Ok(())
     }
 
     /// Gives a claimed row back, to be claimed again from `available_ms` on.
     pub fn release_outbox(&self, id: i64, available_ms: u64) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE \"_outbox\" SET available_ms = ?1 WHERE id = ?2 AND relayed_ms IS NULL",
-            params![available_ms as i64, id],
-        )?;
+        self.conn()
+            .prepare_cached(
+                "UPDATE \"_outbox\" SET available_ms = ?1 WHERE id = ?2 AND relayed_ms IS NULL",
+            )?
+            .execute(params![available_ms as i64, id])?;
         Ok(())
     }
 
     /// When the next pending row becomes available, engine ms (`None`: nothing is pending).
     pub fn next_outbox_available(&self) -> Result<Option<u64>, StoreError> {
-        let at: Option<i64> = self.conn().query_row(
-            "SELECT MIN(available_ms) FROM \"_outbox\" WHERE relayed_ms IS NULL",
-            [],
-            |r| r.get(0),
-        )?;
+        let at: Option<i64> = self
+            .conn()
+            .prepare_cached("SELECT MIN(available_ms) FROM \"_outbox\" WHERE relayed_ms IS NULL")?
+            .query_row([], |r| r.get(0))?;
         Ok(at.map(|ms| ms.max(0) as u64))
     }
 

@@ -8,7 +8,7 @@ use super::Method;
 use crate::scenario::span::Sp;
 
 /// Which token a request carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenKind {
     /// A freshly signed, valid token for the persona.
