@@ -22,7 +22,8 @@ fn an_unknown_measure_names_the_real_ones() {
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains(
-            "unknown measure `brokr`; the measures are broker, pipeline, queue, virtual-hour"
+            "unknown measure `brokr`; the measures are broker, pipeline, http, live, queue, \
+             virtual-hour, tui"
         ),
         "{stderr}"
     );

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use archsim::tui::ThemeName;
 use archsim::tui::headless::{Headless, render};
@@ -420,39 +420,6 @@ async fn a_small_terminal_is_told_the_minimum_size_in_words_that_fit() {
 
 /// Not an assertion on time (DESIGN §6): prints the mean frame time of each view, and of a blank
 /// frame on the same terminal as the baseline, for the notes.
-#[tokio::test(start_paused = true)]
-async fn frame_render_time_is_reported() {
-    let (mut app, _logs) = app().await;
-    app.press(Key::Enter).await;
-    app.press_all(&[Key::Right, Key::Right, Key::Right]).await;
-    for key in ['0', '1', '2', '3', '4'] {
-        app.state.handle_key(Key::Char(key));
-        for (columns, rows) in [(80, 24), (160, 48), (250, 70)] {
-            let mut state = app.state.clone();
-            state.resize(columns, rows);
-            let mut terminal =
-                ratatui::Terminal::new(ratatui::backend::TestBackend::new(columns, rows))
-                    .expect("test terminal");
-            let frames = 200;
-            let started = Instant::now();
-            for _ in 0..frames {
-                // View "0" is the baseline: the same terminal drawing a blank frame.
-                terminal
-                    .draw(|frame| match key {
-                        '0' => frame.render_widget(ratatui::widgets::Clear, frame.area()),
-                        _ => archsim::tui::views::draw(frame, &state),
-                    })
-                    .expect("draw");
-            }
-            let each = started.elapsed() / frames;
-            println!(
-                "view {key} at {columns}x{rows}: {} µs per frame",
-                each.as_micros()
-            );
-        }
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn broker_dead_letter_table_and_the_redrive_key() {
     let (mut app, _logs) = app().await;

@@ -7,9 +7,12 @@
 //! side's median, so a burst of noise from elsewhere on the machine hits both.
 
 mod broker;
+mod http;
+mod live;
 mod pipeline;
 mod queue;
 mod timing;
+mod tui;
 mod virtual_hour;
 
 use std::fmt::Write as _;
@@ -63,8 +66,20 @@ pub const MEASURES: &[(&str, &str)] = &[
         "pipeline",
         "a cache-hit GET through every stage against bare axum, in process",
     ),
+    (
+        "http",
+        "serve over HTTP against bare axum, both loaded by wrk (skipped without wrk)",
+    ),
+    (
+        "live",
+        "a request's wall time on the live clock against its modelled latency",
+    ),
     ("queue", "an M/M/4 queue in virtual time against SimPy"),
     ("virtual-hour", "the default scenario for a virtual hour"),
+    (
+        "tui",
+        "each view's draw at 160×48 against a blank frame, and the first frame",
+    ),
 ];
 
 /// Runs the measures named in `only` (all when empty), in table order.
@@ -77,11 +92,20 @@ pub fn run(effort: Effort, only: &[String]) -> Vec<Row> {
     if wanted("pipeline") {
         rows.extend(pipeline::measure(effort));
     }
+    if wanted("http") {
+        rows.extend(http::measure(effort));
+    }
+    if wanted("live") {
+        rows.extend(live::measure(effort));
+    }
     if wanted("queue") {
         rows.extend(queue::measure(effort));
     }
     if wanted("virtual-hour") {
         rows.extend(virtual_hour::measure(effort));
+    }
+    if wanted("tui") {
+        rows.extend(tui::measure(effort));
     }
     rows
 }

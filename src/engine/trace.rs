@@ -377,9 +377,26 @@ pub struct TraceRecorder {
     inner: Arc<Mutex<Vec<StageRecord>>>,
     /// The id the request-id stage gave the request.
     request_id: Arc<Mutex<Option<String>>>,
-    /// Modelled time not slept yet, in ms (always below 1 ms between stages).
-    owed_ms: Arc<Mutex<f64>>,
+    /// Where the request is on its modelled timeline.
+    timeline: Arc<Mutex<Timeline>>,
 }
+
+/// A request's modelled timeline (see [`TraceRecorder::delay`]).
+#[derive(Debug, Default)]
+struct Timeline {
+    /// Modelled time not slept yet, in ms (always below 1 ms between stages).
+    owed_ms: f64,
+    /// The instant the last modelled sleep was due.
+    slept_to: Option<tokio::time::Instant>,
+    /// When the last modelled sleep returned.
+    woke_at: Option<tokio::time::Instant>,
+}
+
+/// A gap since the last modelled sleep shorter than this is the request's own code running (and
+/// the timer waking late), not a wait: the next sleep continues the timeline instead of starting
+/// from now. One millisecond is the timer's resolution; in virtual time code takes no time and
+/// every wait at least one tick, so there the rule changes nothing.
+const COMPUTE_GAP: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl TraceRecorder {
     /// An empty recorder.
@@ -392,20 +409,40 @@ impl TraceRecorder {
     /// Tokio's timer counts whole milliseconds, and a sleep of 0.3 ms would last 1 ms. So the
     /// request keeps a running debt and sleeps only its whole milliseconds: a request's elapsed
     /// engine time stays within 1 ms of the sum of its stages' modelled latencies.
+    ///
+    /// On the wall clock each sleep also wakes a little late (up to the next millisecond tick,
+    /// plus the scheduler), and the stage's own code takes time; eight stages added 60% to a
+    /// 12 ms request. So each sleep runs until an instant on the request's own timeline — the
+    /// previous sleep's due instant plus this one's time — rather than for a span from now, and
+    /// lateness is absorbed instead of added up. A real wait since the last sleep (a pooled
+    /// connection, a lock; anything from [`COMPUTE_GAP`] up) starts the timeline again from now,
+    /// so it still adds to the request's latency.
     pub async fn delay(&self, ms: f64) {
-        let whole = {
-            let mut owed = self
-                .owed_ms
+        let due = {
+            let mut timeline = self
+                .timeline
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            *owed += ms.max(0.0);
-            let whole = owed.floor();
-            *owed -= whole;
-            whole
+            timeline.owed_ms += ms.max(0.0);
+            let whole = timeline.owed_ms.floor();
+            timeline.owed_ms -= whole;
+            if whole < 1.0 {
+                return;
+            }
+            let now = tokio::time::Instant::now();
+            let from = match (timeline.slept_to, timeline.woke_at) {
+                (Some(due), Some(woke)) if now.saturating_duration_since(woke) < COMPUTE_GAP => due,
+                _ => now,
+            };
+            let due = from + std::time::Duration::from_millis(whole as u64);
+            timeline.slept_to = Some(due);
+            due
         };
-        if whole >= 1.0 {
-            tokio::time::sleep(std::time::Duration::from_millis(whole as u64)).await;
-        }
+        tokio::time::sleep_until(due).await;
+        self.timeline
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .woke_at = Some(tokio::time::Instant::now());
     }
 
     /// Appends a stage record.
