@@ -80,7 +80,13 @@ impl EngineClock {
 
     /// Time since the engine started.
     pub fn elapsed(&self) -> Duration {
-        Instant::now().saturating_duration_since(self.start)
+        self.elapsed_at(Instant::now())
+    }
+
+    /// Engine time from start to `now` (for a caller that already read the clock: reading it
+    /// is a lock on a paused runtime).
+    pub fn elapsed_at(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.start)
     }
 
     /// Current Unix time in milliseconds.

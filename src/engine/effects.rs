@@ -57,7 +57,7 @@ fn value_of(expr: &Expr, input: &EffectInput<'_>) -> Result<Value, EffectError> 
     Ok(match var {
         Var::Now => Value::String(input.now.clone()),
         Var::Event => Value::String(message.event.clone()),
-        Var::Topic => Value::String(message.topic.clone()),
+        Var::Topic => Value::String(message.topic.to_string()),
         Var::Message => Value::from(message.id),
         Var::Key => Value::String(message.key.clone()),
         Var::Attempt => Value::from(input.attempt),

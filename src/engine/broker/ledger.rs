@@ -30,11 +30,52 @@ pub(super) enum Fate {
     Redriven,
 }
 
+/// Groups whose fates a message keeps inline; a topic with more spills to the heap.
+const INLINE_GROUPS: usize = 6;
+
+/// One message's fate in each group of its topic. Almost every topic has one or two groups, so
+/// the fates sit inline: recording a publish allocates nothing.
+#[derive(Debug, Clone)]
+enum Fates {
+    Inline {
+        len: u8,
+        fates: [Fate; INLINE_GROUPS],
+    },
+    Spilled(Vec<Fate>),
+}
+
+impl Fates {
+    /// `groups` fates, every one open.
+    fn open(groups: usize) -> Self {
+        match u8::try_from(groups) {
+            Ok(len) if groups <= INLINE_GROUPS => Self::Inline {
+                len,
+                fates: [Fate::Open; INLINE_GROUPS],
+            },
+            _ => Self::Spilled(vec![Fate::Open; groups]),
+        }
+    }
+
+    fn as_slice(&self) -> &[Fate] {
+        match self {
+            Self::Inline { len, fates } => &fates[..usize::from(*len)],
+            Self::Spilled(fates) => fates,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Fate] {
+        match self {
+            Self::Inline { len, fates } => &mut fates[..usize::from(*len)],
+            Self::Spilled(fates) => fates,
+        }
+    }
+}
+
 /// The ledger of one broker.
 #[derive(Debug, Default)]
 pub(super) struct Ledger {
     /// Messages not yet settled in every group: (topic index, fate per group).
-    open: HashMap<MessageId, (usize, Vec<Fate>)>,
+    open: HashMap<MessageId, (usize, Fates)>,
     /// Messages settled in every group.
     settled: u64,
     /// Transitions that did not start from `Open` (a double ack, a dead letter of an acked
@@ -45,7 +86,7 @@ pub(super) struct Ledger {
 impl Ledger {
     /// Message `id` was published to topic `topic`, which has `groups` groups.
     pub(super) fn published(&mut self, id: MessageId, topic: usize, groups: usize) {
-        self.open.insert(id, (topic, vec![Fate::Open; groups]));
+        self.open.insert(id, (topic, Fates::open(groups)));
     }
 
     /// Message `id` reached `fate` in group `group`.
@@ -54,14 +95,14 @@ impl Ledger {
             self.violations += 1;
             return;
         };
-        match fates.get_mut(group) {
+        match fates.as_mut_slice().get_mut(group) {
             Some(slot) if *slot == Fate::Open => *slot = fate,
             _ => {
                 self.violations += 1;
                 return;
             }
         }
-        if fates.iter().all(|f| *f != Fate::Open) {
+        if fates.as_slice().iter().all(|f| *f != Fate::Open) {
             self.open.remove(&id);
             self.settled += 1;
         }
@@ -83,7 +124,7 @@ impl Ledger {
         };
         for (&id, (topic, fates)) in &self.open {
             let groups = groups_of(*topic);
-            for (group, fate) in fates.iter().enumerate() {
+            for (group, fate) in fates.as_slice().iter().enumerate() {
                 let tracked = groups
                     .get(group)
                     .is_some_and(|g| g.tracked.contains_key(&id));
@@ -146,6 +187,22 @@ mod tests {
         assert_eq!(ledger.settled, 1);
         ledger.settle(1, 0, Fate::Acked);
         assert_eq!(ledger.violations, 1);
+    }
+
+    #[test]
+    fn a_topic_with_more_groups_than_fit_inline_keeps_every_fate() {
+        let groups = INLINE_GROUPS + 2;
+        let mut ledger = Ledger::default();
+        ledger.published(3, 0, groups);
+        for group in 0..groups - 1 {
+            ledger.settle(3, group, Fate::Acked);
+        }
+        assert_eq!(ledger.open.len(), 1, "the last group still holds it");
+        ledger.settle(3, groups - 1, Fate::Acked);
+        assert!(ledger.open.is_empty());
+        assert_eq!((ledger.settled, ledger.violations), (1, 0));
+        ledger.settle(3, groups - 1, Fate::Acked);
+        assert_eq!(ledger.violations, 1, "a second ack of a settled message");
     }
 
     #[test]

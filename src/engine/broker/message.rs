@@ -29,8 +29,8 @@ pub struct DeadLetterOrigin {
 pub struct Message {
     /// Id.
     pub id: MessageId,
-    /// Topic.
-    pub topic: String,
+    /// Topic (shared with the topic: a publish copies no name).
+    pub topic: Arc<str>,
     /// Event type.
     pub event: String,
     /// Payload.

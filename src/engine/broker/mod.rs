@@ -72,6 +72,8 @@ pub use snapshot::{DeadLetterSnapshot, GroupSnapshot, TopicSnapshot};
 
 struct TopicState {
     config: Topic,
+    /// The topic's name, shared by its messages.
+    name: Arc<str>,
     groups: Vec<Group>,
     /// Whether the groups are real consumers (false: one retaining group nobody leases from).
     consumed: bool,
@@ -193,6 +195,7 @@ impl Broker {
                     ready: groups.iter().map(|_| Arc::new(Notify::new())).collect(),
                     give_up_wake: groups.iter().map(|_| Arc::new(Notify::new())).collect(),
                     config: topic.clone(),
+                    name: Arc::from(topic.name.as_str()),
                     groups,
                     consumed,
                     messages: BTreeMap::new(),
@@ -409,7 +412,7 @@ impl Broker {
         } = draft;
         let now = Instant::now();
         let id = state.next_id;
-        let published_at_ms = self.clock.elapsed().as_millis() as u64;
+        let published_at_ms = self.clock.elapsed_at(now).as_millis() as u64;
         let Some(t) = state.topics.get_mut(index) else {
             return Err(PublishError::UnknownTopic(format!("#{index}")));
         };
@@ -422,7 +425,7 @@ impl Broker {
         }
         let message = Arc::new(Message {
             id,
-            topic: t.config.name.clone(),
+            topic: t.name.clone(),
             event: event.to_string(),
             payload,
             published_at_ms,

@@ -274,15 +274,16 @@ impl Store {
 
     /// Pending and relayed counts and the relay's lag at `now_ms`.
     pub fn outbox_stats(&self, now_ms: u64) -> Result<OutboxStats, StoreError> {
-        let (pending, relayed, oldest): (i64, i64, Option<i64>) = self.conn().query_row(
-            "SELECT \
-                COUNT(*) FILTER (WHERE relayed_ms IS NULL), \
-                COUNT(*) FILTER (WHERE relayed_ms IS NOT NULL), \
-                MIN(created_ms) FILTER (WHERE relayed_ms IS NULL) \
-             FROM \"_outbox\"",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
+        let (pending, relayed, oldest): (i64, i64, Option<i64>) = self
+            .conn()
+            .prepare_cached(
+                "SELECT \
+                    COUNT(*) FILTER (WHERE relayed_ms IS NULL), \
+                    COUNT(*) FILTER (WHERE relayed_ms IS NOT NULL), \
+                    MIN(created_ms) FILTER (WHERE relayed_ms IS NULL) \
+                 FROM \"_outbox\"",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(OutboxStats {
             pending: pending.max(0) as u64,
             relayed: relayed.max(0) as u64,
