@@ -12,9 +12,9 @@ use axum::body::Bytes;
 use axum::http::header;
 use axum::routing::get;
 
-use super::{Effort, Row, Verdict, rate, time};
+use super::{Effort, Row, Verdict, could_not_run, rate, time, unlimited_default};
 use crate::engine::{ApiRequest, Clock, Engine, EngineHandle, Options, ServeLimits, serve_with};
-use crate::scenario::{Scenario, TokenKind, load_or_default};
+use crate::scenario::{Scenario, TokenKind};
 
 const MEASURE: &str = "serve over HTTP: cache-hit GET, modelled latency off";
 const TARGET: &str = "≥ 0.5× bare axum, p99 ≤ 2×";
@@ -35,15 +35,7 @@ struct Load {
 pub fn measure(effort: Effort) -> Vec<Row> {
     match try_measure(effort) {
         Ok(row) => vec![row],
-        Err(why) => vec![Row {
-            measure: MEASURE,
-            archsim: "—".into(),
-            baseline: "—".into(),
-            ratio: "—".into(),
-            target: TARGET,
-            verdict: Verdict::Skipped,
-            note: why,
-        }],
+        Err(why) => vec![could_not_run(MEASURE, TARGET, why)],
     }
 }
 
@@ -55,8 +47,7 @@ fn try_measure(effort: Effort) -> Result<Row, String> {
         Effort::Quick => (1, 2),
         Effort::Full => (3, 5),
     };
-    let defaults = load_or_default(None).map_err(|e| format!("{e:?}"))?;
-    let scenario = unhurried(&defaults);
+    let scenario = unhurried(unlimited_default()?);
     let engine = Engine::spawn_with(scenario.clone(), Options::quiet(Clock::Wall))
         .map_err(|e| e.to_string())?;
     let client = tokio::runtime::Builder::new_current_thread()
@@ -121,18 +112,12 @@ fn try_measure(effort: Effort) -> Result<Row, String> {
     })
 }
 
-/// The scenario with every stage's modelled latency off and the limits out of the way.
-fn unhurried(scenario: &Scenario) -> Arc<Scenario> {
-    let mut relaxed = scenario.clone();
-    for stage in &mut relaxed.stages {
+/// `scenario` with every stage's modelled latency off: what is measured is the code.
+fn unhurried(mut scenario: Scenario) -> Arc<Scenario> {
+    for stage in &mut scenario.stages {
         stage.latency = None;
     }
-    relaxed.rate_limit.requests_per_second = 1e9;
-    relaxed.rate_limit.burst = u32::MAX;
-    relaxed.rate_limit.tenant = None;
-    relaxed.rate_limit.plans.clear();
-    relaxed.edge.waf_requests_per_minute = u32::MAX;
-    Arc::new(relaxed)
+    Arc::new(scenario)
 }
 
 /// Serves the engine on a free loopback port until the engine stops.

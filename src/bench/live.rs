@@ -4,9 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Effort, Row, Verdict, timing::median};
+use super::{Effort, Row, Verdict, could_not_run, timing::median, unlimited_default};
 use crate::engine::{ApiRequest, Clock, Engine, Options};
-use crate::scenario::load_or_default;
 
 const MEASURE: &str = "live mode: a request's wall time against its modelled latency";
 const TARGET: &str = "p50 within 5%";
@@ -17,15 +16,11 @@ const TARGET_INFLATION: f64 = 0.05;
 pub fn measure(effort: Effort) -> Vec<Row> {
     match try_measure(effort) {
         Ok(row) => vec![row],
-        Err(why) => vec![Row {
-            measure: MEASURE,
-            archsim: "—".into(),
-            baseline: "—".into(),
-            ratio: "—".into(),
-            target: TARGET,
-            verdict: Verdict::Skipped,
-            note: format!("could not run: {why}"),
-        }],
+        Err(why) => vec![could_not_run(
+            MEASURE,
+            TARGET,
+            format!("could not run: {why}"),
+        )],
     }
 }
 
@@ -34,13 +29,7 @@ fn try_measure(effort: Effort) -> Result<Row, String> {
         Effort::Quick => 60,
         Effort::Full => 300,
     };
-    let scenario = load_or_default(None).map_err(|e| format!("{e:?}"))?;
-    let mut relaxed = (*scenario).clone();
-    relaxed.rate_limit.requests_per_second = 1e9;
-    relaxed.rate_limit.burst = u32::MAX;
-    relaxed.rate_limit.tenant = None;
-    relaxed.rate_limit.plans.clear();
-    let relaxed = std::sync::Arc::new(relaxed);
+    let relaxed = std::sync::Arc::new(unlimited_default()?);
     let engine = Engine::spawn_with(relaxed.clone(), Options::quiet(Clock::Wall))
         .map_err(|e| e.to_string())?;
     let client = tokio::runtime::Builder::new_current_thread()

@@ -110,6 +110,32 @@ pub fn run(effort: Effort, only: &[String]) -> Vec<Row> {
     rows
 }
 
+/// The default scenario with every rate limit out of the way (per user, per tenant and plan,
+/// per client address), so each of a measure's requests walks every stage to its answer.
+fn unlimited_default() -> Result<crate::scenario::Scenario, String> {
+    let scenario = crate::scenario::load_or_default(None).map_err(|e| format!("{e:?}"))?;
+    let mut unlimited = (*scenario).clone();
+    unlimited.rate_limit.requests_per_second = 1e9;
+    unlimited.rate_limit.burst = u32::MAX;
+    unlimited.rate_limit.tenant = None;
+    unlimited.rate_limit.plans.clear();
+    unlimited.edge.waf_requests_per_minute = u32::MAX;
+    Ok(unlimited)
+}
+
+/// The row of a measure that could not run, and why.
+fn could_not_run(measure: &'static str, target: &'static str, why: String) -> Row {
+    Row {
+        measure,
+        archsim: "—".into(),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target,
+        verdict: Verdict::Skipped,
+        note: why,
+    }
+}
+
 /// The rows as a Markdown table (pastes into BENCHMARKS.md), notes below it.
 pub fn render(rows: &[Row]) -> String {
     let mut out = String::from(
