@@ -150,13 +150,15 @@ pub enum Command {
     },
     /// Print the JSON Schema of scenario files.
     Schema,
-    /// Measure archsim beside a baseline in the same run (bare axum, a tokio channel, SimPy)
-    /// and print the table of ratios. Build with `--release` for figures worth keeping.
+    /// Measure archsim beside a baseline in the same run (bare axum, a tokio channel, SimPy and
+    /// wrk when installed) and print the table of ratios. Build with `--release` for figures
+    /// worth keeping.
     Bench {
-        /// Smaller workloads and shorter rounds: seconds instead of a minute.
+        /// Smaller workloads and shorter rounds: under a minute instead of about four.
         #[arg(long)]
         quick: bool,
-        /// Only these measures (broker, pipeline, queue, virtual-hour); all when left out.
+        /// Only these measures (broker, pipeline, http, live, queue, virtual-hour, tui); all when
+        /// left out.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
     },

@@ -142,7 +142,8 @@ pub async fn root(State(core): State<Arc<Core>>, mut request: Request, next: Nex
     let trace = match request.extensions().get::<TraceRecorder>() {
         Some(trace) => trace.clone(),
         None => {
-            let trace = TraceRecorder::new();
+            // Over HTTP: the client gets the answer, and the trace goes nowhere.
+            let trace = TraceRecorder::unread();
             request.extensions_mut().insert(trace.clone());
             trace
         }

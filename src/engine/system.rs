@@ -213,7 +213,7 @@ impl System {
     /// status: for load generators, whose traces nobody reads (the stages still run and record).
     pub(crate) async fn fire(&self, request: ApiRequest) -> Result<u16, EngineError> {
         let request = self.with_held_token(request)?;
-        let http_request = self.http_request(&request, TraceRecorder::new())?;
+        let http_request = self.http_request(&request, TraceRecorder::unread())?;
         let response = match self.service.clone().oneshot(http_request).await {
             Ok(response) => response,
             Err(never) => match never {},

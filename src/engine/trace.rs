@@ -379,6 +379,9 @@ pub struct TraceRecorder {
     request_id: Arc<Mutex<Option<String>>>,
     /// Where the request is on its modelled timeline.
     timeline: Arc<Mutex<Timeline>>,
+    /// Nobody will read this request's trace (generated traffic, HTTP clients): its stages skip
+    /// timing their own code on the wall clock, the one figure only a trace shows.
+    unread: bool,
 }
 
 /// A request's modelled timeline (see [`TraceRecorder::delay`]).
@@ -402,6 +405,20 @@ impl TraceRecorder {
     /// An empty recorder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A recorder for a request whose trace nobody will read (see [`TraceRecorder::is_unread`]).
+    pub fn unread() -> Self {
+        Self {
+            unread: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether nobody will read this trace: the stages still run and record (the access log
+    /// and the metrics read the records), but measuring their code's wall time is skipped.
+    pub fn is_unread(&self) -> bool {
+        self.unread
     }
 
     /// Applies `ms` of modelled latency to this request as a real sleep on the engine clock.

@@ -30,6 +30,8 @@ struct Pending {
     stage: String,
     kind: StageKind,
     modelled_ms: f64,
+    /// Whether the stage's own code is timed (not for a trace nobody reads).
+    timed: bool,
     /// When the clock last started; `None` while paused.
     running_since: Option<std::time::Instant>,
     measured: Duration,
@@ -56,14 +58,18 @@ impl StageRun {
     }
 
     /// Starts timing stage `stage` of kind `kind`, whose `modelled_ms` were already applied.
+    /// A trace nobody reads is not timed: each reading of the wall clock costs, and there are
+    /// four per stage.
     pub fn start(stage: &str, kind: StageKind, modelled_ms: f64, trace: &TraceRecorder) -> Self {
+        let timed = !trace.is_unread();
         Self {
             pending: Some(Pending {
                 trace: trace.clone(),
                 stage: stage.to_string(),
                 kind,
                 modelled_ms,
-                running_since: Some(std::time::Instant::now()),
+                timed,
+                running_since: timed.then(std::time::Instant::now),
                 measured: Duration::ZERO,
                 pool: None,
             }),
@@ -92,6 +98,7 @@ impl StageRun {
     /// Starts the clock again after [`pause`](Self::pause).
     pub fn resume(&mut self) {
         if let Some(pending) = &mut self.pending
+            && pending.timed
             && pending.running_since.is_none()
         {
             pending.running_since = Some(std::time::Instant::now());
@@ -171,6 +178,40 @@ impl Drop for StageRun {
                 reason: reason.to_string(),
             }),
             Some(error.to_string()),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail() -> StageDetail {
+        StageDetail::Aborted(AbortDetail {
+            reason: "a test stage".into(),
+        })
+    }
+
+    /// Runs one stage that takes 2 ms of wall time on `trace`; returns its record.
+    fn two_millisecond_stage(trace: &TraceRecorder) -> StageRecord {
+        let run = StageRun::start("db", StageKind::Database, 3.0, trace);
+        std::thread::sleep(Duration::from_millis(2));
+        run.finish(Outcome::Pass, detail());
+        let mut records = trace.records();
+        assert_eq!(records.len(), 1, "the stage is recorded either way");
+        records.remove(0)
+    }
+
+    #[test]
+    fn a_read_trace_times_the_stage_and_an_unread_one_does_not() {
+        let read = two_millisecond_stage(&TraceRecorder::new());
+        assert!(read.measured_us >= 2_000, "{} µs", read.measured_us);
+        let unread = two_millisecond_stage(&TraceRecorder::unread());
+        assert_eq!(unread.measured_us, 0);
+        assert_eq!(
+            (unread.modelled_ms, unread.outcome),
+            (3.0, Outcome::Pass),
+            "everything else is recorded as before"
         );
     }
 }

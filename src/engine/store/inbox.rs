@@ -13,7 +13,7 @@
 use rusqlite::params;
 
 use super::outbox::{OutboxEvent, OutboxInsert, insert_outbox};
-use super::records::run_on;
+use super::records::execute_on;
 use super::writes::Statement;
 use super::{QueryRecord, Store, StoreError};
 use crate::scenario::model::Table;
@@ -97,7 +97,8 @@ impl Store {
             return Ok(Consumed::Duplicate);
         }
         if let Some((table, (sql, params))) = &work.effect {
-            let record = run_on(&tx, table, sql, params.clone())?;
+            // No trace shows a worker's statement: its plan is not asked for.
+            let record = execute_on(&tx, table, sql, params.clone())?;
             if record.rows_affected == 0 {
                 return Err(StoreError::NoSuchRow(format!(
                     "`{}`: the row to update is not there",
@@ -105,7 +106,7 @@ impl Store {
                 )));
             }
             if work.apply_twice {
-                run_on(&tx, table, sql, params.clone())?;
+                execute_on(&tx, table, sql, params.clone())?;
             }
         }
         let outbox = insert_outbox(
@@ -120,13 +121,13 @@ impl Store {
     }
 
     /// Runs one statement on its own (an effect that is not idempotent by design, such as a log
-    /// row per attempt).
+    /// row per attempt), without its query plan: no trace shows it.
     pub fn run_effect(
         &self,
         table: &Table,
         statement: Statement,
     ) -> Result<QueryRecord, StoreError> {
         let (sql, params) = statement;
-        self.run(table, &sql, params)
+        execute_on(&self.conn(), table, &sql, params)
     }
 }

@@ -46,8 +46,23 @@ pub(super) fn run_on(
     sql: &str,
     params: Vec<SqlValue>,
 ) -> Result<QueryRecord, StoreError> {
+    let plan = explain(conn, sql, &params)?;
+    let mut record = execute_on(conn, table, sql, params)?;
+    record.plan = plan;
+    Ok(record)
+}
+
+/// [`run_on`] without the query plan (`plan` is empty): for statements no trace shows, such as
+/// a worker's effect, where `EXPLAIN QUERY PLAN` would be a second statement per message for
+/// nobody.
+pub(super) fn execute_on(
+    conn: &Connection,
+    table: &Table,
+    sql: &str,
+    params: Vec<SqlValue>,
+) -> Result<QueryRecord, StoreError> {
     {
-        let plan = explain(conn, sql, &params)?;
+        let plan = Vec::new();
         let mut statement = conn.prepare_cached(sql)?;
         let names: Vec<String> = statement.column_names().map(str::to_string).collect();
         let types: Vec<Option<ColumnType>> = names
