@@ -16,9 +16,9 @@ fn main() -> ExitCode {
 }
 
 /// Where the kernel backs every large mapping with 2 MiB pages (transparent huge pages set to
-/// `always`), mimalloc's arenas fault in whole huge pages for a few bytes each: the TUI's
-/// resident memory went from 23 MB to 48 MB. Opting this process out keeps it small; allocation
-/// speed is the same either way (BENCHMARKS.md).
+/// `always`), mimalloc's arenas fault in whole huge pages for a few bytes each: the TUI held
+/// 48 MB, and 26 MB with huge pages off (glibc's allocator: 32 MB). Allocation speed is the same
+/// either way (BENCHMARKS.md).
 #[cfg(target_os = "linux")]
 fn avoid_transparent_huge_pages() {
     // SAFETY: PR_SET_THP_DISABLE takes plain integers and only sets a flag on this process.
