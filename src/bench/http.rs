@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::http::header;
 use axum::routing::get;
 
-use super::{Effort, Row, Verdict, could_not_run, rate, time, unlimited_default};
+use super::{Effort, Row, Verdict, client_runtime, could_not_run, rate, time, unlimited_default};
 use crate::engine::{ApiRequest, Clock, Engine, EngineHandle, Options, ServeLimits, serve_with};
 use crate::scenario::{Scenario, TokenKind};
 
@@ -50,10 +50,7 @@ fn try_measure(effort: Effort) -> Result<Row, String> {
     let scenario = unhurried(unlimited_default()?);
     let engine = Engine::spawn_with(scenario.clone(), Options::quiet(Clock::Wall))
         .map_err(|e| e.to_string())?;
-    let client = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client = client_runtime()?;
     let token = client
         .block_on(engine.token("alice", TokenKind::Valid, Some(3600)))
         .map_err(|e| e.to_string())?

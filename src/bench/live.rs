@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Effort, Row, Verdict, could_not_run, timing::median, unlimited_default};
+use super::{
+    Effort, Row, Verdict, client_runtime, could_not_run, timing::median, unlimited_default,
+};
 use crate::engine::{ApiRequest, Clock, Engine, Options};
 
 const MEASURE: &str = "live mode: a request's wall time against its modelled latency";
@@ -32,10 +34,7 @@ fn try_measure(effort: Effort) -> Result<Row, String> {
     let relaxed = std::sync::Arc::new(unlimited_default()?);
     let engine = Engine::spawn_with(relaxed.clone(), Options::quiet(Clock::Wall))
         .map_err(|e| e.to_string())?;
-    let client = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client = client_runtime()?;
     let request = ApiRequest::as_persona(&relaxed, "alice", "GET", "/api/v1/projects")
         .map_err(|e| e.to_string())?;
     let mut measured = Vec::with_capacity(requests);

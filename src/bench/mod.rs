@@ -123,6 +123,15 @@ fn unlimited_default() -> Result<crate::scenario::Scenario, String> {
     Ok(unlimited)
 }
 
+/// The runtime a measure drives the engine (or waits for a server) from: one thread, with
+/// timers and I/O, apart from the engine's own runtime.
+fn client_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))
+}
+
 /// The row of a measure that could not run, and why.
 fn could_not_run(measure: &'static str, target: &'static str, why: String) -> Row {
     Row {

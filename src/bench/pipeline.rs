@@ -14,7 +14,7 @@ use axum::routing::get;
 use tower::ServiceExt;
 
 use super::timing::interleaved;
-use super::{Effort, Row, Verdict, could_not_run, rate, unlimited_default};
+use super::{Effort, Row, Verdict, client_runtime, could_not_run, rate, unlimited_default};
 use crate::engine::{ApiRequest, Clock, Engine, Options};
 
 /// Requests per engine call.
@@ -40,9 +40,7 @@ fn try_measure(effort: Effort) -> Result<Row, String> {
         Effort::Quick => (5, Duration::from_millis(150)),
         Effort::Full => (9, Duration::from_millis(400)),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = client_runtime()?;
     // The system alone in virtual time, with the rate limits out of the way: every request
     // walks every stage and is answered from the cache.
     let relaxed = Arc::new(unlimited_default()?);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::{Effort, Row, Verdict, rate};
+use super::{Effort, Row, Verdict, client_runtime, rate};
 use crate::engine::{Clock, Engine, EngineHandle, Options};
 use crate::scenario::load_str;
 use crate::theory::predict;
@@ -124,9 +124,7 @@ publish = {{ topic = "jobs", event = "job" }}
 "#
     );
     let scenario = load_str("bench-queue.toml", &text).map_err(|d| d.to_string())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = client_runtime()?;
     let started = Instant::now();
     let engine = Engine::spawn_with(Arc::new(scenario), Options::new(Clock::Virtual))
         .map_err(|e| e.to_string())?;

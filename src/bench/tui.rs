@@ -11,16 +11,15 @@ use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use tracing_subscriber::prelude::*;
 
 use super::timing::interleaved;
-use super::{Effort, Row, Verdict, time};
+use super::{Effort, Row, Verdict, client_runtime, time};
 use crate::engine::EngineError;
 use crate::scenario::load_or_default;
 use crate::tui::ThemeName;
 use crate::tui::headless::Headless;
 use crate::tui::keymap::Key;
-use crate::tui::log_capture::{CaptureLayer, LogBuffer};
+use crate::tui::log_capture::{self, LogBuffer};
 use crate::tui::state::AppState;
 use crate::tui::theme::Theme;
 
@@ -42,22 +41,13 @@ const VIEWS: [(char, &str); 4] = [
 
 /// The rows: the slowest view's draw time, and the first frame.
 pub fn measure(effort: Effort) -> Vec<Row> {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-    {
+    let runtime = match client_runtime() {
         Ok(runtime) => runtime,
-        Err(error) => return vec![skipped(DRAW, error.to_string())],
+        Err(why) => return vec![skipped(DRAW, why)],
     };
     // Log lines go to the Logs view, as in the terminal app.
     let logs = LogBuffer::new();
-    let subscriber = tracing_subscriber::registry().with(
-        CaptureLayer::new(logs.clone()).with_filter(
-            tracing_subscriber::filter::Targets::new()
-                .with_target("archsim", tracing::Level::DEBUG),
-        ),
-    );
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(log_capture::subscriber(&logs));
     let first = match first_frame() {
         Ok(first) => first,
         Err(why) => return vec![skipped(FIRST, why)],

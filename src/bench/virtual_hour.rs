@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Effort, Row, Verdict};
+use super::{Effort, Row, Verdict, client_runtime};
 use crate::cli::run::run_for;
 use crate::engine::{Clock, Options};
 use crate::scenario::load_or_default;
@@ -78,9 +78,7 @@ struct Runs {
 
 fn timed_runs(virtual_s: u64, runs: usize) -> Result<Runs, String> {
     let scenario = load_or_default(None).map_err(|e| format!("{e:?}"))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = client_runtime()?;
     let mut fastest = Duration::MAX;
     let mut reports = Vec::with_capacity(runs);
     let mut counts = (0, 0);

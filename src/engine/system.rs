@@ -138,33 +138,34 @@ impl System {
 
     /// Mints the token `request` asks for (if any) on the engine clock, as it is sent: a
     /// recorded request replayed later carries a token valid then.
-    fn with_minted_token(&self, mut request: ApiRequest) -> Result<ApiRequest, EngineError> {
-        if let Some(kind) = request.mint.take() {
-            let persona = request.persona.clone().ok_or_else(|| {
-                EngineError::InvalidRequest("a token can be minted only for a persona".into())
-            })?;
-            if let Some(token) = self.token(&persona, kind, None)? {
-                request = request.bearer(&token);
-            }
-        }
-        Ok(request)
+    fn with_minted_token(&self, request: ApiRequest) -> Result<ApiRequest, EngineError> {
+        self.with_token(request, |persona, kind| self.token(persona, kind, None))
     }
 
     /// [`with_minted_token`](Self::with_minted_token) for a generated client: the token its
     /// persona already holds while it is in the first half of its life (see [`Wallet`]).
-    fn with_held_token(&self, mut request: ApiRequest) -> Result<ApiRequest, EngineError> {
+    fn with_held_token(&self, request: ApiRequest) -> Result<ApiRequest, EngineError> {
+        let now = self.core.clock.unix_secs();
+        let ttl = self.core.tokens.default_ttl_s();
+        self.with_token(request, |persona, kind| {
+            self.wallet
+                .token(persona, kind, now, ttl, || self.token(persona, kind, None))
+        })
+    }
+
+    /// `request` with the bearer token `issue` gives for its persona and the kind it asks for.
+    fn with_token(
+        &self,
+        mut request: ApiRequest,
+        issue: impl FnOnce(&str, TokenKind) -> Result<Option<String>, EngineError>,
+    ) -> Result<ApiRequest, EngineError> {
         let Some(kind) = request.mint.take() else {
             return Ok(request);
         };
         let persona = request.persona.clone().ok_or_else(|| {
             EngineError::InvalidRequest("a token can be minted only for a persona".into())
         })?;
-        let now = self.core.clock.unix_secs();
-        let ttl = self.core.tokens.default_ttl_s();
-        let token = self.wallet.token(&persona, kind, now, ttl, || {
-            self.token(&persona, kind, None)
-        })?;
-        if let Some(token) = token {
+        if let Some(token) = issue(&persona, kind)? {
             request = request.bearer(&token);
         }
         Ok(request)

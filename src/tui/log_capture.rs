@@ -275,20 +275,24 @@ impl<S: Subscriber> Layer<S> for CaptureLayer {
     }
 }
 
-/// Installs the capture layer as the global subscriber (archsim's events at debug and above,
-/// others at warn). Returns the buffer; `None` if a global subscriber was already set.
-pub fn install() -> Option<LogBuffer> {
+/// The subscriber the Logs view reads: the capture layer into `buffer`, with archsim's events at
+/// debug and above and others at warn. The app installs it globally ([`install`]); the headless
+/// app's tests and `archsim bench` set it as the default of their thread.
+pub fn subscriber(buffer: &LogBuffer) -> impl tracing::Subscriber + Send + Sync + 'static {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;
-    let buffer = LogBuffer::new();
     let filter = Targets::new()
         .with_target("archsim", Level::DEBUG)
         .with_default(Level::WARN);
-    tracing_subscriber::registry()
-        .with(CaptureLayer::new(buffer.clone()).with_filter(filter))
-        .try_init()
-        .ok()
-        .map(|()| buffer)
+    tracing_subscriber::registry().with(CaptureLayer::new(buffer.clone()).with_filter(filter))
+}
+
+/// Installs [`subscriber`] as the global subscriber. Returns the buffer; `None` if a global
+/// subscriber was already set.
+pub fn install() -> Option<LogBuffer> {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let buffer = LogBuffer::new();
+    subscriber(&buffer).try_init().ok().map(|()| buffer)
 }
 
 #[cfg(test)]

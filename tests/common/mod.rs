@@ -64,16 +64,9 @@ pub async fn headless_with_logs(
     archsim::tui::headless::Headless,
     tracing::subscriber::DefaultGuard,
 ) {
-    use archsim::tui::log_capture::{CaptureLayer, LogBuffer};
-    use tracing_subscriber::prelude::*;
+    use archsim::tui::log_capture::{self, LogBuffer};
     let buffer = LogBuffer::new();
-    let subscriber = tracing_subscriber::registry().with(
-        CaptureLayer::new(buffer.clone()).with_filter(
-            tracing_subscriber::filter::Targets::new()
-                .with_target("archsim", tracing::Level::DEBUG),
-        ),
-    );
-    let guard = tracing::subscriber::set_default(subscriber);
+    let guard = tracing::subscriber::set_default(log_capture::subscriber(&buffer));
     let scenario = load_str("saas.toml", archsim::scenario::DEFAULT_SCENARIO)
         .expect("the default scenario is valid");
     let mut app = archsim::tui::headless::Headless::start(
