@@ -74,6 +74,8 @@ impl PathFaults {
 pub struct TrafficControl {
     multiplier_bits: AtomicU64,
     spike_bits: AtomicU64,
+    /// Woken whenever a knob changes, for generators waiting out a pause.
+    changed: tokio::sync::Notify,
 }
 
 impl Default for TrafficControl {
@@ -81,6 +83,7 @@ impl Default for TrafficControl {
         Self {
             multiplier_bits: AtomicU64::new(1f64.to_bits()),
             spike_bits: AtomicU64::new(1f64.to_bits()),
+            changed: tokio::sync::Notify::new(),
         }
     }
 }
@@ -95,6 +98,7 @@ impl TrafficControl {
     pub fn set_multiplier(&self, value: f64) {
         self.multiplier_bits
             .store(value.clamp(0.0, 100.0).to_bits(), Ordering::Relaxed);
+        self.changed.notify_waiters();
     }
 
     /// The traffic-spike fault's multiplier (1 when none is active).
@@ -106,6 +110,26 @@ impl TrafficControl {
     pub fn set_spike(&self, value: f64) {
         self.spike_bits
             .store(value.max(0.0).to_bits(), Ordering::Relaxed);
+        self.changed.notify_waiters();
+    }
+
+    /// Whether the knobs stop all traffic (the multiplier or a spike fault at 0).
+    pub fn stopped(&self) -> bool {
+        self.multiplier() * self.spike() <= 0.0
+    }
+
+    /// Returns once the knobs no longer stop all traffic ([`TrafficControl::stopped`]).
+    pub async fn resumed(&self) {
+        loop {
+            // Registered before the check, so a change between the two is not missed.
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            if !self.stopped() {
+                return;
+            }
+            changed.await;
+        }
     }
 }
 

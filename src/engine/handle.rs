@@ -8,7 +8,7 @@
 //!        Pending ◀──────────── oneshot ─────  Reply | EngineError
 //!   handle.subscribe() ◀─────── broadcast ──  Event (start-up events replayed first)
 //!   handle.snapshot()  ◀─────── watch ──────  Arc<Snapshot> (after each command, and every
-//!                                             100 ms of wall time on a live clock)
+//!                                             100 ms of wall time on a live clock while read)
 //! ```
 //!
 //! The handle is cheap to clone and usable from any thread, async or not: a [`Pending`] reply
@@ -24,7 +24,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use super::broker::{Message, MessageId, RedriveOutcome};
 use super::clock::Clock;
@@ -170,8 +170,14 @@ impl EngineHandle {
         self.inner.shared.events.subscribe()
     }
 
-    /// The latest snapshot of everything.
+    /// The latest snapshot of everything: at most about 100 ms old on a live clock while it is
+    /// read (reading it asks for the next), and as of the last command otherwise. For one taken
+    /// now, see [`EngineHandle::fresh_snapshot`].
     pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner
+            .shared
+            .snapshot_read
+            .store(true, Ordering::Relaxed);
         self.inner.shared.snapshots.borrow().clone()
     }
 
@@ -181,11 +187,6 @@ impl EngineHandle {
             Reply::Snapshot(snapshot) => Ok(snapshot),
             _ => Err(EngineError::UnexpectedReply("snapshot")),
         }
-    }
-
-    /// A receiver that sees every new snapshot.
-    pub fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
-        self.inner.shared.snapshots.clone()
     }
 
     /// The scenario the engine runs.

@@ -13,7 +13,7 @@
 //! On live clocks commands run as tasks beside the loop (a request takes modelled time), so the
 //! loop keeps the clock and the snapshots moving meanwhile.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -31,7 +31,9 @@ use super::sim::{SimOptions, Simulation, Snapshot};
 use super::system::System;
 use crate::scenario::Scenario;
 
-/// How often a live engine publishes a snapshot between commands (wall time).
+/// How often a live engine publishes a snapshot between commands (wall time), while someone
+/// reads them: a snapshot nobody read since the last one was published is not rebuilt (see
+/// [`Shared::snapshot_read`]).
 pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(100);
 
 /// How often a wall-clock engine's loop wakes to publish (it has no clock to pace).
@@ -55,6 +57,10 @@ pub(crate) struct Shared {
     pub(crate) snapshots: watch::Receiver<Arc<Snapshot>>,
     /// Engine time, µs, as of the last command or clock step.
     pub(crate) now_us: AtomicU64,
+    /// Whether a handle read the latest snapshot since it was published. Building one costs
+    /// (every topic's percentiles and theory, the outbox counted): a live engine nobody watches,
+    /// or whose watcher asks for fresh ones (the TUI), builds none between commands.
+    pub(crate) snapshot_read: AtomicBool,
     /// The engine's runtime, for [`serve`](super::serve()) to run connections on.
     pub(crate) runtime: tokio::runtime::Handle,
     /// The whole HTTP service (edge, balancer, app instances).
@@ -180,6 +186,7 @@ fn engine_thread(
         snapshots: snapshot_rx,
         history: sim.history(),
         now_us: AtomicU64::new(0),
+        snapshot_read: AtomicBool::new(false),
         runtime: runtime.handle().clone(),
         router,
     });
@@ -211,9 +218,27 @@ struct Publisher {
 impl Publisher {
     /// Publishes a fresh snapshot and the engine time; call inside the engine's runtime.
     fn publish(&self) {
-        let snapshot = self.sim.snapshot();
+        self.publish_built(Arc::new(self.sim.snapshot()));
+    }
+
+    /// Publishes what a command answered: the snapshot it built if it was
+    /// [`Command::Snapshot`] (not building a second one the same instant), else a fresh one.
+    fn publish_after(&self, result: &Result<Reply, EngineError>) {
+        match result {
+            Ok(Reply::Snapshot(snapshot)) => self.publish_built(snapshot.clone()),
+            _ => self.publish(),
+        }
+    }
+
+    fn publish_built(&self, snapshot: Arc<Snapshot>) {
         self.shared.set_now(self.sim.elapsed());
-        self.snapshots.send_replace(Arc::new(snapshot));
+        self.shared.snapshot_read.store(false, Ordering::Relaxed);
+        self.snapshots.send_replace(snapshot);
+    }
+
+    /// Whether a handle read the last snapshot published (and so wants the next).
+    fn wanted(&self) -> bool {
+        self.shared.snapshot_read.load(Ordering::Relaxed)
     }
 }
 
@@ -230,7 +255,7 @@ fn stepped_loop(
         }
         let result = runtime.block_on(publisher.sim.execute(command));
         let _entered = runtime.enter();
-        publisher.publish();
+        publisher.publish_after(&result);
         let _ = reply.send(result);
     }
 }
@@ -261,7 +286,7 @@ async fn live_loop(
                 let publisher = publisher.clone();
                 tokio::spawn(async move {
                     let result = publisher.sim.execute(command).await;
-                    publisher.publish();
+                    publisher.publish_after(&result);
                     let _ = reply.send(result);
                 });
             }
@@ -273,7 +298,7 @@ async fn live_loop(
                     pacer.catch_up().await;
                     publisher.shared.set_now(publisher.sim.elapsed());
                 }
-                if last_published.elapsed() >= SNAPSHOT_EVERY {
+                if last_published.elapsed() >= SNAPSHOT_EVERY && publisher.wanted() {
                     last_published = std::time::Instant::now();
                     publisher.publish();
                 }

@@ -46,8 +46,14 @@ pub async fn run_generator(engine: System, traffic: Traffic, started: tokio::tim
         let rate =
             scheduled_rate(&traffic, started.elapsed()) * control.multiplier() * control.spike();
         if rate <= 0.0 {
-            // Nothing to send right now: look again shortly (the rate may change).
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            if control.stopped() {
+                // Paused by hand: nothing is sent until a knob changes, so wait for that
+                // rather than waking every 100 ms for nothing (the idle TUI's CPU).
+                control.resumed().await;
+            } else {
+                // The schedule is at zero now: look again shortly.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             due = tokio::time::Instant::now();
             continue;
         }

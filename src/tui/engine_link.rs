@@ -5,7 +5,7 @@
 //!   UI thread                    bridge thread                  engine (paced clock)
 //!   ─────────                    ─────────────                  ────────────────────
 //!   AppState::update ─ Outgoing ─▶ handle.execute(Command) ───▶ engine loop
-//!   AppState::apply  ◀─ EngineUpdate ─ replies; every 250 ms: snapshot + new events + logs
+//!   AppState::apply  ◀─ EngineUpdate ─ replies; every 250 ms: a fresh snapshot + new events + logs
 //! ```
 //!
 //! The UI never waits on the engine: commands go into an unbounded channel and their replies
@@ -253,7 +253,14 @@ async fn forward(
                 });
             }
             _ = ticker.tick() => {
-                let mut out = vec![EngineUpdate::Snapshot(engine.snapshot())];
+                // Taken now rather than the last one published: fresher on screen, and the
+                // engine builds only the snapshots shown (see `Shared::snapshot_read`).
+                // A stopped engine answers no more; its last published snapshot is shown.
+                let snapshot = engine
+                    .fresh_snapshot()
+                    .await
+                    .unwrap_or_else(|_| engine.snapshot());
+                let mut out = vec![EngineUpdate::Snapshot(snapshot)];
                 let fresh = events.drain();
                 if !fresh.is_empty() {
                     out.push(EngineUpdate::Events(fresh));

@@ -13,9 +13,9 @@
 use rusqlite::params;
 
 use super::outbox::{OutboxEvent, OutboxInsert, insert_outbox};
-use super::records::execute_on;
+use super::records::execute_counting;
 use super::writes::Statement;
-use super::{QueryRecord, Store, StoreError};
+use super::{Store, StoreError};
 use crate::scenario::model::Table;
 
 /// The inbox's DDL. `WITHOUT ROWID`: the key is the whole point of the table.
@@ -97,16 +97,15 @@ impl Store {
             return Ok(Consumed::Duplicate);
         }
         if let Some((table, (sql, params))) = &work.effect {
-            // No trace shows a worker's statement: its plan is not asked for.
-            let record = execute_on(&tx, table, sql, params.clone())?;
-            if record.rows_affected == 0 {
+            // No trace shows a worker's statement: neither its plan nor its rows are kept.
+            if execute_counting(&tx, sql, params)? == 0 {
                 return Err(StoreError::NoSuchRow(format!(
                     "`{}`: the row to update is not there",
                     table.name
                 )));
             }
             if work.apply_twice {
-                execute_on(&tx, table, sql, params.clone())?;
+                execute_counting(&tx, sql, params)?;
             }
         }
         let outbox = insert_outbox(
@@ -121,13 +120,9 @@ impl Store {
     }
 
     /// Runs one statement on its own (an effect that is not idempotent by design, such as a log
-    /// row per attempt), without its query plan: no trace shows it.
-    pub fn run_effect(
-        &self,
-        table: &Table,
-        statement: Statement,
-    ) -> Result<QueryRecord, StoreError> {
+    /// row per attempt) and returns the rows it wrote; nothing else is kept, as no trace shows it.
+    pub fn run_effect(&self, statement: Statement) -> Result<usize, StoreError> {
         let (sql, params) = statement;
-        execute_on(&self.conn(), table, &sql, params)
+        execute_counting(&self.conn(), &sql, &params)
     }
 }

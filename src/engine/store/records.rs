@@ -90,6 +90,24 @@ pub(super) fn execute_on(
     }
 }
 
+/// Runs a write nobody reads back (a worker's effect) and returns how many rows it wrote,
+/// counted by its `RETURNING` rows as [`execute_on`] counts them — without turning each row
+/// and parameter into JSON for a record no trace shows.
+pub(super) fn execute_counting(
+    conn: &Connection,
+    sql: &str,
+    params: &[SqlValue],
+) -> Result<usize, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let writes = !statement.readonly();
+    let mut cursor = statement.query(params_from_iter(params.iter()))?;
+    let mut rows = 0;
+    while cursor.next()?.is_some() {
+        rows += 1;
+    }
+    Ok(if writes { rows } else { 0 })
+}
+
 /// `EXPLAIN QUERY PLAN` of `sql` with the same parameters: the `detail` of each plan row.
 pub(super) fn explain(
     conn: &Connection,
