@@ -20,6 +20,7 @@ use super::broker::Broker;
 use super::cache::{SingleFlight, TtlCache};
 use super::clock::EngineClock;
 use super::db_pool::DbPool;
+use super::event::EventOutlet;
 use super::latency::SeededRng;
 use super::metrics::Metrics;
 use super::store::Store;
@@ -170,6 +171,9 @@ pub struct Core {
     pub balancer: BalancerState,
     /// The event broker.
     pub broker: Arc<Broker>,
+    /// The engine's event stream for the broker and the worker pools (connected when the
+    /// simulation starts).
+    pub(crate) events: EventOutlet,
     /// Request metrics and per-second series.
     pub metrics: Metrics,
     /// Live traffic knobs.
@@ -212,8 +216,12 @@ impl Core {
         let ip_quota = quota(Duration::from_secs(60) / per_minute, per_minute);
         let instances = scenario.load_balancer.instances.max(1) as usize;
         let rng = Arc::new(SeededRng::new(scenario.meta.seed));
+        let events = EventOutlet::default();
         Self {
-            broker: Arc::new(Broker::new(&scenario, clock, rng.clone())),
+            broker: Arc::new(
+                Broker::new(&scenario, clock, rng.clone()).with_events(events.clone()),
+            ),
+            events,
             metrics: Metrics::new(
                 scenario
                     .routes

@@ -7,12 +7,14 @@
 //! it missed.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::broker::BrokerEvent;
+use super::clock::EngineClock;
 use super::workers::WorkerChange;
 
 /// How many live events a subscriber may fall behind before it misses some.
@@ -93,8 +95,10 @@ impl Event {
 #[derive(Debug, Clone)]
 pub(crate) struct EventBus {
     live: broadcast::Sender<Event>,
-    /// `Some` while the engine starts (events are kept), `None` once it has started.
+    /// The start-up events, kept for replay until sealed.
     startup: Arc<Mutex<StartUp>>,
+    /// Whether start-up is over, readable without the lock (see [`EventBus::listening`]).
+    sealed: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Default)]
@@ -109,7 +113,14 @@ impl EventBus {
         Self {
             live: broadcast::channel(CAPACITY).0,
             startup: Arc::new(Mutex::new(StartUp::default())),
+            sealed: Arc::default(),
         }
+    }
+
+    /// Whether an event published now reaches anyone: a subscriber, or the start-up replay.
+    /// Publishers whose events cost to build (one per message and worker state) ask first.
+    pub(crate) fn listening(&self) -> bool {
+        !self.sealed.load(Ordering::Acquire) || self.live.receiver_count() > 0
     }
 
     fn startup(&self) -> std::sync::MutexGuard<'_, StartUp> {
@@ -132,6 +143,7 @@ impl EventBus {
     /// Ends start-up: later events are live only.
     pub(crate) fn seal(&self) {
         self.startup().sealed = true;
+        self.sealed.store(true, Ordering::Release);
     }
 
     /// A new subscriber: the start-up events first, then everything live from now on.
@@ -140,6 +152,46 @@ impl EventBus {
         EventStream {
             replay: startup.events.iter().cloned().collect(),
             live: self.live.subscribe(),
+        }
+    }
+}
+
+/// The event stream as the broker and the worker pools see it: they are built before the
+/// stream exists, so they hold an outlet that [`EventOutlet::connect`] joins to it once the
+/// simulation starts. Until then, and whenever nobody listens, publishing builds nothing.
+///
+/// Publishing goes straight into the stream, at the moment it happens, rather than through a
+/// forwarding task per source: events keep their causal order, and a run nobody watches (a
+/// virtual run, the bench) does not wake a task for every message.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EventOutlet(Arc<OnceLock<Connected>>);
+
+#[derive(Debug)]
+struct Connected {
+    bus: EventBus,
+    clock: EngineClock,
+}
+
+impl EventOutlet {
+    /// Joins the outlet to `bus`, stamping events with engine time from `clock`. Only the
+    /// first connection counts.
+    pub(crate) fn connect(&self, bus: EventBus, clock: EngineClock) {
+        let _ = self.0.set(Connected { bus, clock });
+    }
+
+    /// Whether an event published now would reach anyone ([`EventBus::listening`]).
+    pub(crate) fn listening(&self) -> bool {
+        self.0
+            .get()
+            .is_some_and(|connected| connected.bus.listening())
+    }
+
+    /// Publishes the event `build` makes from the engine time in ms — built only if someone
+    /// listens.
+    pub(crate) fn publish(&self, build: impl FnOnce(u64) -> Event) {
+        if let Some(connected) = self.0.get().filter(|c| c.bus.listening()) {
+            let at_ms = connected.clock.elapsed().as_millis() as u64;
+            connected.bus.publish(build(at_ms));
         }
     }
 }

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::api_window::ApiView;
@@ -123,7 +122,8 @@ pub(crate) struct Simulation {
 }
 
 impl Simulation {
-    /// Starts traffic, faults, the sampler and the event forwarders on the current runtime.
+    /// Connects the broker's and the workers' events to `events`, and starts traffic, faults
+    /// and the sampler on the current runtime.
     pub(crate) fn start(
         engine: System,
         options: SimOptions,
@@ -140,8 +140,8 @@ impl Simulation {
             history: Arc::new(History::default()),
         };
         sim.log(Level::Info, READY_MESSAGE.to_string());
-        sim.spawn_forwarder();
-        sim.spawn_worker_forwarder();
+        let core = sim.engine.core();
+        core.events.connect(sim.events.clone(), core.clock);
         sim.spawn_sampler();
         if options.traffic {
             for generator in sim.engine.scenario().traffic.clone() {
@@ -183,49 +183,6 @@ impl Simulation {
             at_ms: self.now_ms(),
             level,
             message,
-        });
-    }
-
-    fn spawn_forwarder(&self) {
-        let mut broker_events = self.engine.core().broker.subscribe();
-        let events = self.events.clone();
-        let core = self.engine.core().clone();
-        tokio::spawn(async move {
-            loop {
-                let at_ms = || core.clock.elapsed().as_millis() as u64;
-                match broker_events.recv().await {
-                    Ok(event) => events.publish(Event::Broker {
-                        at_ms: at_ms(),
-                        event,
-                    }),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        events.publish(Event::Log {
-                            at_ms: at_ms(),
-                            level: Level::Warn,
-                            message: format!("event stream skipped {missed} broker events"),
-                        })
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        });
-    }
-
-    fn spawn_worker_forwarder(&self) {
-        let mut changes = self.engine.subscribe_workers();
-        let events = self.events.clone();
-        let core = self.engine.core().clone();
-        tokio::spawn(async move {
-            loop {
-                match changes.recv().await {
-                    Ok(change) => events.publish(Event::Worker {
-                        at_ms: core.clock.elapsed().as_millis() as u64,
-                        change,
-                    }),
-                    Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => return,
-                }
-            }
         });
     }
 

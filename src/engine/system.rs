@@ -19,7 +19,7 @@ use super::request::{ApiRequest, Exchange};
 use super::store::Store;
 use super::trace::{TraceRecorder, TracedRequest};
 use super::wallet::Wallet;
-use super::workers::{self, PoolRuntime};
+use super::workers::PoolRuntime;
 use crate::scenario::{Scenario, TokenKind};
 
 /// A running engine; cheap to clone.
@@ -28,7 +28,6 @@ pub(crate) struct System {
     core: Arc<Core>,
     service: Router,
     pools: Arc<Vec<Arc<PoolRuntime>>>,
-    worker_changes: tokio::sync::broadcast::Sender<workers::WorkerChange>,
     /// The tokens the load generators' clients hold (see [`Wallet`]).
     wallet: Arc<Wallet>,
 }
@@ -54,7 +53,6 @@ impl System {
         core.sabotage = sabotage;
         let core = Arc::new(core);
         let service = api::service(&core);
-        let (worker_changes, _) = tokio::sync::broadcast::channel(4096);
         let timer_core = core.clone();
         tokio::spawn(async move { timer_core.broker.run_timers().await });
         tokio::spawn(super::relay::run(core.clone()));
@@ -62,13 +60,12 @@ impl System {
             .scenario
             .workers
             .iter()
-            .filter_map(|pool| PoolRuntime::start(pool, &core, worker_changes.clone()))
+            .filter_map(|pool| PoolRuntime::start(pool, &core))
             .collect();
         Ok(Self {
             core,
             service,
             pools: Arc::new(pools),
-            worker_changes,
             wallet: Arc::default(),
         })
     }
@@ -76,13 +73,6 @@ impl System {
     /// The running worker pool `name`.
     pub(crate) fn pool(&self, name: &str) -> Option<Arc<PoolRuntime>> {
         self.pools.iter().find(|p| p.config.name == name).cloned()
-    }
-
-    /// Subscribes to worker state changes.
-    pub(crate) fn subscribe_workers(
-        &self,
-    ) -> tokio::sync::broadcast::Receiver<workers::WorkerChange> {
-        self.worker_changes.subscribe()
     }
 
     /// The shared state (database, caches, clock, …).

@@ -28,7 +28,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use serde_json::json;
@@ -36,6 +35,7 @@ use serde_json::json;
 use super::broker::{Delivery, GivenUp, Message, MessageId};
 use super::core::Core;
 use super::effects::{EffectInput, message_tenant, statement};
+use super::event::Event;
 use super::latency::ms_to_duration;
 use super::options::Sabotage;
 use super::store::{Consumed, Consumption, OUTBOX_LEASE_MS, OutboxEvent};
@@ -101,7 +101,6 @@ pub struct PoolRuntime {
     sabotaged: AtomicBool,
     /// Worker time that was there to use (live workers × time), for utilisation.
     capacity: Mutex<CapacityClock>,
-    changes: broadcast::Sender<WorkerChange>,
 }
 
 /// ∫ live workers dt: accumulated whenever the live count changes.
@@ -163,11 +162,7 @@ impl std::fmt::Debug for PoolRuntime {
 impl PoolRuntime {
     /// Starts `config.concurrency` workers on the broker. Returns `None` if the pool's topic is
     /// unknown to the broker (validation makes that impossible for scenario pools).
-    pub fn start(
-        config: &WorkerPool,
-        core: &Arc<Core>,
-        changes: broadcast::Sender<WorkerChange>,
-    ) -> Option<Arc<Self>> {
+    pub fn start(config: &WorkerPool, core: &Arc<Core>) -> Option<Arc<Self>> {
         let topic = core.broker.topic_index(&config.topic)?;
         let group = core.broker.group_index(topic, &config.name)?;
         let pool = Arc::new(Self {
@@ -185,7 +180,6 @@ impl PoolRuntime {
             applied: Mutex::new(std::collections::HashMap::new()),
             sabotaged: AtomicBool::new(false),
             capacity: Mutex::new(CapacityClock::default()),
-            changes,
         });
         for _ in 0..config.concurrency {
             pool.add_worker();
@@ -382,10 +376,13 @@ impl PoolRuntime {
         );
         if previous != state {
             // Nobody listening is fine: the stream is for whoever watches.
-            let _ = self.changes.send(WorkerChange {
-                pool: self.config.name.clone(),
-                worker,
-                state,
+            self.core.events.publish(|at_ms| Event::Worker {
+                at_ms,
+                change: WorkerChange {
+                    pool: self.config.name.clone(),
+                    worker,
+                    state,
+                },
             });
         }
     }

@@ -52,12 +52,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use self::group::{Group, Lease};
 use self::ledger::{Fate, Ledger};
 use super::clock::EngineClock;
+use super::event::{Event, EventOutlet};
 use super::latency::SeededRng;
 use crate::scenario::{FullPolicy, Scenario, Topic};
 
@@ -163,7 +164,8 @@ pub struct Broker {
     clock: EngineClock,
     rng: Arc<SeededRng>,
     timers: Notify,
-    events: broadcast::Sender<BrokerEvent>,
+    /// Where its events go: the engine's event stream once the simulation connects it.
+    events: EventOutlet,
 }
 
 impl std::fmt::Debug for Broker {
@@ -220,7 +222,6 @@ impl Broker {
                 }
             })
             .collect();
-        let (events, _) = broadcast::channel(4096);
         Self {
             state: Mutex::new(State {
                 topics,
@@ -233,7 +234,7 @@ impl Broker {
             clock,
             rng,
             timers: Notify::new(),
-            events,
+            events: EventOutlet::default(),
         }
     }
 
@@ -244,19 +245,20 @@ impl Broker {
     }
 
     fn emit(&self, event: BrokerEvent) {
-        // No subscriber is fine: the stream is for whoever watches.
-        let _ = self.events.send(event);
+        // Nobody listening is fine: the stream is for whoever watches.
+        self.events.publish(|at_ms| Event::Broker { at_ms, event });
     }
 
     /// Whether anyone watches the event stream: the per-message events (published, acked,
     /// rejected) are built only then, since each copies its names into new strings.
     fn listened(&self) -> bool {
-        self.events.receiver_count() > 0
+        self.events.listening()
     }
 
-    /// Subscribes to the event stream.
-    pub fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
-        self.events.subscribe()
+    /// The broker with its events going through `outlet` (by default they go nowhere).
+    pub(crate) fn with_events(mut self, outlet: EventOutlet) -> Self {
+        self.events = outlet;
+        self
     }
 
     /// The index of topic `name`.
