@@ -221,6 +221,51 @@ service_time = { dist = "constant", ms = 100 }
     assert!(engine.snapshot().no_message_lost);
 }
 
+/// The broker's timer task sleeps until the earliest deadline and is woken only by a lease
+/// that expires sooner: a short lease taken after a long one must still expire on time.
+#[tokio::test]
+async fn a_short_lease_taken_after_a_long_one_expires_on_time() {
+    let engine = start(scenario(
+        r#"
+[[topics]]
+name = "slow"
+capacity = 1000
+visibility_timeout_ms = 60000
+
+[[topics]]
+name = "quick"
+capacity = 1000
+visibility_timeout_ms = 300
+
+[[workers]]
+name = "slow-worker"
+topic = "slow"
+concurrency = 1
+service_time = { dist = "constant", ms = 30000 }
+
+[[workers]]
+name = "quick-worker"
+topic = "quick"
+concurrency = 1
+service_time = { dist = "constant", ms = 1000 }
+"#,
+    ));
+    let mut events = engine.subscribe();
+    publish(&engine, "slow", "job.created", json!({})).await;
+    advance(&engine, Duration::from_millis(100)).await;
+    publish(&engine, "quick", "job.created", json!({})).await;
+    advance(&engine, Duration::from_secs(1)).await;
+    let expired: Vec<(u64, String)> = broker_events(&mut events)
+        .into_iter()
+        .filter_map(|(at_ms, event)| match event {
+            BrokerEvent::LeaseExpired { topic, .. } => Some((at_ms, topic)),
+            _ => None,
+        })
+        .collect();
+    // Leased at 100 ms for 300 ms: it expires at 400, not when the slow lease's 60 s are up.
+    assert_eq!(expired, vec![(400, "quick".to_string())]);
+}
+
 #[tokio::test]
 async fn a_message_always_slower_than_its_lease_is_dead_lettered_not_acked_twice() {
     let engine = start(scenario(

@@ -127,6 +127,9 @@ struct State {
     next_park: u64,
     /// Every message's state per group, checked against the books (see `ledger`).
     ledger: Ledger,
+    /// The instant the timer task sleeps until (`None`: until woken), so a lease wakes it only
+    /// when the lease expires sooner — not once per message.
+    timers_due: Option<Instant>,
 }
 
 /// A message about to be inserted.
@@ -227,6 +230,7 @@ impl Broker {
                 topics,
                 next_id: 1,
                 next_token: 1,
+                timers_due: None,
                 next_park: 1,
                 ledger: Ledger::default(),
             }),
@@ -488,8 +492,11 @@ impl Broker {
         t.wait_total_us += waited.as_micros();
         let message = t.messages.get(&id)?.clone();
         state.next_token += 1;
+        let sooner = state.timers_due.is_none_or(|due| deadline < due);
         drop(state);
-        self.timers.notify_one();
+        if sooner {
+            self.timers.notify_one();
+        }
         Some(Delivery {
             message,
             topic,

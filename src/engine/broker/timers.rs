@@ -132,6 +132,8 @@ impl Broker {
                 }
             }
         }
+        // The timer task sleeps until `next` from here on (its only caller that sleeps).
+        state.timers_due = next;
         drop(state);
         for notify in wake {
             notify.notify_one();
