@@ -601,7 +601,7 @@ impl PoolRuntime {
         let sql = statement(effect, table, input)
             .map_err(|e| format!("attempt log on `{}` failed: {e}", effect.table))?;
         core.store
-            .run_effect(sql)
+            .run_effect(table, sql)
             .map(|_| ())
             .map_err(|e| format!("attempt log on `{}` failed: {e}", effect.table))
     }

@@ -6,6 +6,7 @@ use rusqlite::{Connection, params_from_iter};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::sql::select_list;
 use super::{Store, StoreError};
 use crate::scenario::model::{ColumnType, Table};
 
@@ -90,22 +91,32 @@ pub(super) fn execute_on(
     }
 }
 
-/// Runs a write nobody reads back (a worker's effect) and returns how many rows it wrote,
-/// counted by its `RETURNING` rows as [`execute_on`] counts them — without turning each row
-/// and parameter into JSON for a record no trace shows.
+/// Runs a write nobody reads back (a worker's effect) on `table` and returns how many rows it
+/// wrote — without turning rows and parameters into JSON for a record no trace shows, and
+/// without the `RETURNING` list the statement builders add for the API (SQLite would build
+/// every written row only to have it thrown away; `changes()` counts the same rows).
 pub(super) fn execute_counting(
     conn: &Connection,
+    table: &Table,
     sql: &str,
     params: &[SqlValue],
 ) -> Result<usize, StoreError> {
-    let mut statement = conn.prepare_cached(sql)?;
-    let writes = !statement.readonly();
+    let returning = format!(" RETURNING {}", select_list(table));
+    let bare = sql.strip_suffix(returning.as_str()).unwrap_or(sql);
+    let mut statement = conn.prepare_cached(bare)?;
+    if statement.readonly() {
+        return Ok(0);
+    }
+    if bare.len() < sql.len() {
+        return Ok(statement.execute(params_from_iter(params.iter()))?);
+    }
+    // A statement of another shape: count what it returns, as `execute_on` does.
     let mut cursor = statement.query(params_from_iter(params.iter()))?;
     let mut rows = 0;
     while cursor.next()?.is_some() {
         rows += 1;
     }
-    Ok(if writes { rows } else { 0 })
+    Ok(rows)
 }
 
 /// `EXPLAIN QUERY PLAN` of `sql` with the same parameters: the `detail` of each plan row.
