@@ -124,6 +124,15 @@ pub trait Stage: Send + Sync {
     }
 }
 
+/// Whether nobody will read this request's trace (generated traffic, HTTP clients): a stage may
+/// then leave out the parts of its detail that cost to build and that only a trace shows.
+pub fn trace_unread(request: &Request) -> bool {
+    request
+        .extensions()
+        .get::<TraceRecorder>()
+        .is_some_and(TraceRecorder::is_unread)
+}
+
 /// The request's trace recorder (a detached one if the caller did not attach any).
 pub fn recorder(request: &Request) -> TraceRecorder {
     request
