@@ -374,14 +374,35 @@ pub struct TraceSummary {
 /// (shared).
 #[derive(Debug, Clone, Default)]
 pub struct TraceRecorder {
-    inner: Arc<Mutex<Vec<StageRecord>>>,
-    /// The id the request-id stage gave the request.
-    request_id: Arc<Mutex<Option<String>>>,
-    /// Where the request is on its modelled timeline.
-    timeline: Arc<Mutex<Timeline>>,
+    /// One allocation per request, shared by every stage's clone (one count to bump, not three).
+    books: Arc<Mutex<Books>>,
     /// Nobody will read this request's trace (generated traffic, HTTP clients): its stages skip
     /// timing their own code on the wall clock, the one figure only a trace shows.
     unread: bool,
+}
+
+/// What a [`TraceRecorder`] keeps for its request.
+#[derive(Debug)]
+struct Books {
+    records: Vec<StageRecord>,
+    /// The id the request-id stage gave the request.
+    request_id: Option<String>,
+    /// Where the request is on its modelled timeline.
+    timeline: Timeline,
+}
+
+/// Room for every stage of a pipeline and the handler's own, so recording never reallocates
+/// (each reallocation moved every record so far).
+const RECORDS_EXPECTED: usize = 24;
+
+impl Default for Books {
+    fn default() -> Self {
+        Self {
+            records: Vec::with_capacity(RECORDS_EXPECTED),
+            request_id: None,
+            timeline: Timeline::default(),
+        }
+    }
 }
 
 /// A request's modelled timeline (see [`TraceRecorder::delay`]).
@@ -436,10 +457,8 @@ impl TraceRecorder {
     /// so it still adds to the request's latency.
     pub async fn delay(&self, ms: f64) {
         let due = {
-            let mut timeline = self
-                .timeline
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut books = self.lock();
+            let timeline = &mut books.timeline;
             timeline.owed_ms += ms.max(0.0);
             let whole = timeline.owed_ms.floor();
             timeline.owed_ms -= whole;
@@ -456,37 +475,29 @@ impl TraceRecorder {
             due
         };
         tokio::time::sleep_until(due).await;
-        self.timeline
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .woke_at = Some(tokio::time::Instant::now());
+        self.lock().timeline.woke_at = Some(tokio::time::Instant::now());
     }
 
     /// Appends a stage record.
     pub fn push(&self, record: StageRecord) {
-        self.lock().push(record);
+        self.lock().records.push(record);
     }
 
     /// Notes the request's id (the request-id stage calls this), for the trace's request record.
     pub fn set_request_id(&self, id: &str) {
-        *self
-            .request_id
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(id.to_string());
+        self.lock().request_id = Some(id.to_string());
     }
 
     /// The request's id, once the request-id stage gave it one.
     pub fn request_id(&self) -> Option<String> {
-        self.request_id
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.lock().request_id.clone()
     }
 
     /// Whether a stage recorded so far refused the request (rejected it or failed): the
     /// controller asks, so that it does not blame itself for what a stage it drove decided.
     pub fn refused(&self) -> bool {
         self.lock()
+            .records
             .iter()
             .any(|r| matches!(r.outcome, Outcome::Reject | Outcome::Error))
     }
@@ -494,7 +505,7 @@ impl TraceRecorder {
     /// The records so far, in the order they were recorded.
     #[cfg(test)]
     pub fn records(&self) -> Vec<StageRecord> {
-        self.lock().clone()
+        self.lock().records.clone()
     }
 
     /// What the access log and the metrics need of the records so far, read in place (cloning
@@ -502,7 +513,8 @@ impl TraceRecorder {
     /// the modelled total, the route the gateway matched and the earliest stage, by
     /// `position`, that refused the request.
     pub fn summary(&self, position: &dyn Fn(&str) -> usize) -> TraceSummary {
-        let records = self.lock();
+        let books = self.lock();
+        let records = &books.records;
         let modelled_ms = records.iter().map(|r| r.modelled_ms).sum();
         let stopped_at = records
             .iter()
@@ -536,7 +548,7 @@ impl TraceRecorder {
             request.request_id = self.request_id();
         }
         // The trace is finished once: it takes the records rather than copying them.
-        let mut stages = std::mem::take(&mut *self.lock());
+        let mut stages = std::mem::take(&mut self.lock().records);
         stages.sort_by_cached_key(|s| order(&s.stage));
         let total_modelled_ms = stages.iter().map(|s| s.modelled_ms).sum();
         Trace {
@@ -548,8 +560,8 @@ impl TraceRecorder {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<StageRecord>> {
-        self.inner
+    fn lock(&self) -> std::sync::MutexGuard<'_, Books> {
+        self.books
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
