@@ -56,6 +56,9 @@ pub enum Epoch {
 pub struct EngineClock {
     start: Instant,
     unix_at_start_ms: u64,
+    /// On the wall clock: an instant at or just before the runtime's timer started counting its
+    /// millisecond ticks (see [`EngineClock::timer_deadline`]). `None` on a paused clock.
+    timer_grid: Option<std::time::Instant>,
 }
 
 /// The Unix time virtual runs start at: 2026-01-01T00:00:00Z, fixed so runs are reproducible.
@@ -67,7 +70,41 @@ impl EngineClock {
         Self {
             start: Instant::now(),
             unix_at_start_ms,
+            timer_grid: None,
         }
+    }
+
+    /// The clock of a wall-clock runtime whose timer started counting at `grid` (read just
+    /// before the runtime was built, so at or before the timer's own origin).
+    pub(crate) fn with_timer_grid(mut self, grid: Option<std::time::Instant>) -> Self {
+        self.timer_grid = grid;
+        self
+    }
+
+    /// The instant to give tokio's timer for a sleep that should end at `due`.
+    ///
+    /// tokio's timer fires on whole-millisecond ticks counted from when the runtime started, and
+    /// rounds every deadline *up* to the next tick: each sleep on the wall clock ended on
+    /// average half a millisecond late, always late, and a request's last sleep carried that
+    /// into its latency (+6% on a 12.7 ms request). On the wall clock the deadline goes to the
+    /// *nearest* tick instead, so a sleep is as likely to end a little early as a little late
+    /// (within ±0.5 ms) and its mean is the modelled time. The grid origin is read before the
+    /// runtime is built, so it is at most microseconds before tokio's: a deadline placed on a
+    /// tick of it still rounds to that tick. On a paused clock (virtual, paced) every instant is
+    /// already a whole tick and `due` is returned as it is.
+    pub fn timer_deadline(&self, due: Instant) -> Instant {
+        let Some(grid) = self.timer_grid else {
+            return due;
+        };
+        let since = due.into_std().saturating_duration_since(grid);
+        let tick = Duration::from_millis(1);
+        let below = Duration::from_millis(since.as_millis() as u64);
+        let nearest = if since - below >= tick / 2 {
+            below + tick
+        } else {
+            below
+        };
+        Instant::from_std(grid + nearest)
     }
 
     /// A clock starting now at the Unix time `epoch` names.
@@ -177,6 +214,23 @@ pub fn rfc3339(unix_secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wall_clock_deadline_goes_to_the_nearest_timer_tick_and_a_paused_one_is_kept() {
+        let grid = std::time::Instant::now();
+        let clock = EngineClock::at(Epoch::Now).with_timer_grid(Some(grid));
+        let at = |us: u64| Instant::from_std(grid + Duration::from_micros(us));
+        // 12.3 ms → 12 ms, 12.5 ms and 12.7 ms → 13 ms, a whole tick stays put.
+        assert_eq!(clock.timer_deadline(at(12_300)), at(12_000));
+        assert_eq!(clock.timer_deadline(at(12_500)), at(13_000));
+        assert_eq!(clock.timer_deadline(at(12_700)), at(13_000));
+        assert_eq!(clock.timer_deadline(at(12_000)), at(12_000));
+        // Before the grid (never, in practice): its origin.
+        let before = Instant::from_std(grid - Duration::from_millis(3));
+        assert_eq!(clock.timer_deadline(before), at(0));
+        let paused = EngineClock::at(Epoch::Fixed);
+        assert_eq!(paused.timer_deadline(at(12_300)), at(12_300));
+    }
 
     #[test]
     fn a_deadline_never_overflows_the_clock() {

@@ -299,7 +299,7 @@ impl Core {
             return 0.0;
         };
         let ms = self.rng.sample_ms(dist);
-        trace.delay(ms).await;
+        trace.delay(ms, &self.clock).await;
         ms
     }
 }

@@ -113,11 +113,14 @@ pub(crate) fn spawn(scenario: Arc<Scenario>, options: Options) -> Result<Started
     }
 }
 
+/// The runtime the clock asks for, and on the wall clock the instant its timer's millisecond
+/// grid starts at (read just before building it: see [`EngineClock::timer_deadline`]).
 fn build_runtime(
     clock: Clock,
     engine_clock: &Arc<OnceLock<EngineClock>>,
-) -> std::io::Result<Runtime> {
-    match clock {
+) -> std::io::Result<(Runtime, Option<std::time::Instant>)> {
+    let grid = (clock == Clock::Wall).then(std::time::Instant::now);
+    let runtime = match clock {
         // Only the timer: the engine does no I/O of its own on these clocks, and without an I/O
         // driver a wake-up costs no syscall.
         Clock::Virtual | Clock::Paced(_) => tokio::runtime::Builder::new_current_thread()
@@ -132,7 +135,8 @@ fn build_runtime(
                 .on_thread_start(move || clock::adopt_thread(engine_clock.clone()))
                 .build()
         }
-    }
+    }?;
+    Ok((runtime, grid))
 }
 
 fn engine_thread(
@@ -143,8 +147,8 @@ fn engine_thread(
 ) {
     let engine_clock = Arc::new(OnceLock::new());
     clock::adopt_thread(engine_clock.clone());
-    let runtime = match build_runtime(options.clock, &engine_clock) {
-        Ok(runtime) => runtime,
+    let (runtime, timer_grid) = match build_runtime(options.clock, &engine_clock) {
+        Ok(built) => built,
         Err(error) => {
             let _ = ready.send(Err(EngineError::Start(format!(
                 "cannot start the engine runtime: {error}"
@@ -158,7 +162,7 @@ fn engine_thread(
         Clock::Virtual | Clock::Wall => None,
     };
     let started = runtime.block_on(async {
-        let start = EngineClock::at(options.epoch);
+        let start = EngineClock::at(options.epoch).with_timer_grid(timer_grid);
         let _ = engine_clock.set(start);
         let system = System::start(scenario.clone(), start, options.sabotage)?;
         let router = system.router();

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 pub use self::detail::StageDetail;
 use self::detail::{CacheResult, EdgeCacheResult, QuotaScope};
+use crate::engine::clock::EngineClock;
 use crate::scenario::StageKind;
 
 pub mod detail;
@@ -454,8 +455,10 @@ impl TraceRecorder {
     /// previous sleep's due instant plus this one's time — rather than for a span from now, and
     /// lateness is absorbed instead of added up. A real wait since the last sleep (a pooled
     /// connection, a lock; anything from [`COMPUTE_GAP`] up) starts the timeline again from now,
-    /// so it still adds to the request's latency.
-    pub async fn delay(&self, ms: f64) {
+    /// so it still adds to the request's latency. The instant handed to tokio's timer is the
+    /// nearest millisecond tick to the due one ([`EngineClock::timer_deadline`]), not the next
+    /// one up, so the last sleep's rounding no longer lengthens every request.
+    pub async fn delay(&self, ms: f64, clock: &EngineClock) {
         let due = {
             let mut books = self.lock();
             let timeline = &mut books.timeline;
@@ -474,7 +477,7 @@ impl TraceRecorder {
             timeline.slept_to = Some(due);
             due
         };
-        tokio::time::sleep_until(due).await;
+        tokio::time::sleep_until(clock.timer_deadline(due)).await;
         self.lock().timeline.woke_at = Some(tokio::time::Instant::now());
     }
 

@@ -51,7 +51,7 @@ impl StageRun {
     pub async fn enter_with(ctx: &StageCtx, trace: &TraceRecorder, extra_ms: f64) -> Self {
         let mut modelled = ctx.core.model_latency(&ctx.stage, trace).await;
         if extra_ms > 0.0 {
-            trace.delay(extra_ms).await;
+            trace.delay(extra_ms, &ctx.core.clock).await;
             modelled += extra_ms;
         }
         Self::start(&ctx.stage.id, ctx.stage.kind, modelled, trace)
