@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use serde_json::json;
 
 use super::broker::{Delivery, GivenUp, Message, MessageId};
+use super::clock::EngineClock;
 use super::core::Core;
 use super::effects::{EffectInput, message_tenant, statement};
 use super::event::Event;
@@ -137,13 +138,17 @@ impl EffectTally {
     }
 }
 
-/// Sleeps `ms` on the engine clock in whole milliseconds, carrying the fraction in `owed_ms`.
-async fn sleep_owed(owed_ms: &mut f64, ms: f64) {
+/// Sleeps `ms` on the engine clock in whole milliseconds, carrying the fraction in `owed_ms`; on
+/// the wall clock the sleep ends at the timer tick nearest its due instant, as a request's do
+/// ([`EngineClock::timer_deadline`]), so service times are not half a millisecond long on
+/// average.
+async fn sleep_owed(owed_ms: &mut f64, ms: f64, clock: &EngineClock) {
     *owed_ms += ms.max(0.0);
     let whole = owed_ms.floor();
     *owed_ms -= whole;
     if whole >= 1.0 {
-        tokio::time::sleep(ms_to_duration(whole)).await;
+        let due = tokio::time::Instant::now() + ms_to_duration(whole);
+        tokio::time::sleep_until(clock.timer_deadline(due)).await;
     }
 }
 
@@ -446,11 +451,11 @@ impl PoolRuntime {
         let timeout_ms = self.config.timeout.map(|t| t.as_secs_f64() * 1000.0);
         let outcome = match timeout_ms {
             Some(limit) if service_ms > limit => {
-                sleep_owed(owed_ms, limit).await;
+                sleep_owed(owed_ms, limit, &core.clock).await;
                 Err(format!("timed out after {limit:.0} ms"))
             }
             _ => {
-                sleep_owed(owed_ms, service_ms).await;
+                sleep_owed(owed_ms, service_ms, &core.clock).await;
                 if fails {
                     Err(if message.poison {
                         "poison message: the handler cannot process it".to_string()
