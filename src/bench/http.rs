@@ -5,16 +5,17 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::header;
 use axum::routing::get;
 
-use super::{Effort, Row, Verdict, client_runtime, could_not_run, rate, time, unlimited_default};
+use super::{
+    Effort, Row, Verdict, client_runtime, could_not_run, rate, time, unhurried, unlimited_default,
+};
 use crate::engine::{ApiRequest, Clock, Engine, EngineHandle, Options, ServeLimits, serve_with};
-use crate::scenario::{Scenario, TokenKind};
+use crate::scenario::TokenKind;
 
 const MEASURE: &str = "serve over HTTP: cache-hit GET, modelled latency off";
 const TARGET: &str = "≥ 0.5× bare axum, p99 ≤ 2×";
@@ -107,14 +108,6 @@ fn try_measure(effort: Effort) -> Result<Row, String> {
              loopback on the same 2 cores as the servers"
         ),
     })
-}
-
-/// `scenario` with every stage's modelled latency off: what is measured is the code.
-fn unhurried(mut scenario: Scenario) -> Arc<Scenario> {
-    for stage in &mut scenario.stages {
-        stage.latency = None;
-    }
-    Arc::new(scenario)
 }
 
 /// Serves the engine on a free loopback port until the engine stops.

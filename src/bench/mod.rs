@@ -35,6 +35,8 @@ pub enum Verdict {
     Missed,
     /// The baseline could not run here (the note says why).
     Skipped,
+    /// A row with no target, shown beside one that has (the note says what it adds).
+    Information,
 }
 
 /// One line of the table.
@@ -123,6 +125,14 @@ fn unlimited_default() -> Result<crate::scenario::Scenario, String> {
     Ok(unlimited)
 }
 
+/// `scenario` with every stage's modelled latency off: what is measured is the code.
+fn unhurried(mut scenario: crate::scenario::Scenario) -> std::sync::Arc<crate::scenario::Scenario> {
+    for stage in &mut scenario.stages {
+        stage.latency = None;
+    }
+    std::sync::Arc::new(scenario)
+}
+
 /// The runtime a measure drives the engine (or waits for a server) from: one thread, with
 /// timers and I/O, apart from the engine's own runtime.
 fn client_runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -154,7 +164,7 @@ pub fn render(rows: &[Row]) -> String {
         let met = match row.verdict {
             Verdict::Met => "yes",
             Verdict::Missed => "no",
-            Verdict::Skipped => "—",
+            Verdict::Skipped | Verdict::Information => "—",
         };
         let _ = writeln!(
             out,
