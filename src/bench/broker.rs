@@ -18,6 +18,8 @@ use crate::scenario::load_or_default;
 
 /// Messages in a batch.
 const BATCH: usize = 1000;
+/// The topic measured: the default scenario's largest (10,000 messages), so a batch fits.
+const TOPIC: &str = "analytics";
 /// The target: at most this many times a channel's cost per message.
 const TARGET: f64 = 2.0;
 
@@ -46,23 +48,27 @@ pub fn measure(effort: Effort) -> Vec<Row> {
         EngineClock::at(Epoch::Fixed),
         Arc::new(SeededRng::new(1)),
     );
-    let Some(topic) = broker.topic_index("payments") else {
+    // A topic with room for a whole batch: a publish refused as full would cost less than one
+    // carried, and must not count as one.
+    let Some(topic) = broker.topic_index(TOPIC) else {
         return vec![failed(
             "broker",
-            "the default scenario has no `payments` topic",
+            "the default scenario has no `analytics` topic",
         )];
     };
     let (sender, mut receiver) = mpsc::channel::<Value>(BATCH);
 
     let mut round_trip = || {
         if broker
-            .try_publish("payments", "bench", Value::Null, false)
+            .try_publish(TOPIC, "bench", Value::Null, false)
             .is_ok()
             && let Some(delivery) = broker.lease(topic, 0, 0)
+            && broker.ack(&delivery)
         {
-            broker.ack(&delivery);
+            1
+        } else {
+            0
         }
-        1
     };
     let mut channel_round_trip = || {
         let _ = sender.try_send(Value::Null);
@@ -73,12 +79,14 @@ pub fn measure(effort: Effort) -> Vec<Row> {
 
     let mut batch = || {
         for _ in 0..BATCH {
-            let _ = broker.try_publish("payments", "bench", Value::Null, false);
+            let _ = broker.try_publish(TOPIC, "bench", Value::Null, false);
         }
+        // Only messages carried all the way count.
+        let mut acked = 0;
         while let Some(delivery) = broker.lease(topic, 0, 0) {
-            broker.ack(&delivery);
+            acked += u64::from(broker.ack(&delivery));
         }
-        BATCH as u64
+        acked
     };
     let mut channel_batch = || {
         for _ in 0..BATCH {

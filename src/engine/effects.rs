@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::broker::Message;
-use super::store::{Statement, StoreError, insert_statement, update_statement};
+use super::store::{Returning, Statement, StoreError, insert_statement, update_statement};
 use crate::scenario::{ColumnType, Effect, EffectWrite, Expr, Table, Var};
 
 /// What an effect's `$` values are read from.
@@ -117,13 +117,13 @@ pub(crate) fn statement(
     }
     let tenant = message_tenant(input.message);
     match &effect.write {
-        EffectWrite::Insert => Ok(insert_statement(table, tenant, &values)?),
+        EffectWrite::Insert => Ok(insert_statement(table, tenant, &values, Returning::Count)?),
         EffectWrite::Update { row } => {
             let id = value_of(row, input)?
                 .as_i64()
                 .ok_or_else(|| EffectError::Missing("an integer row id".to_string()))?;
             // An update with nothing to set still names its row: read it back instead.
-            match update_statement(table, tenant, id, &values)? {
+            match update_statement(table, tenant, id, &values, Returning::Count)? {
                 Some(statement) => Ok(statement),
                 None => Err(EffectError::Missing("a column to set".to_string())),
             }

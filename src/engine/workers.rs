@@ -606,7 +606,7 @@ impl PoolRuntime {
         let sql = statement(effect, table, input)
             .map_err(|e| format!("attempt log on `{}` failed: {e}", effect.table))?;
         core.store
-            .run_effect(table, sql)
+            .run_effect(sql)
             .map(|_| ())
             .map_err(|e| format!("attempt log on `{}` failed: {e}", effect.table))
     }

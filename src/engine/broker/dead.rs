@@ -65,7 +65,7 @@ impl Broker {
             return NackOutcome::Stale;
         };
         // Tell the group's consumer first, whichever way the message goes next.
-        if let (Some(g), Some(message)) = (t.groups.get_mut(group), t.messages.get(&id))
+        if let (Some(g), Some(message)) = (t.groups.get_mut(group), t.messages.get(id))
             && let Some(given_up) = g.given_up.as_mut()
         {
             let tracked = g.tracked.get(&id);
@@ -144,7 +144,7 @@ impl Broker {
         let Some(g) = t.groups.get(group) else {
             return false;
         };
-        let (Some(message), Some(tracked)) = (t.messages.get(&id).cloned(), g.tracked.get(&id))
+        let (Some(message), Some(tracked)) = (t.messages.get(id).cloned(), g.tracked.get(&id))
         else {
             return false;
         };
@@ -240,7 +240,7 @@ impl Broker {
         }
         let candidates: Vec<_> = dlq
             .messages
-            .values()
+            .iter()
             .filter(|m| m.dead_letter_of.is_some())
             .filter(|m| !dlq.groups.iter().any(|g| g.leased.contains_key(&m.id)))
             .take(limit.unwrap_or(usize::MAX))

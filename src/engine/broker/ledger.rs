@@ -14,7 +14,7 @@
 //!  open = queued | backing off | in flight | parked, as the group's books say
 //! ```
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use serde::Serialize;
 
@@ -75,7 +75,7 @@ impl Fates {
 #[derive(Debug, Default)]
 pub(super) struct Ledger {
     /// Messages not yet settled in every group: (topic index, fate per group).
-    open: HashMap<MessageId, (usize, Fates)>,
+    open: FxHashMap<MessageId, (usize, Fates)>,
     /// Messages settled in every group.
     settled: u64,
     /// Transitions that did not start from `Open` (a double ack, a dead letter of an acked

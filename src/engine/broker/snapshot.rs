@@ -127,7 +127,7 @@ impl Broker {
             .topics
             .iter()
             .find(|t| t.config.name == topic)
-            .map(|t| t.messages.values().rev().take(limit).cloned().collect())
+            .map(|t| t.messages.iter().rev().take(limit).cloned().collect())
             .unwrap_or_default()
     }
 
@@ -172,12 +172,12 @@ impl Broker {
                     depth: t.messages.len() as u64,
                     oldest_age_ms: t
                         .messages
-                        .values()
+                        .iter()
                         .next()
                         .map(|m| now_ms.saturating_sub(m.published_at_ms)),
                     recent_errors: t
                         .messages
-                        .values()
+                        .iter()
                         .rev()
                         .filter_map(|m| m.dead_letter_of.as_ref())
                         .take(RECENT_ERRORS)

@@ -92,9 +92,12 @@ impl Broker {
             let mut state = self.lock();
             let expired = state.topics.iter().enumerate().find_map(|(ti, t)| {
                 t.groups.iter().enumerate().find_map(|(gi, g)| {
+                    // The oldest expired lease first, so a run is the same whatever the
+                    // map's order.
                     g.leased
                         .iter()
-                        .find(|(_, l)| l.deadline <= now)
+                        .filter(|(_, l)| l.deadline <= now)
+                        .min_by_key(|(id, _)| **id)
                         .map(|(id, l)| (ti, gi, *id, l.worker))
                 })
             });

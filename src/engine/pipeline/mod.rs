@@ -203,8 +203,10 @@ impl<S: Stage + 'static> Pipeline<S> {
     {
         Box::pin(async move {
             let trace = recorder(&request);
-            // Stages that passed the request on, innermost last, with their pass detail.
-            let mut passed: Vec<(usize, StageRun, StageDetail)> = Vec::new();
+            // Stages that passed the request on, innermost last, with their pass detail (room
+            // for all of them at once: growing it moved every detail so far).
+            let mut passed: Vec<(usize, StageRun, StageDetail)> =
+                Vec::with_capacity(self.stages.len().saturating_sub(from));
             let mut index = from;
             let mut response = loop {
                 let Some((ctx, stage)) = self.stages.get(index) else {

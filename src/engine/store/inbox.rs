@@ -98,14 +98,14 @@ impl Store {
         }
         if let Some((table, (sql, params))) = &work.effect {
             // No trace shows a worker's statement: neither its plan nor its rows are kept.
-            if execute_counting(&tx, table, sql, params)? == 0 {
+            if execute_counting(&tx, sql, params)? == 0 {
                 return Err(StoreError::NoSuchRow(format!(
                     "`{}`: the row to update is not there",
                     table.name
                 )));
             }
             if work.apply_twice {
-                execute_counting(&tx, table, sql, params)?;
+                execute_counting(&tx, sql, params)?;
             }
         }
         let outbox = insert_outbox(
@@ -121,8 +121,8 @@ impl Store {
 
     /// Runs one statement on its own (an effect that is not idempotent by design, such as a log
     /// row per attempt) and returns the rows it wrote; nothing else is kept, as no trace shows it.
-    pub fn run_effect(&self, table: &Table, statement: Statement) -> Result<usize, StoreError> {
+    pub fn run_effect(&self, statement: Statement) -> Result<usize, StoreError> {
         let (sql, params) = statement;
-        execute_counting(&self.conn(), table, &sql, &params)
+        execute_counting(&self.conn(), &sql, &params)
     }
 }

@@ -66,7 +66,7 @@ pub use outbox::OutboxRow;
 pub use outbox::{OUTBOX_LEASE_MS, OutboxEvent, OutboxInsert, OutboxStats};
 pub use passwords::{dummy_hash, verify_password};
 pub use records::QueryRecord;
-pub use writes::{Statement, delete_statement, insert_statement, update_statement};
+pub use writes::{Returning, Statement, delete_statement, insert_statement, update_statement};
 
 /// Name of the column that holds a password hash; never returned by the generic operations.
 pub const SECRET_COLUMN: &str = "password_hash";

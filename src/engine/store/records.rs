@@ -6,7 +6,6 @@ use rusqlite::{Connection, params_from_iter};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::sql::select_list;
 use super::{Store, StoreError};
 use crate::scenario::model::{ColumnType, Table};
 
@@ -91,26 +90,23 @@ pub(super) fn execute_on(
     }
 }
 
-/// Runs a write nobody reads back (a worker's effect) on `table` and returns how many rows it
-/// wrote — without turning rows and parameters into JSON for a record no trace shows, and
-/// without the `RETURNING` list the statement builders add for the API (SQLite would build
-/// every written row only to have it thrown away; `changes()` counts the same rows).
+/// Runs a write nobody reads back (a worker's effect) and returns how many rows it wrote,
+/// without turning rows and parameters into JSON for a record no trace shows. Its statement is
+/// built with [`Returning::Count`](super::Returning::Count): SQLite builds no row only to have it
+/// thrown away, and `changes()` counts the rows written.
 pub(super) fn execute_counting(
     conn: &Connection,
-    table: &Table,
     sql: &str,
     params: &[SqlValue],
 ) -> Result<usize, StoreError> {
-    let returning = format!(" RETURNING {}", select_list(table));
-    let bare = sql.strip_suffix(returning.as_str()).unwrap_or(sql);
-    let mut statement = conn.prepare_cached(bare)?;
+    let mut statement = conn.prepare_cached(sql)?;
     if statement.readonly() {
         return Ok(0);
     }
-    if bare.len() < sql.len() {
+    if statement.column_count() == 0 {
         return Ok(statement.execute(params_from_iter(params.iter()))?);
     }
-    // A statement of another shape: count what it returns, as `execute_on` does.
+    // A write that returns rows (`RETURNING`): count them, as `execute_on` does.
     let mut cursor = statement.query(params_from_iter(params.iter()))?;
     let mut rows = 0;
     while cursor.next()?.is_some() {

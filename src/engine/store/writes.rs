@@ -23,7 +23,7 @@ impl Store {
         values: &Map<String, Value>,
     ) -> Result<QueryRecord, StoreError> {
         let table = self.table(table)?;
-        let (sql, params) = insert_statement(table, tenant_id, values)?;
+        let (sql, params) = insert_statement(table, tenant_id, values, Returning::Rows)?;
         self.run(table, &sql, params)
     }
 
@@ -40,7 +40,7 @@ impl Store {
         values: &Map<String, Value>,
     ) -> Result<QueryRecord, StoreError> {
         let table = self.table(table)?;
-        match update_statement(table, tenant_id, id, values)? {
+        match update_statement(table, tenant_id, id, values, Returning::Rows)? {
             Some((sql, params)) => self.run(table, &sql, params),
             None => self.get(&table.name, tenant_id, id),
         }
@@ -61,11 +61,33 @@ impl Store {
 /// A statement and its parameters.
 pub type Statement = (String, Vec<SqlValue>);
 
-/// The `INSERT … RETURNING` of [`Store::insert`].
+/// What a write statement gives back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returning {
+    /// Every written row (`RETURNING` the table's readable columns): for the API, whose
+    /// answer and trace show the row.
+    Rows,
+    /// Nothing: the caller counts the rows with `changes()` (a worker's effect, which nobody
+    /// reads back), so SQLite builds no row to throw away.
+    Count,
+}
+
+impl Returning {
+    /// The statement's ending: ` RETURNING <columns>`, or nothing.
+    fn clause(self, table: &Table) -> String {
+        match self {
+            Self::Rows => format!(" RETURNING {}", select_list(table)),
+            Self::Count => String::new(),
+        }
+    }
+}
+
+/// The `INSERT` of [`Store::insert`] (with [`Returning::Rows`]).
 pub fn insert_statement(
     table: &Table,
     tenant_id: i64,
     values: &Map<String, Value>,
+    returning: Returning,
 ) -> Result<Statement, StoreError> {
     check_columns(table, values)?;
     let mut columns: Vec<&str> = Vec::new();
@@ -80,28 +102,30 @@ pub fn insert_statement(
     }
     let sql = if columns.is_empty() {
         format!(
-            "INSERT INTO {} DEFAULT VALUES RETURNING {}",
+            "INSERT INTO {} DEFAULT VALUES{}",
             quote(&table.name),
-            select_list(table),
+            returning.clause(table),
         )
     } else {
         format!(
-            "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
+            "INSERT INTO {} ({}) VALUES ({}){}",
             quote(&table.name),
             quote_list(columns.iter().copied()),
             placeholders(1, columns.len()),
-            select_list(table),
+            returning.clause(table),
         )
     };
     Ok((sql, params))
 }
 
-/// The `UPDATE … RETURNING` of [`Store::update`]; `None` when there is nothing to set.
+/// The `UPDATE` of [`Store::update`] (with [`Returning::Rows`]); `None` when there is nothing
+/// to set.
 pub fn update_statement(
     table: &Table,
     tenant_id: i64,
     id: i64,
     values: &Map<String, Value>,
+    returning: Returning,
 ) -> Result<Option<Statement>, StoreError> {
     check_columns(table, values)?;
     let assignments: Vec<(&str, &Value)> = assignable(table, values).collect();
@@ -118,9 +142,9 @@ pub fn update_statement(
     let (filter, key_params) = keyed_filter(table, tenant_id, id, params.len() + 1)?;
     params.extend(key_params);
     let sql = format!(
-        "UPDATE {} SET {set} WHERE {filter} RETURNING {}",
+        "UPDATE {} SET {set} WHERE {filter}{}",
         quote(&table.name),
-        select_list(table),
+        returning.clause(table),
     );
     Ok(Some((sql, params)))
 }

@@ -15,8 +15,8 @@ use super::shared::{
 use crate::engine::broker::PublishError;
 use crate::engine::pipeline::error::ApiError;
 use crate::engine::store::{
-    OUTBOX_LEASE_MS, OutboxEvent, OutboxInsert, QueryRecord, StoreError, delete_statement,
-    insert_statement, update_statement,
+    OUTBOX_LEASE_MS, OutboxEvent, OutboxInsert, QueryRecord, Returning, StoreError,
+    delete_statement, insert_statement, update_statement,
 };
 use crate::engine::trace::detail::{
     CacheDetail, CacheResult, DatabaseDetail, DeferredEvent, FieldProblem, OutboxWrite,
@@ -208,12 +208,14 @@ fn write_with_outbox(
 ) -> Result<(QueryRecord, Vec<OutboxInsert>), StoreError> {
     let store = &app.core.store;
     let statement = match (call.route.action, call.id) {
-        (Action::Create, _) => insert_statement(table, call.tenant_id, values)?,
-        (Action::Update, Some(id)) => match update_statement(table, call.tenant_id, id, values)? {
-            Some(statement) => statement,
-            // Nothing to set: nothing changed, so there is nothing to announce.
-            None => return Ok((store.get(&table.name, call.tenant_id, id)?, Vec::new())),
-        },
+        (Action::Create, _) => insert_statement(table, call.tenant_id, values, Returning::Rows)?,
+        (Action::Update, Some(id)) => {
+            match update_statement(table, call.tenant_id, id, values, Returning::Rows)? {
+                Some(statement) => statement,
+                // Nothing to set: nothing changed, so there is nothing to announce.
+                None => return Ok((store.get(&table.name, call.tenant_id, id)?, Vec::new())),
+            }
+        }
         (Action::Delete, Some(id)) => delete_statement(table, call.tenant_id, id)?,
         _ => return Err(StoreError::UnknownTable(table.name.clone())),
     };
