@@ -480,7 +480,7 @@ impl PoolRuntime {
             delivered: Some(outcome.is_ok()),
             error: failure.as_deref(),
             latency_ms: busy.as_secs_f64() * 1000.0,
-            now: core.clock.rfc3339(),
+            now_unix_secs: core.clock.unix_secs(),
         };
         let attempt_logged = match &self.config.effects.on_attempt {
             Some(effect) => self.run_plain(effect, &input),
@@ -622,7 +622,7 @@ impl PoolRuntime {
             delivered: Some(false),
             error: Some(&given_up.error),
             latency_ms: 0.0,
-            now: self.core.clock.rfc3339(),
+            now_unix_secs: self.core.clock.unix_secs(),
         };
         let consumer = format!("{}:give_up", self.config.name);
         // The message is dead-lettered (or parked) whatever happens here; a failed give-up

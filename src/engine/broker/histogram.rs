@@ -58,7 +58,11 @@ impl DurationHistogram {
 
     /// Forgets every sample, keeping the allocation.
     pub fn reset(&mut self) {
-        self.histogram.reset();
+        // An empty histogram has nothing to forget: zeroing its thousands of buckets anyway,
+        // once a second for an idle API, was 3.5% of a queue run.
+        if !self.histogram.is_empty() {
+            self.histogram.reset();
+        }
     }
 
     /// The value at quantile `q` (0–1) in ms; `None` when empty.
