@@ -1,6 +1,8 @@
 //! The edge stages, in front of the load balancer: DNS (host → tenant), the CDN's edge cache for
 //! static assets, and the WAF's per-IP and body-size limits.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -9,9 +11,9 @@ use axum::response::Response;
 use super::body::buffer_body;
 use super::context::{ClientIp, DEFAULT_CLIENT_IP, HostTenant};
 use super::error::ApiError;
-use super::stage::{Decision, Finished, Stage, StageCtx};
+use super::stage::{Decision, Finished, Respond, Stage, StageCtx};
 use crate::engine::cache::Lookup;
-use crate::engine::core::CachedAsset;
+use crate::engine::core::{CachedAsset, Core};
 use crate::engine::trace::Outcome;
 use crate::engine::trace::StageDetail;
 use crate::engine::trace::detail::{CdnDetail, DnsDetail, EdgeCacheResult, TenantRef, WafDetail};
@@ -154,14 +156,14 @@ impl Stage for Cdn {
         }))
     }
 
-    async fn respond(&self, ctx: &StageCtx, detail: StageDetail, response: Response) -> Finished {
+    fn respond(&self, ctx: &StageCtx, detail: StageDetail, response: Response) -> Respond {
         let StageDetail::Cdn(CdnDetail {
             key: Some(key),
             cache: Some(EdgeCacheResult::Miss),
             ..
         }) = detail
         else {
-            return Finished::pass(detail, response);
+            return Respond::Now(Finished::pass(detail, response));
         };
         let status = response.status();
         if status != StatusCode::OK {
@@ -172,47 +174,53 @@ impl Stage for Cdn {
                 stored: Some(false),
                 ..CdnDetail::default()
             };
-            return Finished {
+            return Respond::Now(Finished {
                 outcome: Outcome::Miss,
                 detail: StageDetail::Cdn(detail),
                 error: None,
                 response,
+            });
+        }
+        Respond::Later(Box::pin(store_at_edge(ctx.core.clone(), key, response)))
+    }
+}
+
+/// A miss the origin answered with 200: reads its body and keeps it at the edge for the
+/// scenario's CDN TTL.
+async fn store_at_edge(core: Arc<Core>, key: String, response: Response) -> Finished {
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let body = match axum::body::to_bytes(response.into_body(), CDN_MAX_OBJECT_BYTES).await {
+        Ok(body) => body,
+        Err(error) => {
+            let detail = CdnDetail {
+                key: Some(key),
+                ..CdnDetail::default()
             };
+            return Finished::refused(ApiError::internal(error), StageDetail::Cdn(detail));
         }
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/octet-stream")
-            .to_string();
-        let body = match axum::body::to_bytes(response.into_body(), CDN_MAX_OBJECT_BYTES).await {
-            Ok(body) => body,
-            Err(error) => {
-                let detail = CdnDetail {
-                    key: Some(key),
-                    ..CdnDetail::default()
-                };
-                return Finished::refused(ApiError::internal(error), StageDetail::Cdn(detail));
-            }
-        };
-        let asset = CachedAsset { content_type, body };
-        let ttl = ctx.core.scenario.edge.cdn_ttl;
-        ctx.core.cdn.put(key.clone(), asset.clone(), ttl);
-        let detail = CdnDetail {
-            key: Some(key),
-            cache: Some(EdgeCacheResult::Miss),
-            origin_status: Some(200),
-            stored: Some(true),
-            ttl_s: Some(ttl.as_secs_f64()),
-            bytes: Some(asset.body.len()),
-            ..CdnDetail::default()
-        };
-        Finished {
-            outcome: Outcome::Miss,
-            detail: StageDetail::Cdn(detail),
-            error: None,
-            response: asset_response(&asset, "MISS"),
-        }
+    };
+    let asset = CachedAsset { content_type, body };
+    let ttl = core.scenario.edge.cdn_ttl;
+    core.cdn.put(key.clone(), asset.clone(), ttl);
+    let detail = CdnDetail {
+        key: Some(key),
+        cache: Some(EdgeCacheResult::Miss),
+        origin_status: Some(200),
+        stored: Some(true),
+        ttl_s: Some(ttl.as_secs_f64()),
+        bytes: Some(asset.body.len()),
+        ..CdnDetail::default()
+    };
+    Finished {
+        outcome: Outcome::Miss,
+        detail: StageDetail::Cdn(detail),
+        error: None,
+        response: asset_response(&asset, "MISS"),
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::body::{buffer_body, replace_body};
 use super::context::MatchedRoute;
 use super::error::ApiError;
-use super::stage::{Decision, Finished, Stage, StageCtx, recorder};
+use super::stage::{Decision, Finished, Respond, Stage, StageCtx, recorder};
 use crate::engine::latency::SeededRng;
 use crate::engine::trace::StageDetail;
 use crate::engine::trace::detail::{FieldProblem, RequestIdDetail, SanitizeDetail, ValidateDetail};
@@ -53,14 +53,14 @@ impl Stage for RequestIds {
         Decision::PassWithin(StageDetail::RequestId(detail), span)
     }
 
-    async fn respond(&self, _: &StageCtx, detail: StageDetail, mut response: Response) -> Finished {
+    fn respond(&self, _: &StageCtx, detail: StageDetail, mut response: Response) -> Respond {
         if let StageDetail::RequestId(id) = &detail {
             if let Ok(value) = HeaderValue::from_str(&id.request_id) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
             tracing::debug!(request_id = %id.request_id, status = response.status().as_u16(), "response sent");
         }
-        Finished::pass(detail, response)
+        Respond::Now(Finished::pass(detail, response))
     }
 }
 

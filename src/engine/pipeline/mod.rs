@@ -32,7 +32,7 @@ pub mod record;
 pub mod security;
 pub mod stage;
 
-pub use self::stage::{Decision, Finished, Stage, StageCtx, recorder};
+pub use self::stage::{Decision, Respond, Stage, StageCtx, recorder};
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -148,8 +148,8 @@ impl Stage for AnyStage {
         dispatch!(self, stage => stage.decide(ctx, request).await)
     }
 
-    async fn respond(&self, ctx: &StageCtx, detail: StageDetail, response: Response) -> Finished {
-        dispatch!(self, stage => stage.respond(ctx, detail, response).await)
+    fn respond(&self, ctx: &StageCtx, detail: StageDetail, response: Response) -> Respond {
+        dispatch!(self, stage => stage.respond(ctx, detail, response))
     }
 }
 
@@ -245,7 +245,11 @@ impl<S: Stage + 'static> Pipeline<S> {
                 let Some((ctx, stage)) = self.stages.get(index) else {
                     continue;
                 };
-                response = run.end(stage.respond(ctx, detail, response).await);
+                let finished = match stage.respond(ctx, detail, response) {
+                    Respond::Now(finished) => finished,
+                    Respond::Later(work) => work.await,
+                };
+                response = run.end(finished);
             }
             response
         })

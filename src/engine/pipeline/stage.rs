@@ -3,6 +3,7 @@
 //! walking the stages is [`super::Pipeline`]'s.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::extract::Request;
@@ -100,6 +101,24 @@ impl Finished {
     }
 }
 
+/// A stage's part in the response's trip back: finished at once, or after work it has to wait
+/// for.
+///
+/// Not an `async fn`: most stages hand the response straight back, and an `async` respond would
+/// make every stage's future as large as the largest stage's (the CDN's reading an origin's body
+/// made it 1.6 KB), a block the pipeline then copied in and out on every stage of every request.
+/// A stage that must wait boxes just that work.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "`Now` is the common case and is returned, not stored; boxing it would allocate on every stage"
+)]
+pub enum Respond {
+    /// Finished synchronously.
+    Now(Finished),
+    /// Finishes when the future does.
+    Later(Pin<Box<dyn Future<Output = Finished> + Send>>),
+}
+
 /// A middleware stage: its decision, and optionally its part in the response's trip back. The
 /// bookkeeping around both is [`Pipeline`]'s.
 pub trait Stage: Send + Sync {
@@ -113,14 +132,9 @@ pub trait Stage: Send + Sync {
     /// Runs on the response of a request this stage passed on, timed as part of the stage; may
     /// change the response, the outcome (a cache miss) and the detail. By default records the
     /// pass with the decision's detail and hands the response back unchanged.
-    fn respond(
-        &self,
-        ctx: &StageCtx,
-        detail: StageDetail,
-        response: Response,
-    ) -> impl Future<Output = Finished> + Send {
+    fn respond(&self, ctx: &StageCtx, detail: StageDetail, response: Response) -> Respond {
         let _ = ctx;
-        async move { Finished::pass(detail, response) }
+        Respond::Now(Finished::pass(detail, response))
     }
 }
 
