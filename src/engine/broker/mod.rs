@@ -585,12 +585,17 @@ impl Broker {
                 });
                 t.service.record(now.saturating_duration_since(leased_at));
                 t.release(id);
+                let is_dead_letter_topic = !t.dead_letter_for.is_empty();
                 let mut deferred = Deferred::default();
                 deferred.wake.push(t.space.clone());
                 deferred.events.extend(acked);
                 state.ledger.settle(id, delivery.group, Fate::Acked);
-                // Room in a dead-letter topic lets parked messages in.
-                self.unpark(&mut state, &mut deferred);
+                // Room in a dead-letter topic lets parked messages in; room anywhere else lets
+                // nothing parked in (parked messages wait only for their dead-letter topic), so
+                // the scan of every topic's parked queue is skipped on an ordinary ack.
+                if is_dead_letter_topic {
+                    self.unpark(&mut state, &mut deferred);
+                }
                 drop(state);
                 deferred.fire(self);
                 true
