@@ -15,19 +15,29 @@ use super::super::widgets::{centered, fit, hint, pane};
 /// and must never hide it.
 const VIEW_MIN_H: u16 = 10;
 
+/// The narration panel while a tour plays: where it goes and what it says, built once per frame
+/// (its progress lines check the step's expectations against the snapshot).
+pub struct Narration {
+    area: Rect,
+    text: Paragraph<'static>,
+}
+
 /// Splits `body` into the view's area and the narration's when a tour plays (the narration
 /// below, as tall as its words and progress need, within what the view can spare); the whole
 /// body otherwise.
-pub fn split(body: Rect, state: &AppState) -> (Rect, Option<Rect>) {
+pub fn split(body: Rect, state: &AppState) -> (Rect, Option<Narration>) {
     if state.tour.playing.is_none() || body.height < VIEW_MIN_H + 5 {
         return (body, None);
     }
-    let wanted = narration(state, body.width.saturating_sub(2))
-        .map_or(0, |p| p.line_count(body.width.saturating_sub(2)) as u16 + 2);
+    let width = body.width.saturating_sub(2);
+    let Some(text) = narration(state, width) else {
+        return (body, None);
+    };
+    let wanted = text.line_count(width) as u16 + 2;
     let height = wanted.clamp(5, body.height - VIEW_MIN_H);
-    let [view, narration] =
+    let [view, area] =
         Layout::vertical([Constraint::Min(VIEW_MIN_H), Constraint::Length(height)]).areas(body);
-    (view, Some(narration))
+    (view, Some(Narration { area, text }))
 }
 
 /// The step's words, its wait and expectations as they stand now, and the keys that move on.
@@ -70,11 +80,12 @@ fn narration(state: &AppState, width: u16) -> Option<Paragraph<'static>> {
 }
 
 /// The narration panel: where the step is in the tour, its words and its progress.
-pub fn draw_narration(frame: &mut Frame, area: Rect, state: &AppState) {
+pub fn draw_narration(frame: &mut Frame, narration: Narration, state: &AppState) {
     let theme = &state.theme;
     let Some((tour, step, _)) = state.tour.current(&state.scenario) else {
         return;
     };
+    let Narration { area, text } = narration;
     let title = format!(
         " Tour · {} · step {}/{} ",
         tour.title,
@@ -86,9 +97,7 @@ pub fn draw_narration(frame: &mut Frame, area: Rect, state: &AppState) {
         true,
         theme,
     );
-    if let Some(paragraph) = narration(state, area.width.saturating_sub(2)) {
-        frame.render_widget(paragraph.block(block), area);
-    }
+    frame.render_widget(text.block(block), area);
 }
 
 /// The list of the scenario's tours, centred over the view.
